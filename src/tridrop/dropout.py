@@ -1,0 +1,250 @@
+"""Triangular Dropout and its relatives as prefix masks over a layer's units.
+
+Each sample i of a batch keeps the prefix ``[0, w_i)`` of a layer's units. In "triangle" mode
+``w_i = ceil((i+1) W / B)``, so the stacked masks form a lower-triangular matrix. Several layers
+share each sample's width *fraction* ``f_i``: a layer of width W keeps ``ceil(f_i W)`` units.
+After training, :func:`narrow` cuts the network to a smaller dense one with equal outputs.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+MODES = ("triangle", "random", "nested", "dropout", "none")
+_EPS = 1e-9  # absorbs float error in ceil(f * W) when f * W is an integer
+
+
+def sample_fractions(
+    batch: int,
+    mode: str = "triangle",
+    *,
+    width: int | None = None,
+    p: float = 0.1,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Per-sample width fractions in (0, 1], float64, shape ``(batch,)``.
+
+    "triangle": ``(i+1)/B``; "random": uniform, so ``ceil(f W)`` is uniform on ``1..W``;
+    "nested": cut point ``k ~ Geometric(p)`` on ``1..width`` (truncated), ``f = k/width``;
+    "none" and "dropout": all ones (prefix masks keep every unit).
+    """
+    if batch < 1:
+        raise ValueError(f"batch must be >= 1, got {batch}")
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; choose one of {MODES}")
+    kw = {"dtype": torch.float64, "device": device}
+    if mode == "triangle":
+        return torch.arange(1, batch + 1, **kw) / batch
+    if mode == "random":
+        return 1.0 - torch.rand(batch, generator=generator, **kw)
+    if mode == "nested":
+        if width is None:
+            raise ValueError("nested mode needs the reference width for its cut point")
+        if not 0.0 < p <= 1.0:
+            raise ValueError(f"nested p must be in (0, 1], got {p}")
+        u = torch.rand(batch, generator=generator, **kw)
+        # Inverse CDF of Geometric(p) on {1, 2, ...}; the tail beyond `width` keeps everything.
+        k = torch.ceil(torch.log1p(-u) / math.log1p(-p)) if p < 1.0 else torch.ones_like(u)
+        return k.clamp(1, width) / width
+    return torch.ones(batch, **kw)
+
+
+def widths_from_fractions(fractions: torch.Tensor, width: int) -> torch.Tensor:
+    """Units kept per sample by a layer of ``width`` units: ``ceil(f W)`` clipped to [1, W]."""
+    return torch.ceil(fractions.double() * width - _EPS).clamp(1, width).long()
+
+
+def prefix_mask(
+    widths: torch.Tensor, width: int, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
+    """0/1 mask of shape ``(len(widths), width)`` whose row i keeps units ``[0, widths[i])``."""
+    units = torch.arange(width, device=widths.device)
+    return (units.unsqueeze(0) < widths.unsqueeze(1)).to(dtype)
+
+
+def triangular_mask(
+    batch: int,
+    width: int,
+    mode: str = "triangle",
+    *,
+    p: float = 0.1,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """The training mask of one layer for a batch, shape ``(batch, width)``.
+
+    "triangle" gives row i the prefix ``ceil((i+1) width / batch)`` (computed in integers);
+    "random" and "nested" draw prefixes; "dropout" keeps each unit with probability 1-p
+    (plain dropout, not a prefix); "none" keeps everything.
+    """
+    if width < 1:
+        raise ValueError(f"width must be >= 1, got {width}")
+    if mode == "triangle":
+        i = torch.arange(batch, device=device)
+        return prefix_mask((i + 1) * width // batch + ((i + 1) * width % batch > 0), width)
+    if mode == "dropout":
+        keep = torch.rand(batch, width, generator=generator, device=device) >= p
+        return keep.float()
+    f = sample_fractions(batch, mode, width=width, p=p, generator=generator, device=device)
+    return prefix_mask(widths_from_fractions(f, width), width)
+
+
+class TriangularDropout(nn.Module):
+    """Multiply a layer's output by a prefix mask over its units (dim 1), with no rescaling.
+
+    In training each sample keeps a prefix drawn by ``mode`` (or given through ``fraction``,
+    which lets several layers share each sample's width fraction). In eval mode the layer keeps
+    the first ``eval_width`` units (an int, or a fraction of ``width``); the default is full
+    width, where it is the identity. Mode "dropout" is plain inverted dropout with rate ``p``.
+    """
+
+    def __init__(self, width: int, mode: str = "triangle", p: float = 0.1) -> None:
+        super().__init__()
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; choose one of {MODES}")
+        if width < 1:
+            raise ValueError(f"width must be >= 1, got {width}")
+        self.width, self.mode, self.p = width, mode, p
+        self.eval_width: int | float | None = None
+
+    def extra_repr(self) -> str:
+        return f"width={self.width}, mode={self.mode!r}, p={self.p}"
+
+    def set_width(self, width: int | float | None) -> None:
+        """Choose the evaluation width: units (int), a fraction in (0, 1] (float) or None (full)."""
+        self.kept_units(width)  # validates
+        self.eval_width = width
+
+    def kept_units(self, width: int | float | None = None) -> int:
+        """Resolve an evaluation width (int, fraction or None) to a number of units."""
+        if width is None:
+            return self.width
+        if isinstance(width, bool) or not isinstance(width, int | float):
+            raise TypeError(f"width must be an int, a float fraction or None, got {width!r}")
+        if isinstance(width, float):
+            if not 0.0 < width <= 1.0:
+                raise ValueError(f"a width fraction must be in (0, 1], got {width}")
+            return int(widths_from_fractions(torch.tensor([width]), self.width))
+        if not 1 <= width <= self.width:
+            raise ValueError(f"width must be in [1, {self.width}], got {width}")
+        return width
+
+    def forward(self, x: torch.Tensor, fraction: torch.Tensor | None = None) -> torch.Tensor:
+        if x.shape[1] != self.width:
+            raise ValueError(f"expected {self.width} units on dim 1, got shape {tuple(x.shape)}")
+        if self.training and self.mode != "none":
+            if self.mode == "dropout":
+                return nn.functional.dropout(x, self.p, training=True)
+            if fraction is None:
+                mask = triangular_mask(x.shape[0], self.width, self.mode, p=self.p, device=x.device)
+            else:
+                mask = prefix_mask(widths_from_fractions(fraction, self.width), self.width)
+            return x * _expand(mask.to(device=x.device, dtype=x.dtype), x)
+        kept = self.kept_units(self.eval_width)
+        if self.training or kept == self.width:
+            return x
+        return x * _expand(prefix_mask(torch.tensor([kept]), self.width).to(x), x)
+
+
+def _expand(mask: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Broadcast a (B or 1, W) mask over the trailing dims of x (channels of a conv map)."""
+    return mask.reshape(mask.shape + (1,) * (x.dim() - 2))
+
+
+class SharedWidth(nn.Sequential):
+    """A Sequential whose Triangular Dropout layers share each sample's width fraction.
+
+    In training one fraction per sample is drawn (from the first TD layer's mode) and passed to
+    every TD layer, so each sample trains one coherent narrower network.
+    """
+
+    def td_layers(self) -> list[TriangularDropout]:
+        return [m for m in self if isinstance(m, TriangularDropout)]
+
+    def set_width(self, width: int | float | None) -> None:
+        """Set the evaluation width of every TD layer (int units or a shared fraction)."""
+        for td in self.td_layers():
+            td.set_width(width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tds = self.td_layers()
+        fraction = None
+        if self.training and tds and tds[0].mode in ("triangle", "random", "nested"):
+            first = tds[0]
+            fraction = sample_fractions(
+                x.shape[0], first.mode, width=first.width, p=first.p, device=x.device
+            )
+        for module in self:
+            x = module(x, fraction) if isinstance(module, TriangularDropout) else module(x)
+        return x
+
+
+def narrow_linear(layer: nn.Linear, width: int, dim: str) -> nn.Linear:
+    """A copy of ``layer`` keeping its first ``width`` outputs (dim="out") or inputs (dim="in")."""
+    out_f, in_f = (width, layer.in_features) if dim == "out" else (layer.out_features, width)
+    new = nn.Linear(in_f, out_f, bias=layer.bias is not None)
+    new = new.to(device=layer.weight.device, dtype=layer.weight.dtype)
+    with torch.no_grad():
+        if dim == "out":
+            new.weight.copy_(layer.weight[:width])
+            if layer.bias is not None:
+                new.bias.copy_(layer.bias[:width])
+        else:
+            new.weight.copy_(layer.weight[:, :width])
+            if layer.bias is not None:
+                new.bias.copy_(layer.bias)
+    return new
+
+
+def narrow(model: nn.Sequential, width: int | float | Sequence[int | float]) -> nn.Sequential:
+    """Extract the smaller dense network: each TD layer is cut to ``width`` and removed.
+
+    For each Triangular Dropout layer, the nearest Linear before it keeps its first w output
+    rows and the nearest Linear after it keeps its first w input columns; element-wise layers in
+    between are kept (after the TD layer only maps with f(0) = 0, such as ReLU). ``width`` is
+    one value for every TD layer (units or a fraction) or one per TD layer. The result's output
+    equals the masked model's in eval mode.
+    """
+    layers = [copy.deepcopy(m) for m in model]
+    tds = [i for i, m in enumerate(layers) if isinstance(m, TriangularDropout)]
+    if not tds:
+        raise ValueError("the model has no TriangularDropout layer to narrow")
+    widths = list(width) if isinstance(width, Sequence) else [width] * len(tds)
+    if len(widths) != len(tds):
+        raise ValueError(f"got {len(widths)} widths for {len(tds)} TriangularDropout layers")
+    for i, w in zip(tds, widths, strict=True):
+        kept = layers[i].kept_units(w)
+        before = _nearest_linear(layers, range(i - 1, -1, -1), i, "before")
+        after = _nearest_linear(layers, range(i + 1, len(layers)), i, "after")
+        layers[before] = narrow_linear(layers[before], kept, "out")
+        layers[after] = narrow_linear(layers[after], kept, "in")
+    return nn.Sequential(*(m for m in layers if not isinstance(m, TriangularDropout)))
+
+
+def _nearest_linear(layers: list[nn.Module], search: range, td: int, side: str) -> int:
+    for j in search:
+        if isinstance(layers[j], nn.Linear):
+            return j
+        if isinstance(layers[j], TriangularDropout) or _has_parameters(layers[j]):
+            break
+        if side == "after" and not _keeps_zero(layers[j]):
+            break  # e.g. Sigmoid: a removed unit would no longer contribute zero
+    raise ValueError(
+        f"TriangularDropout at index {td} needs an nn.Linear {side} it, with only "
+        "parameter-free element-wise layers (ReLU, ...) in between"
+    )
+
+
+def _has_parameters(module: nn.Module) -> bool:
+    return any(True for _ in module.parameters())
+
+
+def _keeps_zero(module: nn.Module) -> bool:
+    with torch.no_grad():
+        return bool((module.eval()(torch.zeros(1, 2)) == 0).all())

@@ -1,0 +1,42 @@
+"""The paper's figures: one ``plot(...) -> Figure`` per figure, drawn from aggregated results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # figures are files; no display is assumed
+
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+# One colour per model across every figure.
+PALETTE = {
+    "td": "#0072B2",
+    "notd": "#D55E00",
+    "random": "#009E73",
+    "nested": "#CC79A7",
+    "dropout": "#E69F00",
+    "fixed": "#555555",
+    "pca": "#000000",
+}
+LABELS = {
+    "td": "Triangular Dropout",
+    "notd": "no TD, truncated",
+    "random": "TD, random widths",
+    "nested": "nested dropout",
+    "dropout": "plain dropout, truncated",
+    "fixed": "trained at this width",
+    "pca": "PCA",
+}
+
+
+def save(fig: Figure, png: str | Path) -> None:
+    """Write ``fig`` as PNG (at the given path) and PDF (same stem), then close it."""
+    png = Path(png)
+    png.parent.mkdir(parents=True, exist_ok=True)
+    # No timestamps in the files, so a rerun with equal results writes equal bytes.
+    fig.savefig(png, dpi=150, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(png.with_suffix(".pdf"), bbox_inches="tight", metadata={"CreationDate": None})
+    plt.close(fig)

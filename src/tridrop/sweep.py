@@ -1,0 +1,51 @@
+"""Width sweeps: a trained network evaluated at every width, as tidy long-form rows.
+
+The encoder runs once per batch; the decoder then sees the latent code under every prefix mask
+at once (widths stacked along the batch), so sweeping all W widths costs one encoder pass and
+one wide decoder pass instead of W full evaluations.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+from torch import nn
+
+from tridrop.dropout import prefix_mask
+from tridrop.models.autoencoder import split_at_latent
+
+COLUMNS = ["experiment", "model", "seed", "width", "metric", "value"]
+
+
+@torch.no_grad()
+def latent_mse(model: nn.Sequential, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """Test MSE per pixel at latent widths ``1..W`` (index ``w - 1``), shape ``(W,)``."""
+    encoder, td, decoder = split_at_latent(model.eval())
+    width = td.width
+    masks = prefix_mask(torch.arange(1, width + 1, device=x.device), width)
+    total = torch.zeros(width, dtype=torch.float64, device=x.device)
+    for chunk in x.split(batch_size):
+        z = encoder(chunk)
+        decoded = decoder((masks[:, None, :] * z[None]).reshape(-1, width))
+        err = (decoded.reshape(width, *chunk.shape) - chunk[None]) ** 2
+        total += err.flatten(2).mean(2).sum(1).double()
+    return (total / len(x)).cpu()
+
+
+@torch.no_grad()
+def reconstructions(model: nn.Sequential, x: torch.Tensor, widths: list[int]) -> torch.Tensor:
+    """Reconstructions of ``x`` at each width, shape ``(len(widths), *x.shape)``."""
+    encoder, td, decoder = split_at_latent(model.eval())
+    z = encoder(x)
+    masks = prefix_mask(torch.tensor(widths, device=x.device), td.width)
+    return decoder((masks[:, None, :] * z[None]).reshape(-1, td.width)).reshape(
+        len(widths), *x.shape
+    )
+
+
+def tidy(values: torch.Tensor, experiment: str, model: str, seed: int, metric: str) -> pd.DataFrame:
+    """Long-form rows for ``values[w - 1]`` at widths ``1..len(values)``."""
+    return pd.DataFrame(
+        {"experiment": experiment, "model": model, "seed": seed,
+         "width": range(1, len(values) + 1), "metric": metric, "value": values.tolist()}
+    )[COLUMNS]  # fmt: skip

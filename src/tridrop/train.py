@@ -1,0 +1,140 @@
+"""Training loop: tensors on the device, shuffled mini-batches, resumable checkpoints.
+
+Small datasets live as tensors on the device (no DataLoader). Every epoch ends with an atomic
+checkpoint holding the model, the optimiser and the random states, so a killed job resumes at
+the last finished epoch and ends with the same result as an uninterrupted run (on the CPU).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+log = logging.getLogger(__name__)
+
+LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings of one training run."""
+
+    epochs: int = 100
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    seed: int = 0
+    device: str = "auto"
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA when present, else the CPU; ``cuda`` without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {name!r} was asked for but CUDA is not available")
+    return torch.device(name)
+
+
+def environment(device: torch.device) -> dict[str, str]:
+    """Library versions and the device, recorded beside each run's outputs."""
+    return {
+        "python": platform.python_version(),
+        "torch": str(torch.__version__),
+        "device": str(device),
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else "",
+    }
+
+
+def reconstruction_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean squared error of an autoencoder's reconstruction (labels unused)."""
+    return nn.functional.mse_loss(model(x).float(), x.float())
+
+
+def fit(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    cfg: TrainConfig,
+    loss_fn: LossFn = reconstruction_loss,
+    checkpoint: str | Path | None = None,
+) -> list[dict[str, float]]:
+    """Train ``model`` in place on ``(x, y)`` with Adam; return one record per epoch.
+
+    ``checkpoint``: a file outside the declared outputs; if it exists training resumes from it.
+    """
+    device = x.device
+    torch.manual_seed(cfg.seed)
+    order = torch.Generator().manual_seed(cfg.seed)  # CPU generator: same batches on any device
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    history: list[dict[str, float]] = []
+    start = 0
+    if checkpoint is not None and Path(checkpoint).exists():
+        state = torch.load(checkpoint, map_location=device, weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        order.set_state(state["order_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        history, start = state["history"], int(state["epoch"])
+        log.info("resumed from %s at epoch %d/%d", checkpoint, start, cfg.epochs)
+    amp = device.type == "cuda"
+    n = len(x)
+    bar = tqdm(range(start, cfg.epochs), desc="train", unit="epoch", disable=None)
+    for epoch in bar:
+        model.train()
+        t0, total = time.perf_counter(), 0.0
+        for idx in torch.randperm(n, generator=order).split(cfg.batch_size):
+            idx = idx.to(device)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+                loss = loss_fn(model, x[idx], y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+        record = {"epoch": epoch + 1, "loss": total / n, "seconds": time.perf_counter() - t0}
+        history.append(record)
+        bar.set_postfix(loss=f"{record['loss']:.4g}")
+        log.info(
+            "epoch %d/%d loss %.6g (%.2fs)",
+            epoch + 1,
+            cfg.epochs,
+            record["loss"],
+            record["seconds"],
+        )
+        if checkpoint is not None:
+            _save_atomic(
+                {"model": model.state_dict(), "optimizer": opt.state_dict(),
+                 "order_rng": order.get_state(), "torch_rng": torch.get_rng_state(),
+                 "history": history, "epoch": epoch + 1},
+                checkpoint,
+            )  # fmt: skip
+    return history
+
+
+def save_model(path: str | Path, model: nn.Module, meta: dict) -> None:
+    """Write the weights and the run's metadata (architecture, config, environment)."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    _save_atomic({"state_dict": state, "meta": meta}, path)
+
+
+def load_model_file(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """Read a file written by :func:`save_model`; ``weights_only`` never runs pickled code."""
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    return blob["state_dict"], blob["meta"]
+
+
+def _save_atomic(obj: object, path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)

@@ -1,0 +1,55 @@
+"""The command line: help on every subcommand, results of the pipeline's commands, errors."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tridrop.cli import build_parser, main
+
+COMMANDS = ["prepare-data", "train-ae", "sweep-ae", "aggregate", "plot"]
+
+
+def test_every_subcommand_has_help(capsys):
+    for cmd in COMMANDS:
+        with pytest.raises(SystemExit) as exit_info:
+            build_parser().parse_args([cmd, "--help"])
+        assert exit_info.value.code == 0
+        assert "usage: tridrop " + cmd in capsys.readouterr().out
+
+
+def test_train_sweep_aggregate_plot(tmp_path: Path):
+    data, model = tmp_path / "digits.npz", tmp_path / "td.pt"
+    assert main(["prepare-data", "--dataset", "digits", "--out", str(data)]) == 0
+    assert main(["train-ae", "--data", str(data), "--hidden", "8", "--latent", "3",
+                 "--epochs", "1", "--device", "cpu", "--out", str(model)]) == 0  # fmt: skip
+    meta = json.loads(model.with_suffix(".json").read_text())
+    assert meta["arch"]["mode"] == "triangle" and meta["environment"]["device"] == "cpu"
+    sweep = tmp_path / "s.csv"
+    assert main(["sweep-ae", "--model", str(model), "--data", str(data), "--experiment", "digits",
+                 "--name", "td", "--seed", "0", "--out", str(sweep),
+                 "--recon-out", str(tmp_path / "r.npz")]) == 0  # fmt: skip
+    assert pd.read_csv(sweep)["width"].tolist() == [1, 2, 3]
+    outs = {"--out": "all.csv", "--summary": "sum.csv", "--wide": "{experiment}_wide.csv",
+            "--metrics": "m.json"}  # fmt: skip
+    args = [a for k, v in outs.items() for a in (k, str(tmp_path / v))]
+    assert main(["aggregate", str(sweep), *args, "--headline-widths", "1", "9"]) == 0
+    assert set(json.loads((tmp_path / "m.json").read_text())["digits"]["mse"]["td"]) == {
+        "w1", "full"}  # fmt: skip
+    assert (tmp_path / "digits_wide.csv").exists()
+    for args in (["sweep", "--input", str(tmp_path / "all.csv")],
+                 ["reconstructions", "--input", str(tmp_path / "r.npz")], ["mask"]):  # fmt: skip
+        png = tmp_path / f"{args[0]}.png"
+        assert main(["plot", *args, "--out", str(png)]) == 0
+        assert png.stat().st_size > 1000 and png.with_suffix(".pdf").exists()
+
+
+def test_errors_are_reported_not_raised(tmp_path: Path, caplog):
+    assert main(["prepare-data", "--dataset", "nope", "--out", str(tmp_path / "x.npz")]) == 1
+    assert "unknown dataset 'nope'" in caplog.text
+    missing = tmp_path / "missing.npz"
+    assert main(["train-ae", "--data", str(missing), "--hidden", "4", "--latent", "2",
+                 "--out", str(tmp_path / "m.pt")]) == 1  # fmt: skip
+    assert "missing.npz" in caplog.text
+    assert not (tmp_path / "m.pt").exists()

@@ -1,0 +1,196 @@
+"""The layer: masks against naive loops, no rescaling, gradients, shared fractions, narrow."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from tridrop.dropout import (
+    SharedWidth,
+    TriangularDropout,
+    narrow,
+    sample_fractions,
+    triangular_mask,
+    widths_from_fractions,
+)
+
+
+def naive_triangle(batch: int, width: int) -> torch.Tensor:
+    mask = torch.zeros(batch, width)
+    for i in range(batch):
+        keep = math.ceil((i + 1) * width / batch)
+        for k in range(width):
+            if k < keep:
+                mask[i, k] = 1.0
+    return mask
+
+
+PAIRS = [(1, 1), (1, 7), (3, 8), (4, 16), (5, 16), (7, 10), (16, 16), (13, 13), (32, 16),
+         (64, 16), (33, 16), (100, 7), (128, 4096), (250, 1000), (17, 3)]  # fmt: skip
+
+
+@pytest.mark.parametrize(("batch", "width"), PAIRS)
+def test_triangle_mask_equals_naive_loop(batch, width):
+    assert torch.equal(triangular_mask(batch, width), naive_triangle(batch, width))
+
+
+@pytest.mark.parametrize(("batch", "width"), PAIRS)
+def test_triangle_fractions_give_the_same_widths(batch, width):
+    # The shared-fraction path must reproduce the integer triangle exactly.
+    w = widths_from_fractions(sample_fractions(batch, "triangle"), width)
+    assert torch.equal(w, naive_triangle(batch, width).sum(1).long())
+
+
+def test_square_triangle_is_lower_triangular_ones():
+    assert torch.equal(triangular_mask(6, 6), torch.tril(torch.ones(6, 6)))
+
+
+@pytest.mark.parametrize("mode", ["random", "nested"])
+def test_random_masks_are_prefixes(mode):
+    gen = torch.Generator().manual_seed(0)
+    mask = triangular_mask(500, 12, mode, p=0.2, generator=gen)
+    widths = mask.sum(1).long()
+    assert (widths >= 1).all() and (widths <= 12).all()
+    # A prefix mask is non-increasing along the units.
+    assert torch.equal(mask, (torch.arange(12) < widths[:, None]).float())
+
+
+def test_random_widths_are_uniform():
+    gen = torch.Generator().manual_seed(1)
+    widths = triangular_mask(40_000, 8, "random", generator=gen).sum(1).long()
+    counts = torch.bincount(widths, minlength=9)[1:].double() / 40_000
+    assert torch.allclose(counts, torch.full((8,), 1 / 8, dtype=torch.float64), atol=0.01)
+
+
+def test_nested_widths_follow_a_truncated_geometric():
+    gen = torch.Generator().manual_seed(2)
+    p, width, n = 0.3, 6, 60_000
+    widths = triangular_mask(n, width, "nested", p=p, generator=gen).sum(1).long()
+    freq = torch.bincount(widths, minlength=width + 1)[1:].double() / n
+    expect = torch.tensor([(1 - p) ** (k - 1) * p for k in range(1, width)] + [(1 - p) ** 5])
+    assert torch.allclose(freq, expect.double(), atol=0.01)
+
+
+def test_none_and_dropout_modes():
+    assert torch.equal(triangular_mask(5, 4, "none"), torch.ones(5, 4))
+    gen = torch.Generator().manual_seed(3)
+    kept = triangular_mask(2000, 50, "dropout", p=0.25, generator=gen).mean()
+    assert abs(float(kept) - 0.75) < 0.01
+
+
+def test_bad_arguments_raise():
+    with pytest.raises(ValueError, match="unknown mode"):
+        triangular_mask(4, 4, "triangel")
+    with pytest.raises(ValueError, match="width must be >= 1"):
+        triangular_mask(4, 0)
+    with pytest.raises(ValueError, match="batch must be >= 1"):
+        sample_fractions(0)
+    td = TriangularDropout(8)
+    with pytest.raises(ValueError, match=r"width must be in \[1, 8\]"):
+        td.set_width(9)
+    with pytest.raises(ValueError, match="fraction"):
+        td.set_width(1.5)
+    with pytest.raises(ValueError, match="expected 8 units"):
+        td(torch.ones(2, 7))
+
+
+def test_training_output_is_input_times_mask_without_rescaling():
+    torch.manual_seed(0)
+    x = torch.randn(10, 6)
+    td = TriangularDropout(6).train()
+    assert torch.equal(td(x), x * naive_triangle(10, 6))
+
+
+def test_eval_is_identity_at_full_width_and_a_prefix_otherwise():
+    x = torch.randn(5, 8)
+    td = TriangularDropout(8).eval()
+    assert torch.equal(td(x), x)
+    td.set_width(3)
+    assert torch.equal(td(x)[:, :3], x[:, :3]) and not td(x)[:, 3:].any()
+    td.set_width(0.5)  # a fraction of the width: ceil(0.5 * 8) = 4 units
+    assert not td(x)[:, 4:].any() and torch.equal(td(x)[:, :4], x[:, :4])
+
+
+def test_gradients_reach_only_kept_units():
+    x = torch.randn(7, 5, requires_grad=True)
+    TriangularDropout(5).train()(x).sum().backward()
+    assert torch.equal(x.grad, naive_triangle(7, 5))
+
+
+def test_mask_covers_conv_channels():
+    x = torch.randn(4, 4, 3, 3)
+    y = TriangularDropout(4).train()(x)
+    assert torch.equal(y, x * naive_triangle(4, 4)[:, :, None, None])
+
+
+def test_shared_fractions_are_coherent_across_layers_of_different_widths():
+    torch.manual_seed(0)
+    net = SharedWidth(
+        nn.Linear(3, 8), TriangularDropout(8, "random"), nn.Linear(8, 32),
+        TriangularDropout(32, "random"),
+    )  # fmt: skip
+    seen = []
+    for td in net.td_layers():
+        td.register_forward_hook(lambda m, i, o: seen.append((o != 0).sum(1)))
+    with torch.no_grad():
+        net.train()(torch.randn(256, 3).abs())
+    kept8, kept32 = seen
+    # Sample i keeps ceil(f_i * 8) and ceil(f_i * 32) units for one f_i, so the two widths agree
+    # on the fraction: kept32 lies in the range that maps to kept8.
+    assert ((kept32 > (kept8 - 1) * 4) & (kept32 <= kept8 * 4)).all()
+    assert len(set(kept8.tolist())) > 4  # several widths were drawn
+
+
+def test_shared_triangle_fractions_match_per_layer_triangles():
+    f = sample_fractions(16, "triangle")
+    for width in (4, 16, 40):
+        assert torch.equal(widths_from_fractions(f, width), naive_triangle(16, width).sum(1).long())
+
+
+def autoencoder(width: int = 12) -> SharedWidth:
+    torch.manual_seed(0)
+    return SharedWidth(
+        nn.Linear(10, 20), nn.ReLU(), nn.Linear(20, width), TriangularDropout(width),
+        nn.Linear(width, 20), nn.ReLU(), nn.Linear(20, 10),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("width", [1, 2, 5, 11, 12, 0.25, 1.0])
+def test_narrow_equals_masked_network(width):
+    model = autoencoder().eval()
+    x = torch.randn(9, 10)
+    model.set_width(width)
+    small = narrow(model, width)
+    kept = model.td_layers()[0].kept_units(width)
+    assert small[2].out_features == kept and small[3].in_features == kept
+    assert not any(isinstance(m, TriangularDropout) for m in small)
+    torch.testing.assert_close(small(x), model(x))
+
+
+def test_narrow_two_layer_head_with_per_layer_widths():
+    torch.manual_seed(0)
+    head = SharedWidth(
+        nn.Linear(6, 16), nn.ReLU(), TriangularDropout(16), nn.Linear(16, 16), nn.ReLU(),
+        TriangularDropout(16), nn.Linear(16, 4),
+    )  # fmt: skip
+    x = torch.randn(5, 6)
+    for w1, w2 in [(3, 7), (16, 1), (8, 8)]:
+        for td, w in zip(head.td_layers(), (w1, w2), strict=True):
+            td.set_width(w)
+        small = narrow(head, [w1, w2])
+        assert (small[0].out_features, small[2].in_features) == (w1, w1)
+        assert (small[2].out_features, small[4].in_features) == (w2, w2)
+        torch.testing.assert_close(small(x), head.eval()(x))
+    n_small = sum(p.numel() for p in narrow(head, [3, 7]).parameters())
+    assert n_small == 6 * 3 + 3 + 3 * 7 + 7 + 7 * 4 + 4
+
+
+def test_narrow_refuses_layers_it_cannot_cut_exactly():
+    with pytest.raises(ValueError, match="no TriangularDropout"):
+        narrow(nn.Sequential(nn.Linear(2, 2)), 1)
+    bad = nn.Sequential(nn.Linear(2, 4), TriangularDropout(4), nn.Sigmoid(), nn.Linear(4, 2))
+    with pytest.raises(ValueError, match="needs an nn.Linear after"):
+        narrow(bad, 2)
+    with pytest.raises(ValueError, match="2 widths for 1"):
+        narrow(autoencoder(), [1, 2])

@@ -1,0 +1,34 @@
+"""Aggregation: summary statistics over seeds, wide tables, headline metrics."""
+
+import pandas as pd
+import pytest
+
+from tridrop.tables import combine, headline, summary, wide
+
+
+@pytest.fixture
+def runs(tmp_path):
+    paths = []
+    for model, base in (("td", 1.0), ("notd", 2.0)):
+        for seed in (0, 1):
+            df = pd.DataFrame({"experiment": "digits", "model": model, "seed": seed,
+                               "width": [1, 2], "metric": "mse",
+                               "value": [base + seed, base / 2 + seed]})  # fmt: skip
+            paths.append(tmp_path / f"{model}{seed}.csv")
+            df.to_csv(paths[-1], index=False)
+    return paths
+
+
+def test_summary_over_seeds(runs):
+    s = summary(combine(runs))
+    row = s[(s["model"] == "td") & (s["width"] == 1)].iloc[0]
+    assert row["mean"] == 1.5 and row["seeds"] == 2 and row["std"] == pytest.approx(0.7071, 1e-3)
+    w = wide(s, "mse")
+    assert w.columns.tolist() == ["width", "notd", "td"] and w["td"].tolist() == [1.5, 1.0]
+    h = headline(s, [1, 5])
+    assert h["digits"]["mse"]["notd"] == {"w1": 2.5, "full": 1.5}
+
+
+def test_combine_needs_files():
+    with pytest.raises(ValueError, match="no sweep files"):
+        combine([])

@@ -1,0 +1,88 @@
+"""Training: deterministic on the CPU, resumable bit for bit, checkpoints load safely."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from tridrop.data import load_digits_split
+from tridrop.models.autoencoder import mlp_autoencoder
+from tridrop.train import TrainConfig, fit, load_model_file, resolve_device, save_model
+
+CFG = TrainConfig(epochs=4, batch_size=64, lr=1e-3, seed=3, device="cpu")
+
+
+def data():
+    return load_digits_split().x_train[:300], load_digits_split().y_train[:300]
+
+
+def fresh(mode="random"):
+    torch.manual_seed(0)
+    return mlp_autoencoder((1, 8, 8), 16, 6, mode)
+
+
+def test_same_seed_same_weights():
+    x, y = data()
+    a, b = fresh(), fresh()
+    ha, hb = fit(a, x, y, CFG), fit(b, x, y, CFG)
+    assert [r["loss"] for r in ha] == [r["loss"] for r in hb]
+    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.equal(va, vb), k
+
+
+def test_training_reduces_the_loss():
+    x, y = data()
+    history = fit(fresh("triangle"), x, y, TrainConfig(epochs=20, lr=5e-3, device="cpu"))
+    assert history[-1]["loss"] < 0.5 * history[0]["loss"]
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_interrupted_run_resumes_to_the_same_result(tmp_path: Path):
+    x, y = data()
+    full = fresh()
+    fit(full, x, y, CFG)
+
+    calls = {"n": 0}
+
+    def dies_in_epoch_three(model, xb, yb):
+        calls["n"] += 1
+        if calls["n"] == 2 * 5 + 2:  # 5 batches per epoch: mid-way through the third epoch
+            raise Interrupt
+        return torch.nn.functional.mse_loss(model(xb), xb)
+
+    ckpt = tmp_path / "ckpt.pt"
+    with pytest.raises(Interrupt):
+        fit(fresh(), x, y, CFG, loss_fn=dies_in_epoch_three, checkpoint=ckpt)
+    assert torch.load(ckpt, weights_only=True)["epoch"] == 2
+    resumed = fresh()
+    history = fit(resumed, x, y, CFG, checkpoint=ckpt)
+    assert [r["epoch"] for r in history] == [1, 2, 3, 4]
+    for k, v in full.state_dict().items():
+        assert torch.equal(v, resumed.state_dict()[k]), k
+
+
+def test_model_file_round_trip_and_safe_loading(tmp_path: Path):
+    model = fresh()
+    save_model(tmp_path / "m.pt", model, {"arch": {"latent": 6}})
+    state, meta = load_model_file(tmp_path / "m.pt")
+    assert meta == {"arch": {"latent": 6}}
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("this code ran",))
+
+    torch.save({"state_dict": {}, "meta": Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(Exception, match="Weights only load failed"):
+        load_model_file(tmp_path / "evil.pt")
+
+
+def test_device_choice():
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA is not available"):
+            resolve_device("cuda")

@@ -1,0 +1,104 @@
+"""The workflow end to end on a tiny config, and the agreement of Snakemake and DVC."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import ROOT, run
+
+pytestmark = pytest.mark.slow
+NOTHING = "Nothing to be done"
+
+
+def nothing_to_do(proc) -> bool:
+    return NOTHING in proc.stdout + proc.stderr
+
+
+def model_files(root: Path) -> dict[str, float]:
+    return {str(p): p.stat().st_mtime_ns for p in (root / "results/demo/runs").rglob("model.pt")}
+
+
+def test_snakemake_then_dvc(workflow_copy: Path):
+    run(["snakemake", "--cores", "2"], workflow_copy)
+    res = workflow_copy / "results/demo"
+
+    # The output contract: tidy sweeps, tables, figures (PNG and PDF), metrics.
+    df = pd.read_csv(res / "sweeps.csv")
+    assert list(df.columns) == ["experiment", "model", "seed", "width", "metric", "value"]
+    runs = df.groupby(["model", "seed"])["width"].apply(sorted)
+    assert set(runs.index) == {(m, s) for m in ("td", "notd") for s in (0, 1)}
+    assert all(w == [1, 2, 3, 4] for w in runs)
+    assert (df["value"] > 0).all()
+    wide = pd.read_csv(res / "tables/digits_mse_by_width.csv")
+    assert list(wide.columns) == ["width", "notd", "td"] and len(wide) == 4
+    for fig in ("digits_mse_vs_width", "digits_reconstructions_td", "triangular_mask"):
+        for ext in ("png", "pdf"):
+            assert (res / f"figures/{fig}.{ext}").stat().st_size > 1000
+    metrics = json.loads((res / "metrics.json").read_text())
+    assert set(metrics["digits"]["mse"]["td"]) == {"w1", "w2", "full"}
+    meta = json.loads((res / "runs/digits/td/seed1/model.json").read_text())
+    assert meta["train"]["seed"] == 1 and meta["train"]["epochs"] == 3
+    assert meta["environment"]["torch"] and meta["arch"]["latent"] == 4
+
+    # Re-running Snakemake does nothing.
+    assert nothing_to_do(run(["snakemake", "--cores", "2"], workflow_copy))
+
+    # DVC after Snakemake: the stage runs Snakemake, which has nothing to do; nothing retrains.
+    before = model_files(workflow_copy)
+    assert nothing_to_do(run(["dvc", "repro"], workflow_copy))
+    assert model_files(workflow_copy) == before
+    assert "up to date" in run(["dvc", "status"], workflow_copy).stdout
+    assert nothing_to_do(run(["snakemake", "-n"], workflow_copy))
+    assert "digits.mse.td.w1" in run(["dvc", "metrics", "show"], workflow_copy).stdout
+
+
+def test_dvc_then_snakemake(workflow_copy: Path):
+    run(["dvc", "repro"], workflow_copy)
+    assert (workflow_copy / "dvc.lock").exists()
+    assert nothing_to_do(run(["snakemake", "-n"], workflow_copy))
+    assert "up to date" in run(["dvc", "status"], workflow_copy).stdout
+
+
+def test_changing_a_parameter_reruns_only_what_depends_on_it(workflow_copy: Path):
+    run(["snakemake", "--cores", "2"], workflow_copy)
+    cfg_path = workflow_copy / "config/config.yaml"
+    cfg = yaml.safe_load(cfg_path.read_text())
+    cfg["presets"]["demo"]["figures"]["mask_width"] = 8
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    dry = run(["snakemake", "-n"], workflow_copy).stdout
+    assert "figure_mask" in dry and "train_autoencoder" not in dry
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda c: c.update(preset="papr"), "preset 'papr' is not defined"),
+        (lambda c: c.update(device="tpu"), "'tpu' is not one of"),
+        (lambda c: c["presets"]["demo"]["autoencoders"]["digits"].update(recon_widths=[99]),
+         "width 99 is larger than the latent layer"),
+    ],
+)  # fmt: skip
+def test_bad_config_fails_before_any_job(workflow_copy: Path, edit, message):
+    cfg_path = workflow_copy / "config/config.yaml"
+    cfg = yaml.safe_load(cfg_path.read_text())
+    edit(cfg)
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    proc = run(["snakemake", "-n"], workflow_copy, check=False)
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr
+    assert not (workflow_copy / "results").exists()
+
+
+def test_committed_demo_results_match_the_config():
+    """The committed default-preset results were written by the committed config."""
+    cfg = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    spec = cfg["presets"]["demo"]["autoencoders"]["digits"]
+    df = pd.read_csv(ROOT / "results/demo/sweeps.csv")
+    assert sorted(df["seed"].unique()) == spec["seeds"]
+    assert sorted(df["model"].unique()) == sorted(spec["variants"])
+    assert df["width"].max() == spec["latent"]

@@ -1,0 +1,96 @@
+# Variable-size autoencoders: train every variant and seed, sweep every latent width.
+
+
+rule train_autoencoder:
+    input:
+        data=lambda w: f"results/{w.preset}/data/{ae(w)['dataset']}.npz",
+        code=SRC,
+    output:
+        model="results/{preset}/runs/{experiment}/{variant}/seed{seed}/model.pt",
+        meta="results/{preset}/runs/{experiment}/{variant}/seed{seed}/model.json",
+    log:
+        "logs/{preset}/train/{experiment}/{variant}/seed{seed}.log",
+    benchmark:
+        "logs/{preset}/benchmarks/train_{experiment}_{variant}_seed{seed}.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        gpu=1 if USE_GPU else 0,
+    params:
+        hidden=lambda w: ae(w)["hidden"],
+        latent=lambda w: ae(w)["latent"],
+        mode=lambda w: ae(w)["variants"][w.variant]["mode"],
+        p=lambda w: ae(w)["variants"][w.variant].get("p", 0.1),
+        epochs=lambda w: ae(w)["epochs"],
+        batch_size=lambda w: ae(w)["batch_size"],
+        lr=lambda w: ae(w)["lr"],
+        weight_decay=lambda w: ae(w)["weight_decay"],
+        device=config["device"],
+        # Outside the declared outputs, so an interrupted job resumes instead of restarting.
+        checkpoint="work/{preset}/{experiment}/{variant}/seed{seed}/checkpoint.pt",
+    shell:
+        "OMP_NUM_THREADS={threads} tridrop train-ae --data {input.data} --out {output.model}"
+        " --hidden {params.hidden} --latent {params.latent} --mode {params.mode} --p {params.p}"
+        " --epochs {params.epochs} --batch-size {params.batch_size} --lr {params.lr}"
+        " --weight-decay {params.weight_decay} --seed {wildcards.seed} --device {params.device}"
+        " --checkpoint {params.checkpoint} 2> {log}"
+
+
+rule sweep_autoencoder:
+    input:
+        model=rules.train_autoencoder.output.model,
+        data=lambda w: f"results/{w.preset}/data/{ae(w)['dataset']}.npz",
+        code=SRC,
+    output:
+        sweep="results/{preset}/runs/{experiment}/{variant}/seed{seed}/sweep.csv",
+        recon="results/{preset}/runs/{experiment}/{variant}/seed{seed}/reconstructions.npz",
+    log:
+        "logs/{preset}/sweep/{experiment}/{variant}/seed{seed}.log",
+    conda:
+        CONDA_ENV
+    threads: 1
+    params:
+        images=lambda w: ae(w)["recon_images"],
+        widths=lambda w: " ".join(map(str, ae(w)["recon_widths"])),
+        device=config["device"],
+    shell:
+        "OMP_NUM_THREADS={threads} tridrop sweep-ae --model {input.model} --data {input.data}"
+        " --experiment {wildcards.experiment} --name {wildcards.variant} --seed {wildcards.seed}"
+        " --device {params.device} --recon-out {output.recon} --recon-images {params.images}"
+        " --recon-widths {params.widths} --out {output.sweep} 2> {log}"
+
+
+rule aggregate:
+    input:
+        sweeps=lambda w: all_sweeps(w.preset),
+        code=SRC,
+    output:
+        sweeps="results/{preset}/sweeps.csv",
+        summary="results/{preset}/tables/summary.csv",
+        wide=expand(
+            "results/{{preset}}/tables/{experiment}_mse_by_width.csv",
+            experiment=config["presets"][PRESET]["autoencoders"],
+        ),
+        metrics="results/{preset}/metrics.json",
+    log:
+        "logs/{preset}/aggregate.log",
+    conda:
+        CONDA_ENV
+    params:
+        widths=lambda w: " ".join(
+            str(x)
+            for x in sorted(
+                {
+                    x
+                    for s in preset(w)["autoencoders"].values()
+                    for x in s["headline_widths"]
+                }
+            )
+        ),
+        # The CLI fills {experiment} in; a function keeps Snakemake from expanding it.
+        wide=lambda w: f"results/{w.preset}/tables/{{experiment}}_mse_by_width.csv",
+    shell:
+        "tridrop aggregate {input.sweeps} --out {output.sweeps} --summary {output.summary}"
+        " --wide {params.wide} --metrics {output.metrics}"
+        " --headline-widths {params.widths} 2> {log}"
