@@ -2,13 +2,19 @@
 # (Staley & Markowitz, arXiv 2205.01235). Run `snakemake` (default preset) or `dvc repro`.
 from snakemake.utils import min_version, validate
 
+from tridrop.config import load_schema, problems
+
 min_version("9.0")
 
 
 configfile: "config/config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+# Our check first: it lists every problem with the key, the value and what is allowed.
+SCHEMA = "workflow/schemas/config.schema.yaml"
+if config_problems := problems(config, load_schema(SCHEMA)):
+    raise ValueError("invalid configuration:\n  " + "\n  ".join(config_problems))
+validate(config, SCHEMA)
 
 
 include: "workflow/rules/common.smk"

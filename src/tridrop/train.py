@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import platform
 import time
 from collections.abc import Callable
@@ -79,7 +80,7 @@ def fit(
     history: list[dict[str, float]] = []
     start = 0
     if checkpoint is not None and Path(checkpoint).exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
+        state = safe_load(checkpoint, map_location=device)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         order.set_state(state["order_rng"])
@@ -128,8 +129,21 @@ def save_model(path: str | Path, model: nn.Module, meta: dict) -> None:
 
 def load_model_file(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     """Read a file written by :func:`save_model`; ``weights_only`` never runs pickled code."""
-    blob = torch.load(path, map_location="cpu", weights_only=True)
+    blob = safe_load(path)
     return blob["state_dict"], blob["meta"]
+
+
+def safe_load(path: str | Path, map_location: torch.device | str = "cpu") -> dict:
+    """``torch.load`` with ``weights_only=True``; a file holding other objects is refused."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        first = str(err).split("WeightsUnpickler error:")[-1].strip().splitlines()[0]
+        raise ValueError(
+            f"{path}: refused to load: it holds Python objects other than tensors and plain "
+            f"data, which could run code ({first}). Recreate it with tridrop, or load it "
+            "yourself only if you trust its source."
+        ) from None
 
 
 def _save_atomic(obj: object, path: str | Path) -> None:

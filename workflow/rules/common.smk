@@ -3,17 +3,6 @@ import shutil
 from pathlib import Path
 
 PRESET = config["preset"]
-if PRESET not in config["presets"]:
-    raise ValueError(
-        f"config: preset {PRESET!r} is not defined; choose one of {sorted(config['presets'])}"
-    )
-for _name, _ae in config["presets"][PRESET]["autoencoders"].items():
-    for _w in _ae["recon_widths"] + _ae["headline_widths"]:
-        if _w > _ae["latent"]:
-            raise ValueError(
-                f"config: presets.{PRESET}.autoencoders.{_name}: width {_w} is larger than "
-                f"the latent layer (latent: {_ae['latent']})"
-            )
 
 # Training rules ask for a GPU only where one will be used, so CPU runs stay parallel.
 USE_GPU = config["device"] == "cuda" or (

@@ -1,0 +1,80 @@
+"""Checks of the pipeline's config against its schema, with messages a person can act on.
+
+Each problem names the key (as a dotted path), the bad value and what is allowed, so a typo
+fails before any job runs. The Snakefile calls :func:`problems` on the loaded config.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+
+def load_schema(path: str | Path) -> dict:
+    return yaml.safe_load(Path(path).read_text())
+
+
+def problems(config: dict, schema: dict) -> list[str]:
+    """Every schema violation and cross-key inconsistency of ``config``, one message each."""
+    validator = Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.path])
+    found = [_explain(e) for e in errors]
+    if not found:
+        found = _consistency(config)
+    return found
+
+
+def _explain(e: ValidationError) -> str:
+    key = ".".join(str(p) for p in e.absolute_path) or "(top level)"
+    v, value = e.validator_value, e.instance
+    allowed = {
+        "enum": lambda: f"one of {v}",
+        "type": lambda: f"a value of type {v}",
+        "minimum": lambda: f"a number >= {v}",
+        "exclusiveMinimum": lambda: f"a number > {v}",
+        "maximum": lambda: f"a number <= {v}",
+        "exclusiveMaximum": lambda: f"a number < {v}",
+        "minItems": lambda: f"a list of at least {v} item(s)",
+        "minProperties": lambda: f"at least {v} entry(ies)",
+        "uniqueItems": lambda: "a list without repeated items",
+        "pattern": lambda: f"a string matching {v}",
+    }
+    if e.validator == "additionalProperties":
+        known = sorted(e.schema.get("properties", {}))
+        extra = sorted(set(value) - set(known))
+        return f"config: {key}: unknown key(s) {extra}; allowed keys: {known}"
+    if e.validator == "required":
+        return f"config: {key}: {e.message}"
+    if "propertyNames" in e.relative_schema_path:
+        return f"config: {key}: bad name {value!r}; names must match {v}"
+    what = allowed.get(str(e.validator), lambda: e.message)()
+    desc = e.schema.get("description")
+    return f"config: {key} = {_short(value)} is not allowed; expected {what}" + (
+        f" ({desc})" if desc else ""
+    )
+
+
+def _consistency(config: dict) -> list[str]:
+    """Rules the schema cannot state: the chosen preset exists, widths fit their layers."""
+    out = []
+    preset = config["preset"]
+    if preset not in config["presets"]:
+        return [f"config: preset = {preset!r} is not defined; choose one of "
+                f"{sorted(config['presets'])}"]  # fmt: skip
+    for name, spec in config["presets"][preset].get("autoencoders", {}).items():
+        key = f"presets.{preset}.autoencoders.{name}"
+        for field in ("recon_widths", "headline_widths"):
+            too_wide = [w for w in spec[field] if w > spec["latent"]]
+            if too_wide:
+                out.append(f"config: {key}.{field} = {too_wide}: width larger than the latent "
+                           f"layer (latent: {spec['latent']})")  # fmt: skip
+    return out
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
