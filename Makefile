@@ -5,7 +5,7 @@ VENV ?= .venv
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 CORES ?= all
 
-.PHONY: install run test lint bench clean-work
+.PHONY: install run test lint readme report clean-work
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,14 @@ run: install
 test: install
 	pytest
 
+readme: install
+	tridrop readme
+
 lint: install
 	ruff check . && ruff format --check . && snakefmt --check . && snakemake --lint
 
 clean-work:
 	rm -rf work logs
+
+report: install
+	snakemake --report results/$$(python3 -c "import yaml; print(yaml.safe_load(open('config/config.yaml'))['preset'])")/report.html

@@ -10,6 +10,9 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 # Our check first: it lists every problem with the key, the value and what is allowed.
 SCHEMA = "workflow/schemas/config.schema.yaml"
 if config_problems := problems(config, load_schema(SCHEMA)):
@@ -21,6 +24,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/autoencoder.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

@@ -8,7 +8,7 @@ import pytest
 
 from tridrop.cli import build_parser, main
 
-COMMANDS = ["prepare-data", "train-ae", "sweep-ae", "aggregate", "plot"]
+COMMANDS = ["prepare-data", "train-ae", "sweep-ae", "aggregate", "plot", "environment", "readme"]
 
 
 def test_every_subcommand_has_help(capsys):

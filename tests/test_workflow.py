@@ -45,6 +45,13 @@ def test_snakemake_then_dvc(workflow_copy: Path):
     assert meta["train"]["seed"] == 1 and meta["train"]["epochs"] == 3
     assert meta["environment"]["torch"] and meta["arch"]["latent"] == 4
 
+    # The report holds every figure and table with its caption in one HTML file.
+    run(["snakemake", "--report", "report.html"], workflow_copy)
+    html = (workflow_copy / "report.html").read_text()
+    for name in [p.name for p in (res / "figures").glob("*.png")] + ["summary.csv"]:
+        assert name in html, name
+    assert "environment.json" in html and "reconstruction error" in html
+
     # Re-running Snakemake does nothing.
     assert nothing_to_do(run(["snakemake", "--cores", "2"], workflow_copy))
 

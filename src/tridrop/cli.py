@@ -73,6 +73,33 @@ def _plot(a: argparse.Namespace) -> None:
     figures.save(fig, a.out)
 
 
+def _readme(a: argparse.Namespace) -> None:
+    import yaml
+
+    from tridrop.readme import section, splice
+
+    config = yaml.safe_load(Path(a.config).read_text())
+    preset = a.preset or config["preset"]
+    new = section(Path(a.results or f"results/{preset}"), Path(a.captions), config, preset,
+                  a.command_name)  # fmt: skip
+    readme = Path(a.readme)
+    old = readme.read_text()
+    text = splice(old, new)
+    if a.check:
+        if text != old:
+            raise ValueError(f"{readme}'s results section is out of date; run `make readme`")
+        return
+    readme.write_text(text)
+
+
+def _environment(a: argparse.Namespace) -> None:
+    from tridrop.train import environment, resolve_device
+
+    record = {"environment": environment(resolve_device(a.device)),
+              "config": json.loads(a.config_json)}  # fmt: skip
+    Path(a.out).write_text(json.dumps(record, indent=2) + "\n")
+
+
 def _write_csv(df, path: str | Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -137,6 +164,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=16, help="mask: layer width")
     p.add_argument("--out", required=True, help="output PNG (a PDF is written beside it)")
     p.set_defaults(func=_plot)
+
+    p = sub.add_parser("environment", help="record library versions, device and config")
+    p.add_argument("--device", default="auto", help="auto|cpu|cuda")
+    p.add_argument("--config-json", default="{}", help="the resolved config, as JSON")
+    p.add_argument("--out", required=True, help="output JSON")
+    p.set_defaults(func=_environment)
+
+    p = sub.add_parser("readme", help="rewrite the README's results section from results/")
+    p.add_argument("--config", default="config/config.yaml", help="the pipeline's config")
+    p.add_argument("--preset", help="preset whose results to show (default: the config's)")
+    p.add_argument("--results", help="results folder (default: results/<preset>)")
+    p.add_argument("--captions", default="workflow/report", help="report caption files")
+    p.add_argument("--readme", default="README.md", help="README to update in place")
+    p.add_argument("--command-name", default="make run", help="command named as the producer")
+    p.add_argument("--check", action="store_true", help="only check it is up to date")
+    p.set_defaults(func=_readme)
     return parser
 
 

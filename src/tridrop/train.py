@@ -14,6 +14,7 @@ import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 import torch
@@ -48,12 +49,25 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 def environment(device: torch.device) -> dict[str, str]:
     """Library versions and the device, recorded beside each run's outputs."""
+    versions = {name: _version(name) for name in LIBRARIES}
     return {
         "python": platform.python_version(),
-        "torch": str(torch.__version__),
+        **versions,
         "device": str(device),
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else "",
+        "cpu": platform.processor() or platform.machine(),
+        "threads": str(torch.get_num_threads()),
     }
+
+
+LIBRARIES = ("tridrop", "torch", "torchvision", "numpy", "scikit-learn", "snakemake", "dvc")
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return ""
 
 
 def reconstruction_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -67,7 +67,11 @@ rule aggregate:
         code=SRC,
     output:
         sweeps="results/{preset}/sweeps.csv",
-        summary="results/{preset}/tables/summary.csv",
+        summary=report(
+            "results/{preset}/tables/summary.csv",
+            caption="../report/summary.rst",
+            category="Tables",
+        ),
         wide=expand(
             "results/{{preset}}/tables/{experiment}_mse_by_width.csv",
             experiment=config["presets"][PRESET]["autoencoders"],

@@ -63,6 +63,7 @@ def all_outputs(p):
         f"results/{p}/tables/summary.csv",
         f"results/{p}/metrics.json",
         f"results/{p}/figures/triangular_mask.png",
+        f"results/{p}/environment.json",
     ]
     for experiment, spec in aes.items():
         out.append(f"results/{p}/tables/{experiment}_mse_by_width.csv")

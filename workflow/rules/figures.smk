@@ -6,7 +6,12 @@ rule figure_mse_vs_width:
         sweeps="results/{preset}/sweeps.csv",
         code=SRC,
     output:
-        png="results/{preset}/figures/{experiment}_mse_vs_width.png",
+        png=report(
+            "results/{preset}/figures/{experiment}_mse_vs_width.png",
+            caption="../report/mse_vs_width.rst",
+            category="{experiment}",
+            subcategory="Width sweep",
+        ),
         pdf="results/{preset}/figures/{experiment}_mse_vs_width.pdf",
     log:
         "logs/{preset}/figures/{experiment}_mse_vs_width.log",
@@ -22,7 +27,13 @@ rule figure_reconstructions:
         recon=lambda w: f"results/{w.preset}/runs/{w.experiment}/{w.variant}/seed{ae(w)['seeds'][0]}/reconstructions.npz",
         code=SRC,
     output:
-        png="results/{preset}/figures/{experiment}_reconstructions_{variant}.png",
+        png=report(
+            "results/{preset}/figures/{experiment}_reconstructions_{variant}.png",
+            caption="../report/reconstructions.rst",
+            category="{experiment}",
+            subcategory="Reconstructions",
+            labels={"model": "{variant}"},
+        ),
         pdf="results/{preset}/figures/{experiment}_reconstructions_{variant}.pdf",
     log:
         "logs/{preset}/figures/{experiment}_reconstructions_{variant}.log",
@@ -42,7 +53,11 @@ rule figure_mask:
     input:
         code=SRC,
     output:
-        png="results/{preset}/figures/triangular_mask.png",
+        png=report(
+            "results/{preset}/figures/triangular_mask.png",
+            caption="../report/triangular_mask.rst",
+            category="Method",
+        ),
         pdf="results/{preset}/figures/triangular_mask.pdf",
     log:
         "logs/{preset}/figures/triangular_mask.log",
