@@ -43,7 +43,7 @@ def _aggregate(a: argparse.Namespace) -> None:
     _write_csv(summary, a.summary)
     for experiment, part in summary.groupby("experiment"):
         _write_csv(tables.wide(part, a.metric), a.wide.format(experiment=experiment))
-    Path(a.metrics).write_text(json.dumps(tables.headline(summary, a.headline_widths), indent=2))
+    _write_text(json.dumps(tables.headline(summary, a.headline_widths), indent=2), a.metrics)
 
 
 def _plot(a: argparse.Namespace) -> None:
@@ -97,13 +97,21 @@ def _environment(a: argparse.Namespace) -> None:
 
     record = {"environment": environment(resolve_device(a.device)),
               "config": json.loads(a.config_json)}  # fmt: skip
-    Path(a.out).write_text(json.dumps(record, indent=2) + "\n")
+    _write_text(json.dumps(record, indent=2) + "\n", a.out)
+
+
+def _write_text(text: str, path: str | Path) -> None:
+    from tridrop.files import atomic
+
+    with atomic(path) as tmp:
+        tmp.write_text(text)
 
 
 def _write_csv(df, path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(path, index=False, float_format="%.6g")
+    from tridrop.files import atomic
+
+    with atomic(path) as tmp:
+        df.to_csv(tmp, index=False, float_format="%.6g")
 
 
 def build_parser() -> argparse.ArgumentParser:

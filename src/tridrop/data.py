@@ -7,12 +7,13 @@ the only thing later jobs see, so every model of a preset trains on exactly the 
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from tridrop.files import atomic
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +68,9 @@ def prepare(dataset: str, out: str | Path, test_fraction: float = 0.2, seed: int
 
 def save_split(split: Split, path: str | Path) -> None:
     """Write a split as ``.npz``; a temporary name and a rename leave no half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
     arrays = {k: getattr(split, k).numpy() for k in ("x_train", "y_train", "x_test", "y_test")}
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    with atomic(path) as tmp:
+        np.savez(tmp, **arrays)
 
 
 def load_split(path: str | Path) -> Split:

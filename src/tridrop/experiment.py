@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 
 from tridrop.data import load_split
+from tridrop.files import atomic
 from tridrop.models.autoencoder import mlp_autoencoder, split_at_latent
 from tridrop.sweep import latent_mse, reconstructions, tidy
 from tridrop.train import TrainConfig, environment, fit, load_model_file, resolve_device, save_model
@@ -46,7 +47,8 @@ def train_autoencoder(
     meta = {"arch": arch, "train": asdict(cfg), "data": str(data),
             "environment": environment(device), "history": history}  # fmt: skip
     save_model(out, model, meta)
-    Path(out).with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
+    with atomic(Path(out).with_suffix(".json")) as tmp:
+        tmp.write_text(json.dumps(meta, indent=2) + "\n")
     if checkpoint is not None:
         Path(checkpoint).unlink(missing_ok=True)  # the run is complete; the outputs hold it
     return meta
@@ -82,8 +84,9 @@ def sweep_autoencoder(
         widths = recon_widths or list(range(1, split_at_latent(model)[1].width + 1))
         x = _one_per_class(split.x_test, split.y_test, recon_images)
         rec = reconstructions(model, x, widths)
-        np.savez(recon_out, originals=x.cpu().numpy(), recons=rec.cpu().numpy(),
-                 widths=np.array(widths))  # fmt: skip
+        with atomic(recon_out) as tmp:
+            np.savez(tmp, originals=x.cpu().numpy(), recons=rec.cpu().numpy(),
+                     widths=np.array(widths))  # fmt: skip
     return df
 
 

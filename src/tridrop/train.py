@@ -8,7 +8,6 @@ the last finished epoch and ends with the same result as an uninterrupted run (o
 from __future__ import annotations
 
 import logging
-import os
 import pickle
 import platform
 import time
@@ -20,6 +19,8 @@ from pathlib import Path
 import torch
 from torch import nn
 from tqdm.auto import tqdm
+
+from tridrop.files import atomic
 
 log = logging.getLogger(__name__)
 
@@ -161,8 +162,5 @@ def safe_load(path: str | Path, map_location: torch.device | str = "cpu") -> dic
 
 
 def _save_atomic(obj: object, path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic(path) as tmp:
+        torch.save(obj, tmp)

@@ -11,6 +11,8 @@ matplotlib.use("Agg")  # figures are files; no display is assumed
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from tridrop.files import atomic  # noqa: E402
+
 # One colour per model across every figure.
 PALETTE = {
     "td": "#0072B2",
@@ -35,8 +37,9 @@ LABELS = {
 def save(fig: Figure, png: str | Path) -> None:
     """Write ``fig`` as PNG (at the given path) and PDF (same stem), then close it."""
     png = Path(png)
-    png.parent.mkdir(parents=True, exist_ok=True)
     # No timestamps in the files, so a rerun with equal results writes equal bytes.
-    fig.savefig(png, dpi=150, bbox_inches="tight", metadata={"Software": None})
-    fig.savefig(png.with_suffix(".pdf"), bbox_inches="tight", metadata={"CreationDate": None})
+    with atomic(png) as tmp:
+        fig.savefig(tmp, dpi=150, bbox_inches="tight", metadata={"Software": None})
+    with atomic(png.with_suffix(".pdf")) as tmp:
+        fig.savefig(tmp, bbox_inches="tight", metadata={"CreationDate": None})
     plt.close(fig)
