@@ -23,6 +23,7 @@ test: install
 
 readme: install
 	tridrop readme
+	cd tests && python3 failures.py
 
 lint: install
 	ruff check . && ruff format --check . && snakefmt --check . && snakemake --lint

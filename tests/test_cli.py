@@ -6,7 +6,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from failures import Failure
 from tridrop.cli import build_parser, main
+
+FAILURES = [
+    Failure("data", "`tridrop prepare-data --dataset nope`", "ERROR tridrop: unknown dataset 'nope'; choose one of",
+            "nothing written; exit status 1"),
+    Failure("data", "a training job whose stored split is missing", "No such file or directory: '.../missing.npz'",
+            "nothing written; exit status 1 (Snakemake also reports the missing input before running)"),
+]  # fmt: skip
 
 COMMANDS = ["prepare-data", "train-ae", "sweep-ae", "aggregate", "plot", "environment", "readme"]
 
@@ -47,9 +55,9 @@ def test_train_sweep_aggregate_plot(tmp_path: Path):
 
 def test_errors_are_reported_not_raised(tmp_path: Path, caplog):
     assert main(["prepare-data", "--dataset", "nope", "--out", str(tmp_path / "x.npz")]) == 1
-    assert "unknown dataset 'nope'" in caplog.text
+    assert FAILURES[0].seen.split("tridrop: ")[1] in caplog.text
     missing = tmp_path / "missing.npz"
     assert main(["train-ae", "--data", str(missing), "--hidden", "4", "--latent", "2",
                  "--out", str(tmp_path / "m.pt")]) == 1  # fmt: skip
-    assert "missing.npz" in caplog.text
+    assert FAILURES[1].seen.split("...")[0] in caplog.text and "missing.npz" in caplog.text
     assert not (tmp_path / "m.pt").exists()

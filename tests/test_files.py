@@ -2,7 +2,17 @@
 
 import pytest
 
+from failures import Failure
 from tridrop.files import atomic
+
+FAILURES = [
+    Failure(
+        "outputs",
+        "a job killed or failing while writing an output",
+        "(the job's error)",
+        "the previous complete file, or none; never a truncated file under the output's name",
+    ),
+]
 
 
 def test_success_renames_into_place(tmp_path):

@@ -36,3 +36,12 @@ def test_splice_needs_markers():
     )
     with pytest.raises(ValueError, match="no results markers"):
         splice("no markers here", "x")
+
+
+def test_reliability_table_is_up_to_date():
+    import failures
+
+    readme = (ROOT / "README.md").read_text()
+    rows = failures.cases()
+    assert len(rows) >= 25
+    assert failures.splice(readme, failures.render(rows)) == readme, "run `make readme`"
