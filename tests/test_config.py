@@ -82,6 +82,8 @@ BAD = [
     bad(with_(f"{AE}.headline_widths", [17]), "metric width larger than the layer",
         f"{AE}.headline_widths = [17]: width larger than the latent layer (latent: 16)"),
     bad(with_(f"{AE}.hidden", ...), "missing key `hidden`", f"{AE}: 'hidden' is a required property"),
+    bad(with_("deterministic", "yes"), "`deterministic: yes` (a string)",
+        "deterministic = 'yes' is not allowed; expected a value of type boolean"),
     bad(with_("presets", {}), "no presets", "presets = {} is not allowed; expected at least 1 entr"),
     bad(with_("presets.demo.figures.mask_width", 0), "mask figure width 0",
         "figures.mask_width = 0 is not allowed; expected a number >= 1"),

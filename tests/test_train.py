@@ -1,5 +1,6 @@
 """Training: deterministic on the CPU, resumable bit for bit, checkpoints load safely."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -94,6 +95,17 @@ def test_model_file_round_trip_and_safe_loading(tmp_path: Path):
     with pytest.raises(ValueError) as err:
         load_model_file(tmp_path / "evil.pt")
     assert FAILURES[0].seen in str(err.value)
+
+
+def test_deterministic_option_switches_kernels(monkeypatch):
+    x, y = data()
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    try:
+        fit(fresh(), x, y, TrainConfig(epochs=1, device="cpu", deterministic=True))
+        assert torch.are_deterministic_algorithms_enabled()
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+    finally:
+        torch.use_deterministic_algorithms(False)
 
 
 def test_device_choice():

@@ -20,7 +20,8 @@ def _prepare_data(a: argparse.Namespace) -> None:
 def _train_ae(a: argparse.Namespace) -> None:
     from tridrop.experiment import train_autoencoder
 
-    cfg = TrainConfig(a.epochs, a.batch_size, a.lr, a.weight_decay, a.seed, a.device)
+    cfg = TrainConfig(a.epochs, a.batch_size, a.lr, a.weight_decay, a.seed, a.device,
+                      a.deterministic)  # fmt: skip
     train_autoencoder(a.data, a.out, hidden=a.hidden, latent=a.latent, mode=a.mode, p=a.p,
                       cfg=cfg, checkpoint=a.checkpoint)  # fmt: skip
 
@@ -199,6 +200,9 @@ def _train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weight-decay", type=float, default=d.weight_decay, help="Adam weight decay")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of init, batches and masks")
     p.add_argument("--device", default=d.device, help="auto|cpu|cuda")
+    p.add_argument(
+        "--deterministic", action="store_true", help="CUDA: deterministic kernels (slower)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

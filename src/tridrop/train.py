@@ -8,6 +8,7 @@ the last finished epoch and ends with the same result as an uninterrupted run (o
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import platform
 import time
@@ -37,6 +38,8 @@ class TrainConfig:
     weight_decay: float = 0.0
     seed: int = 0
     device: str = "auto"
+    # CUDA only (the CPU is deterministic already): deterministic kernels, no autotuning.
+    deterministic: bool = False
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -71,6 +74,17 @@ def _version(name: str) -> str:
         return ""
 
 
+def use_deterministic_kernels() -> None:
+    """Make CUDA runs repeatable: deterministic algorithms and cuBLAS workspace, no autotuning.
+
+    Costs speed on the GPU (some kernels have slower deterministic versions); on the CPU the
+    same seed already gives the same result.
+    """
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.benchmark = False
+
+
 def reconstruction_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Mean squared error of an autoencoder's reconstruction (labels unused)."""
     return nn.functional.mse_loss(model(x).float(), x.float())
@@ -90,6 +104,8 @@ def fit(
     """
     device = x.device
     torch.manual_seed(cfg.seed)
+    if cfg.deterministic:
+        use_deterministic_kernels()
     order = torch.Generator().manual_seed(cfg.seed)  # CPU generator: same batches on any device
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     history: list[dict[str, float]] = []

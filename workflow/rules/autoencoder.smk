@@ -27,6 +27,7 @@ rule train_autoencoder:
         lr=lambda w: ae(w)["lr"],
         weight_decay=lambda w: ae(w)["weight_decay"],
         device=config["device"],
+        deterministic="--deterministic" if config["deterministic"] else "",
         # Outside the declared outputs, so an interrupted job resumes instead of restarting.
         checkpoint="work/{preset}/{experiment}/{variant}/seed{seed}/checkpoint.pt",
     shell:
@@ -34,6 +35,7 @@ rule train_autoencoder:
         " --hidden {params.hidden} --latent {params.latent} --mode {params.mode} --p {params.p}"
         " --epochs {params.epochs} --batch-size {params.batch_size} --lr {params.lr}"
         " --weight-decay {params.weight_decay} --seed {wildcards.seed} --device {params.device}"
+        " {params.deterministic}"
         " --checkpoint {params.checkpoint} 2> {log}"
 
 
