@@ -46,7 +46,7 @@ BAD = [
         "preset = 'papr' is not defined; choose one of ['demo'"),
     bad(with_("preset", 3), "`preset: 3`", "preset = 3 is not allowed; expected a value of type string"),
     bad(with_("colour", "blue"), "unknown top-level key `colour`",
-        "(top level): unknown key(s) ['colour']; allowed keys: ['device', 'preset', 'presets']"),
+        "(top level): unknown key(s) ['colour']; allowed keys: ['deterministic', 'device', 'preset', 'presets']"),
     bad(with_(f"{AE}.latent", -4), "negative latent width",
         f"{AE}.latent = -4 is not allowed; expected a number >= 1 (latent width W"),
     bad(with_(f"{AE}.latent", "16"), "latent width as a string",
