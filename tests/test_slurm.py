@@ -1,0 +1,115 @@
+"""The tiny workflow through a real Slurm (`--executor slurm`) gives the results of a local run.
+
+CI starts a one-node Slurm first (`.ci/slurm.sh up`, called by `.ci/run`); elsewhere the test is
+skipped, with the reason, when no `sinfo` is installed or no Slurm controller answers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import BIN, copy_workflow
+
+pytestmark = pytest.mark.slow
+ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+# The plugin's first status check comes this many seconds after a submission, and every
+# check that finds no finished job waits 10 s longer: a short first wait keeps the test quick.
+FIRST_CHECK_S = "3"
+
+
+def slurm_unavailable() -> str | None:
+    """Why the Slurm test cannot run here, or None when a controller answers with a node up."""
+    if shutil.which("sinfo") is None:
+        return "no Slurm here: `sinfo` is not installed (CI starts one with `.ci/slurm.sh up`)"
+    try:
+        proc = subprocess.run(
+            ["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, timeout=30
+        )
+    except subprocess.TimeoutExpired:
+        return "no Slurm controller answers (`sinfo` timed out)"
+    if proc.returncode != 0:
+        return f"no Slurm controller answers (`sinfo`: {proc.stderr.strip()})"
+    if not set(proc.stdout.split()) & {"idle", "mix", "alloc"}:
+        return f"no Slurm node is up (node states: {proc.stdout.split()})"
+    return None
+
+
+def one_seed(root: Path) -> Path:
+    """One seed per experiment: fewer waves of Slurm jobs, the same rules."""
+    cfg_path = root / "config/config.yaml"
+    cfg = yaml.safe_load(cfg_path.read_text())
+    for spec in cfg["presets"]["demo"]["autoencoders"].values():
+        spec["seeds"] = spec["seeds"][:1]
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    return root
+
+
+def jobs_in_dag(output: str) -> int:
+    """The total of Snakemake's 'Job stats' table."""
+    return int(re.search(r"^total\s+(\d+)", output, re.MULTILINE).group(1))
+
+
+def test_slurm_run_equals_local_run(tmp_path: Path, capsys):
+    reason = slurm_unavailable()
+    if reason:
+        pytest.skip(reason)
+    local = one_seed(copy_workflow(tmp_path / "local"))
+    cluster = one_seed(copy_workflow(tmp_path / "slurm"))
+
+    # The local reference runs while the Slurm run mostly waits on its status checks.
+    local_run = subprocess.Popen(
+        ["snakemake", "--cores", "2"], cwd=local, env=ENV, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    cmd = [
+        "snakemake", "--workflow-profile", "profiles/slurm", "--slurm-no-account",
+        "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks",
+        FIRST_CHECK_S, "--slurm-keep-successful-logs",
+    ]  # fmt: skip
+    try:
+        proc = subprocess.run(
+            cmd, cwd=cluster, env=ENV, text=True, capture_output=True, timeout=900
+        )
+    finally:
+        local_out = local_run.communicate(timeout=900)[0]
+    out = proc.stdout + proc.stderr
+    run_id = re.search(r"SLURM run ID: (\S+)", out)
+    if proc.returncode != 0 and run_id:
+        subprocess.run(["scancel", "--name", run_id.group(1)], check=False)
+    assert proc.returncode == 0, out
+    assert local_run.returncode == 0, local_out
+
+    # Every job but the local target rule went to Slurm, once, and Slurm ran it to completion.
+    submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", out)
+    local_jobs = re.findall(r"^localrule (\w+):", out, re.MULTILINE)
+    expected = jobs_in_dag(local_out) - len(local_jobs)
+    assert local_jobs == ["all"]
+    assert len(submitted) == len(set(submitted)) == expected > 0
+    queue = subprocess.run(
+        ["squeue", "--states=all", "-h", "-o", "%i|%T", "--name", run_id.group(1)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    states = dict(line.split("|") for line in queue.split())
+    assert states == dict.fromkeys(submitted, "COMPLETED")
+    with capsys.disabled():
+        print(f"\nSlurm: {len(submitted)} jobs submitted and completed (run {run_id.group(1)})")
+
+    # The same numbers as the local run.
+    for name in ("sweeps.csv", "tables/summary.csv"):
+        pd.testing.assert_frame_equal(
+            pd.read_csv(cluster / "results/demo" / name),
+            pd.read_csv(local / "results/demo" / name),
+            check_exact=True,
+        )
+    metrics = [json.loads((d / "results/demo/metrics.json").read_text()) for d in (cluster, local)]
+    assert metrics[0] == metrics[1]
+    assert (cluster / "results/demo/figures/triangular_mask.png").stat().st_size > 1000
