@@ -17,9 +17,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import BIN, copy_workflow
+from conftest import BIN, ROOT, copy_workflow, one_seed, run
 
-pytestmark = pytest.mark.slow
 ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
 # The plugin's first status check comes this many seconds after a submission, and every
 # check that finds no finished job waits 10 s longer: a short first wait keeps the test quick.
@@ -43,21 +42,46 @@ def slurm_unavailable() -> str | None:
     return None
 
 
-def one_seed(root: Path) -> Path:
-    """One seed per experiment: fewer waves of Slurm jobs, the same rules."""
-    cfg_path = root / "config/config.yaml"
-    cfg = yaml.safe_load(cfg_path.read_text())
-    for spec in cfg["presets"]["demo"]["autoencoders"].values():
-        spec["seeds"] = spec["seeds"][:1]
-    cfg_path.write_text(yaml.safe_dump(cfg))
-    return root
-
-
 def jobs_in_dag(output: str) -> int:
     """The total of Snakemake's 'Job stats' table."""
     return int(re.search(r"^total\s+(\d+)", output, re.MULTILINE).group(1))
 
 
+def job_resources(dry_run: str) -> list[tuple[str, dict[str, str]]]:
+    """(rule, resources) of every job in a dry run's output."""
+    jobs = re.findall(r"^(?:local)?rule (\w+):\n(?:\s+.*\n)*?\s+resources: (.*)$", dry_run, re.M)
+    return [(rule, dict(kv.split("=", 1) for kv in res.split(", "))) for rule, res in jobs]
+
+
+def test_profile_names_existing_rules():
+    profile = yaml.safe_load((ROOT / "profiles/slurm/config.yaml").read_text())
+    rules = set(run(["snakemake", "--list-rules"], ROOT).stdout.split())
+    assert profile["executor"] == "slurm"
+    assert set(profile["set-resources"]) <= rules
+
+
+@pytest.mark.parametrize("device", ["cuda", "cpu"])
+def test_profile_resources(device: str):
+    """Runtime and memory per rule from the profile; a GPU for training jobs on a GPU run only."""
+    profile = yaml.safe_load((ROOT / "profiles/slurm/config.yaml").read_text())
+    dry = run(
+        ["snakemake", "-n", "--forceall", "--workflow-profile", "profiles/slurm",
+         "--config", f"device={device}"], ROOT,
+    ).stdout  # fmt: skip
+    jobs = [(rule, res) for rule, res in job_resources(dry) if rule != "all"]
+    assert {rule for rule, _ in jobs} >= {"prepare_data", "train_autoencoder", "aggregate"}
+    for rule, res in jobs:
+        want = {**profile["default-resources"], **profile["set-resources"].get(rule, {})}
+        assert int(res["runtime"]) == want["runtime"], rule
+        assert int(res["mem_mb"]) == want["mem_mb"], rule
+        gpu = int(res.get("gpu", 0))
+        if device == "cpu" or rule == "prepare_data" or rule.startswith(("figure_", "aggregate")):
+            assert gpu == 0, rule
+        elif rule.startswith("train_"):
+            assert gpu == 1, rule
+
+
+@pytest.mark.slow
 def test_slurm_run_equals_local_run(tmp_path: Path, capsys):
     reason = slurm_unavailable()
     if reason:
