@@ -11,6 +11,8 @@
 # No accounting storage (so no sacct: the Snakemake plugin uses squeue), no cgroups (works in
 # containers and VMs without systemd): proctrack/linuxproc, task/none.
 set -euo pipefail
+# The daemons and runuser live in sbin, which a non-login root shell may lack.
+export PATH="$PATH:/usr/sbin:/sbin"
 
 ETC=/etc/slurm
 STATE=/var/lib/slurm
