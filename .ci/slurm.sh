@@ -65,8 +65,9 @@ ReturnToService=2
 SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU_Memory
-# Finished jobs stay visible to squeue for 5 minutes: the plugin's squeue status needs that.
-MinJobAge=300
+# Finished jobs stay visible to squeue for an hour: the plugin's squeue status needs a few
+# minutes, and the test counts a whole run's jobs with squeue after it ends.
+MinJobAge=3600
 SlurmctldTimeout=30
 SlurmdTimeout=30
 NodeName=$host CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
