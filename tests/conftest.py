@@ -51,6 +51,16 @@ def copy_workflow(dest: Path) -> Path:
     return dest
 
 
+def one_seed(root: Path) -> Path:
+    """Keep one seed per experiment in a workflow copy: the same rules, fewer jobs."""
+    cfg_path = root / "config" / "config.yaml"
+    cfg = yaml.safe_load(cfg_path.read_text())
+    for spec in cfg["presets"]["demo"]["autoencoders"].values():
+        spec["seeds"] = spec["seeds"][:1]
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    return root
+
+
 @pytest.fixture
 def workflow_copy(tmp_path: Path) -> Path:
     return copy_workflow(tmp_path)
