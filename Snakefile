@@ -15,6 +15,8 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/autoencoder.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/head.smk"
+include: "workflow/rules/claims.smk"
 
 
 rule all:
