@@ -9,6 +9,8 @@ import pytest
 from tridrop.cli import build_parser, main
 
 COMMANDS = ["prepare-data", "train-ae", "sweep-ae", "aggregate", "plot"]
+COMMANDS += ["check-imagenet", "cache-features", "pretrained-head", "train-head", "sweep-head",
+             "head-baselines", "head-table", "head-claims", "claims"]  # fmt: skip
 
 
 def test_every_subcommand_has_help(capsys):

@@ -35,8 +35,10 @@ def plot(table: pd.DataFrame) -> Figure:
             ax.annotate(f"{pct}% of head", (full * pct / 100, 0.02), rotation=90, fontsize=7,
                         xycoords=("data", "axes fraction"), color="grey", ha="right")  # fmt: skip
     seeds = int(table["seeds"].max())
-    axes[0].legend(fontsize=8, title=f"error bar: std over up to {seeds} seeds", title_fontsize=8)
+    handles, labels = axes[0].get_legend_handles_labels()
     fig.suptitle(f"{table['experiment'].iloc[0]}: accuracy vs head parameters "
-                 "(TD head cut to each width, no retraining)")  # fmt: skip
-    fig.tight_layout()
+                 "(each head cut to a width, no retraining)")  # fmt: skip
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False,
+               title=f"error bars: std over up to {seeds} seeds", title_fontsize=8)  # fmt: skip
     return fig

@@ -56,8 +56,12 @@ def backbone(state: dict[str, torch.Tensor]) -> nn.Sequential:
     """The frozen convolutional part plus pooling, flattened to 25088-d features."""
     import torchvision
 
-    net = torchvision.models.vgg19(weights=None)
-    net.load_state_dict(state)
+    with torch.device("meta"):  # no random init of 143M parameters that are overwritten
+        net = torchvision.models.vgg19(weights=None)
+    features = {k: v for k, v in state.items() if k.startswith("features.")}
+    net.features.load_state_dict(
+        {k[len("features.") :]: v for k, v in features.items()}, assign=True
+    )
     model = nn.Sequential(net.features, net.avgpool, nn.Flatten(1)).eval()
     for p in model.parameters():
         p.requires_grad_(False)
