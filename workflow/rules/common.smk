@@ -117,7 +117,7 @@ for _name, _h in config["presets"][PRESET].get("heads", {}).items():
             _check_imagenet(_in["root"], _in["layout"], _in.get("max_classes"))
         except ImageNetMissing as _err:
             raise ValueError(
-                f"config: presets.{PRESET}.heads.{_name}: {_err}"
+                f"config: presets.{PRESET}.heads.{_name}.imagenet.root: {_err}"
             ) from None
 
 
