@@ -28,6 +28,9 @@ readme: install
 lint: install
 	ruff check . && ruff format --check . && snakefmt --check . && snakemake --lint
 
+bench: install
+	python benchmarks/head_cache.py
+
 clean-work:
 	rm -rf work logs
 

@@ -25,6 +25,8 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/autoencoder.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/head.smk"
+include: "workflow/rules/claims.smk"
 
 
 rule all:

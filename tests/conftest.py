@@ -30,6 +30,9 @@ def tiny_config(config: dict) -> dict:
     for spec in demo["autoencoders"].values():
         spec.update(hidden=16, latent=4, epochs=3, seeds=[0, 1], recon_images=3,
                     recon_widths=[1, 2, 4], headline_widths=[1, 2])  # fmt: skip
+    for spec in demo.get("heads", {}).values():
+        spec.update(hidden=16, epochs=2, seeds=[0], widths=[1, 2, 4, 8, 16], fixed_widths=[4],
+                    rank_samples=200)  # fmt: skip
     demo["figures"].update(mask_batch=8, mask_width=4)
     return config
 

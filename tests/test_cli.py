@@ -17,6 +17,8 @@ FAILURES = [
 ]  # fmt: skip
 
 COMMANDS = ["prepare-data", "train-ae", "sweep-ae", "aggregate", "plot", "environment", "readme"]
+COMMANDS += ["check-imagenet", "cache-features", "pretrained-head", "train-head", "sweep-head",
+             "head-baselines", "head-table", "head-claims", "claims"]  # fmt: skip
 
 
 def test_every_subcommand_has_help(capsys):

@@ -30,6 +30,8 @@ def test_snakemake_then_dvc(workflow_copy: Path):
     # The output contract: tidy sweeps, tables, figures (PNG and PDF), metrics.
     df = pd.read_csv(res / "sweeps.csv")
     assert list(df.columns) == ["experiment", "model", "seed", "width", "metric", "value"]
+    heads = df[df["experiment"] == "digits_head"]
+    df = df[df["experiment"] == "digits"]
     runs = df.groupby(["model", "seed"])["width"].apply(sorted)
     assert set(runs.index) == {(m, s) for m in ("td", "notd") for s in (0, 1)}
     assert all(w == [1, 2, 3, 4] for w in runs)
@@ -51,6 +53,19 @@ def test_snakemake_then_dvc(workflow_copy: Path):
     for name in [p.name for p in (res / "figures").glob("*.png")] + ["summary.csv"]:
         assert name in html, name
     assert "environment.json" in html and "reconstruction error" in html
+    # The classifier-head stand-in: TD variants and baselines at every width, table, claims.
+    assert set(heads["metric"]) == {"top1", "top5"} and heads["value"].between(0, 1).all()
+    td = heads[(heads["model"] == "td") & (heads["metric"] == "top1")]
+    assert sorted(td["width"]) == [1, 2, 4, 8, 16]
+    assert {"td_scratch", "fixed", "ranked", "reference"} <= set(heads["model"])
+    table = pd.read_csv(res / "tables/digits_head_accuracy_vs_params.csv")
+    full = table[(table["model"] == "td") & (table["width"] == 16)].iloc[0]
+    assert full["head_params"] == 64 * 16 + 16 + 16 * 16 + 16 + 16 * 10 + 10
+    assert full["head_pct"] == 100
+    claims = pd.read_csv(res / "claims.csv")
+    assert list(claims.columns) == ["experiment", "claim", "metric", "value", "threshold", "held"]
+    assert set(claims["metric"]) == {"top1_ratio", "top1_gap"}
+    assert (res / "figures/digits_head_accuracy_vs_params.png").stat().st_size > 1000
 
     # Re-running Snakemake does nothing.
     assert nothing_to_do(run(["snakemake", "--cores", "2"], workflow_copy))
@@ -104,8 +119,13 @@ def test_bad_config_fails_before_any_job(workflow_copy: Path, edit, message):
 def test_committed_demo_results_match_the_config():
     """The committed default-preset results were written by the committed config."""
     cfg = yaml.safe_load((ROOT / "config/config.yaml").read_text())
-    spec = cfg["presets"]["demo"]["autoencoders"]["digits"]
+    spec = cfg["presets"]["demo"]["heads"]["digits_head"]
     df = pd.read_csv(ROOT / "results/demo/sweeps.csv")
+    td = df[(df["experiment"] == "digits_head") & (df["model"] == "td")]
+    assert sorted(td["seed"].unique()) == spec["seeds"]
+    assert sorted(td["width"].unique()) == sorted(spec["widths"])
+    spec = cfg["presets"]["demo"]["autoencoders"]["digits"]
+    df = df[df["experiment"] == "digits"]
     assert sorted(df["seed"].unique()) == spec["seeds"]
     assert sorted(df["model"].unique()) == sorted(spec["variants"])
     assert df["width"].max() == spec["latent"]

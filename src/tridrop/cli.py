@@ -43,6 +43,8 @@ def _aggregate(a: argparse.Namespace) -> None:
     _write_csv(df, a.out)
     _write_csv(summary, a.summary)
     for experiment, part in summary.groupby("experiment"):
+        if a.metric not in set(part["metric"]):
+            continue  # e.g. a classifier experiment (top1/top5) has no MSE table
         _write_csv(tables.wide(part, a.metric), a.wide.format(experiment=experiment))
     _write_text(json.dumps(tables.headline(summary, a.headline_widths), indent=2), a.metrics)
 
@@ -67,6 +69,10 @@ def _plot(a: argparse.Namespace) -> None:
 
         with np.load(a.input, allow_pickle=False) as f:
             fig = plot(f["originals"], f["recons"], f["widths"].tolist(), a.title)
+    elif a.figure == "accuracy":
+        from tridrop.figures.accuracy import plot
+
+        fig = plot(pd.read_csv(a.input))
     else:
         from tridrop.figures.mask import plot
 
@@ -106,6 +112,101 @@ def _write_text(text: str, path: str | Path) -> None:
 
     with atomic(path) as tmp:
         tmp.write_text(text)
+
+
+def _check_imagenet(a: argparse.Namespace) -> None:
+    from tridrop.imagenet import check
+
+    manifest = check(a.root, a.layout, a.max_classes)
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def _cache_features(a: argparse.Namespace) -> None:
+    from tridrop.heads import cache_digits, cache_imagenet
+
+    if a.source == "digits":
+        cache_digits(a.data, a.split, a.out)
+    else:
+        cache_imagenet(a.root, a.split, a.out, layout=a.layout, weights=a.weights,
+                       max_classes=a.max_classes, per_class=a.per_class, views=a.views,
+                       resize=a.resize, crop=a.crop, shard_size=a.shard_size,
+                       batch_size=a.batch_size, workers=a.workers, seed=a.seed, device=a.device,
+                       work=a.work)  # fmt: skip
+
+
+def _pretrained_head(a: argparse.Namespace) -> None:
+    from tridrop.heads import pretrained_reference
+
+    pretrained_reference(a.weights, a.classes, a.hidden, a.out)
+
+
+def _train_head(a: argparse.Namespace) -> None:
+    import os
+
+    import torch
+    import torch.distributed as dist
+
+    from tridrop.heads import train_head
+
+    # Under torchrun (WORLD_SIZE > 1) each process joins the group: NCCL on GPUs, gloo on CPUs.
+    ddp = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if ddp:
+        cuda = a.device != "cpu" and torch.cuda.is_available()
+        dist.init_process_group("nccl" if cuda else "gloo")
+    try:
+        cfg = TrainConfig(a.epochs, a.batch_size, a.lr, a.weight_decay, a.seed, a.device)
+        train_head(a.features, a.out, hidden=a.hidden, mode=a.mode, p=a.p, cfg=cfg, init=a.init,
+                   checkpoint=a.checkpoint)  # fmt: skip
+    finally:
+        if ddp:
+            dist.destroy_process_group()
+
+
+def _sweep_head(a: argparse.Namespace) -> None:
+    from tridrop.heads import sweep_head
+
+    rows, params = sweep_head(a.model, a.features, widths=a.widths, experiment=a.experiment,
+                              name=a.name, seed=a.seed, full_hidden=a.full_hidden,
+                              device=a.device)  # fmt: skip
+    _write_csv(rows, a.out)
+    _write_csv(params, a.params_out)
+
+
+def _head_baselines(a: argparse.Namespace) -> None:
+    from tridrop.heads import head_baselines
+
+    rows, params = head_baselines(a.reference, a.train_features, a.val_features, widths=a.widths,
+                                  experiment=a.experiment, rank_samples=a.rank_samples,
+                                  device=a.device)  # fmt: skip
+    _write_csv(rows, a.out)
+    _write_csv(params, a.params_out)
+
+
+def _head_table(a: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from tridrop.heads import accuracy_table
+
+    params = pd.concat([pd.read_csv(f) for f in a.params], ignore_index=True)
+    _write_csv(accuracy_table(pd.read_csv(a.sweeps), params, a.experiment), a.out)
+
+
+def _head_claims(a: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from tridrop.heads import head_claims
+
+    claims = head_claims(pd.read_csv(a.table), model=a.model, kept_25=a.kept_25,
+                         kept_10=a.kept_10, max_gap=a.max_gap)  # fmt: skip
+    _write_csv(claims, a.out)
+
+
+def _claims(a: argparse.Namespace) -> None:
+    import pandas as pd
+
+    df = pd.concat([pd.read_csv(f) for f in a.claims], ignore_index=True)
+    _write_csv(df[["experiment", "claim", "metric", "value", "threshold", "held"]], a.out)
 
 
 def _write_csv(df, path: str | Path) -> None:
@@ -164,8 +265,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_aggregate)
 
     p = sub.add_parser("plot", help="draw one figure (PNG and PDF)")
-    p.add_argument("figure", choices=["sweep", "reconstructions", "mask"], help="which figure")
-    p.add_argument("--input", help="sweep: combined CSV; reconstructions: .npz")
+    p.add_argument(
+        "figure", choices=["sweep", "reconstructions", "mask", "accuracy"], help="which figure"
+    )
+    p.add_argument("--input", help="sweep: combined CSV; reconstructions: .npz; accuracy: table")
     p.add_argument("--metric", default="mse", help="sweep: metric to plot")
     p.add_argument("--experiment", help="sweep: only this experiment's rows")
     p.add_argument("--title", default="", help="reconstructions: title")
@@ -189,7 +292,124 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--command-name", default="make run", help="command named as the producer")
     p.add_argument("--check", action="store_true", help="only check it is up to date")
     p.set_defaults(func=_readme)
+    _head_parsers(sub)
     return parser
+
+
+def _head_parsers(sub) -> None:
+    """Subcommands of the classifier-head experiment (VGG19 on ImageNet, digits stand-in)."""
+    p = sub.add_parser("check-imagenet", help="check a local ImageNet copy; write its manifest")
+    _imagenet_options(p)
+    p.add_argument("--out", required=True, help="manifest (JSON): classes used")
+    p.set_defaults(func=_check_imagenet)
+
+    p = sub.add_parser("cache-features", help="write a head's input features as an fp16 cache")
+    p.add_argument("--source", choices=["digits", "imagenet"], required=True, help="input data")
+    p.add_argument("--split", choices=["train", "val"], required=True, help="which split")
+    p.add_argument("--data", help="digits: split written by prepare-data")
+    _imagenet_options(p)
+    p.add_argument(
+        "--weights",
+        default="imagenet1k_v1",
+        help="VGG19 weights: imagenet1k_v1, a state-dict file, random (tests)",
+    )
+    p.add_argument("--per-class", type=int, help="imagenet: at most this many images per class")
+    p.add_argument(
+        "--views",
+        type=int,
+        default=0,
+        help="imagenet train: augmented views per image (0: the centre crop)",
+    )
+    p.add_argument("--resize", type=int, default=256, help="imagenet: resize of the short side")
+    p.add_argument("--crop", type=int, default=224, help="imagenet: crop size")
+    p.add_argument("--shard-size", type=int, default=10000, help="rows per shard")
+    p.add_argument("--batch-size", type=int, default=64, help="images per backbone batch")
+    p.add_argument("--workers", type=int, default=0, help="image decoding processes")
+    p.add_argument("--seed", type=int, default=0, help="seed of the augmented views")
+    p.add_argument("--device", default="auto", help="auto|cpu|cuda")
+    p.add_argument("--work", help="folder for shards until complete (resumable)")
+    p.add_argument("--out", required=True, help="output cache folder")
+    p.set_defaults(func=_cache_features)
+
+    p = sub.add_parser("pretrained-head", help="write VGG19's own classifier as a head file")
+    p.add_argument("--weights", default="imagenet1k_v1", help="as for cache-features")
+    p.add_argument("--classes", type=int, default=1000, help="keep the first classes")
+    p.add_argument("--hidden", type=int, default=4096, help="keep the first hidden units")
+    p.add_argument("--out", required=True, help="output weights (.pt); metadata goes to .json")
+    p.set_defaults(func=_pretrained_head)
+
+    p = sub.add_parser("train-head", help="train a TD classifier head on a feature cache "
+                       "(data-parallel under torchrun)")  # fmt: skip
+    p.add_argument("--features", required=True, help="training feature cache")
+    p.add_argument("--hidden", type=int, required=True, help="width of both hidden layers")
+    p.add_argument("--mode", default="triangle", help="triangle|random|nested|dropout|none")
+    p.add_argument("--p", type=float, default=0.1, help="nested: geometric p; dropout: rate")
+    p.add_argument("--init", help="start from this head file (default: random init)")
+    _train_options(p)
+    p.add_argument("--checkpoint", help="resumable checkpoint (outside declared outputs)")
+    p.add_argument("--out", required=True, help="output weights (.pt); config goes to .json")
+    p.set_defaults(func=_train_head)
+
+    p = sub.add_parser("sweep-head", help="top-1/top-5 of a head at every width (prefix sums)")
+    p.add_argument("--model", required=True, help="head file")
+    p.add_argument("--features", required=True, help="validation feature cache")
+    p.add_argument("--widths", type=int, nargs="+", required=True, help="widths to evaluate")
+    p.add_argument(
+        "--full-hidden",
+        type=int,
+        required=True,
+        help="full width; a narrower head is evaluated at its own width only",
+    )
+    _row_options(p)
+    p.set_defaults(func=_sweep_head)
+
+    p = sub.add_parser("head-baselines", help="reference head: full, ranked cut, truncated SVD")
+    p.add_argument("--reference", required=True, help="reference head file")
+    p.add_argument("--train-features", required=True, help="training cache (for the ranking)")
+    p.add_argument("--val-features", required=True, help="validation feature cache")
+    p.add_argument("--widths", type=int, nargs="+", required=True, help="widths to evaluate")
+    p.add_argument("--rank-samples", type=int, default=10000, help="rows scoring the units")
+    p.add_argument("--device", default="auto", help="auto|cpu|cuda")
+    p.add_argument("--experiment", required=True, help="experiment name for the rows")
+    p.add_argument("--out", required=True, help="output CSV (tidy rows)")
+    p.add_argument("--params-out", required=True, help="output CSV (parameter counts)")
+    p.set_defaults(func=_head_baselines)
+
+    p = sub.add_parser("head-table", help="accuracy vs parameters table of a head experiment")
+    p.add_argument("--sweeps", required=True, help="aggregated sweeps.csv")
+    p.add_argument("--params", nargs="+", required=True, help="per-run parameter CSVs")
+    p.add_argument("--experiment", required=True, help="experiment name")
+    p.add_argument("--out", required=True, help="output CSV")
+    p.set_defaults(func=_head_table)
+
+    p = sub.add_parser("head-claims", help="claims rows of a head experiment")
+    p.add_argument("--table", required=True, help="accuracy vs parameters table")
+    p.add_argument("--model", default="td", help="the TD model the claims are about")
+    p.add_argument("--kept-25", type=float, default=0.95, help="min top-1 ratio at 25%%")
+    p.add_argument("--kept-10", type=float, default=0.9, help="min top-1 ratio at 10%%")
+    p.add_argument("--max-gap", type=float, default=0.02, help="max full-width top-1 gap")
+    p.add_argument("--out", required=True, help="output CSV")
+    p.set_defaults(func=_head_claims)
+
+    p = sub.add_parser("claims", help="concatenate per-experiment claims tables")
+    p.add_argument("claims", nargs="+", help="claims/<experiment>.csv files")
+    p.add_argument("--out", required=True, help="output claims.csv")
+    p.set_defaults(func=_claims)
+
+
+def _imagenet_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--root", help="imagenet: folder of the local copy")
+    p.add_argument("--layout", default="folder", help="imagenet: folder|archives")
+    p.add_argument("--max-classes", type=int, help="imagenet: use the first classes only")
+
+
+def _row_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--experiment", required=True, help="experiment name for the rows")
+    p.add_argument("--name", required=True, help="model name for the rows")
+    p.add_argument("--seed", type=int, required=True, help="seed for the rows")
+    p.add_argument("--device", default="auto", help="auto|cpu|cuda")
+    p.add_argument("--out", required=True, help="output CSV (tidy rows)")
+    p.add_argument("--params-out", required=True, help="output CSV (parameter counts)")
 
 
 def _train_options(p: argparse.ArgumentParser) -> None:

@@ -172,14 +172,30 @@ class SharedWidth(nn.Sequential):
         for td in self.td_layers():
             td.set_width(width)
 
+    _shard: tuple[int, int, int] | None = None
+
+    def set_batch_shard(self, rank: int, world: int, batch: int | None) -> None:
+        """Declare this process's share of a data-parallel batch of ``batch`` samples.
+
+        The process holds samples ``rank, rank + world, ...`` of the whole batch; in "triangle"
+        mode they keep the fractions of those positions, so several processes together train
+        exactly the single-process triangle. ``batch=None`` goes back to a whole local batch.
+        """
+        self._shard = None if batch is None else (rank, world, batch)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         tds = self.td_layers()
         fraction = None
         if self.training and tds and tds[0].mode in ("triangle", "random", "nested"):
             first = tds[0]
-            fraction = sample_fractions(
-                x.shape[0], first.mode, width=first.width, p=first.p, device=x.device
-            )
+            if first.mode == "triangle" and self._shard is not None:
+                rank, world, batch = self._shard
+                pos = torch.arange(x.shape[0], dtype=torch.float64, device=x.device)
+                fraction = (rank + world * pos + 1) / batch
+            else:
+                fraction = sample_fractions(
+                    x.shape[0], first.mode, width=first.width, p=first.p, device=x.device
+                )
         for module in self:
             x = module(x, fraction) if isinstance(module, TriangularDropout) else module(x)
         return x

@@ -90,6 +90,11 @@ def reconstruction_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> t
     return nn.functional.mse_loss(model(x).float(), x.float())
 
 
+def classification_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of a classifier's logits against integer labels."""
+    return nn.functional.cross_entropy(model(x).float(), y)
+
+
 def fit(
     model: nn.Module,
     x: torch.Tensor,
@@ -101,8 +106,19 @@ def fit(
     """Train ``model`` in place on ``(x, y)`` with Adam; return one record per epoch.
 
     ``checkpoint``: a file outside the declared outputs; if it exists training resumes from it.
+    ``x`` may be any object with ``len``, ``.device`` and row gathering by an index tensor (a
+    :class:`tridrop.features.FeatureCache`). Under ``torch.distributed`` (``torchrun``) every
+    process draws the same batches and takes every world-th sample of each; gradients are
+    averaged by DDP and weighted so that each step equals the single-process step.
     """
     device = x.device
+    dist = _distributed()
+    rank, world = (dist.get_rank(), dist.get_world_size()) if dist else (0, 1)
+    step_model = model
+    if dist:
+        step_model = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
     torch.manual_seed(cfg.seed)
     if cfg.deterministic:
         use_deterministic_kernels()
@@ -120,18 +136,26 @@ def fit(
         log.info("resumed from %s at epoch %d/%d", checkpoint, start, cfg.epochs)
     amp = device.type == "cuda"
     n = len(x)
-    bar = tqdm(range(start, cfg.epochs), desc="train", unit="epoch", disable=None)
+    bar = tqdm(range(start, cfg.epochs), desc="train", unit="epoch", disable=True if rank else None)
     for epoch in bar:
         model.train()
-        t0, total = time.perf_counter(), 0.0
-        for idx in torch.randperm(n, generator=order).split(cfg.batch_size):
-            idx = idx.to(device)
+        t0, total = time.perf_counter(), torch.zeros((), dtype=torch.float64, device=device)
+        for batch in torch.randperm(n, generator=order).split(cfg.batch_size):
+            idx = batch[rank::world].to(device)
+            for m in model.modules():
+                if hasattr(m, "set_batch_shard"):  # position-dependent masks see the whole batch
+                    m.set_batch_shard(rank, world, len(batch) if dist else None)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
-                loss = loss_fn(model, x[idx], y[idx])
+                loss = loss_fn(step_model, x[idx], y[idx])
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            # DDP averages gradients over processes; weighting by the local share of the batch
+            # makes the average the gradient of the whole batch's mean loss.
+            (loss * (len(idx) * world / len(batch))).backward()
             opt.step()
-            total += float(loss.detach()) * len(idx)
+            total += loss.detach().double() * len(idx)
+        if dist:
+            dist.all_reduce(total)
+        total = float(total)
         record = {"epoch": epoch + 1, "loss": total / n, "seconds": time.perf_counter() - t0}
         history.append(record)
         bar.set_postfix(loss=f"{record['loss']:.4g}")
@@ -142,14 +166,23 @@ def fit(
             record["loss"],
             record["seconds"],
         )
-        if checkpoint is not None:
+        if checkpoint is not None and rank == 0:
             _save_atomic(
                 {"model": model.state_dict(), "optimizer": opt.state_dict(),
                  "order_rng": order.get_state(), "torch_rng": torch.get_rng_state(),
                  "history": history, "epoch": epoch + 1},
                 checkpoint,
             )  # fmt: skip
+    for m in model.modules():
+        if hasattr(m, "set_batch_shard"):
+            m.set_batch_shard(0, 1, None)
     return history
+
+
+def _distributed():
+    """``torch.distributed`` when this process is one of several (torchrun), else None."""
+    d = torch.distributed
+    return d if d.is_available() and d.is_initialized() and d.get_world_size() > 1 else None
 
 
 def save_model(path: str | Path, model: nn.Module, meta: dict) -> None:

@@ -19,6 +19,7 @@ wildcard_constraints:
     experiment=r"[a-z][a-z0-9_]*",
     variant=r"[a-z][a-z0-9_]*",
     seed=r"\d+",
+    split=r"train|val",
 
 
 def preset(w):
@@ -31,7 +32,10 @@ def ae(w):
 
 def data_spec(w):
     """The split settings of the (first) autoencoder experiment that uses this dataset."""
-    for spec in preset(w)["autoencoders"].values():
+    for spec in [
+        *preset(w)["autoencoders"].values(),
+        *preset(w).get("heads", {}).values(),
+    ]:
         if spec["dataset"] == w.dataset:
             return spec
     raise ValueError(f"no experiment of preset {w.preset!r} uses dataset {w.dataset!r}")
@@ -52,7 +56,7 @@ def all_sweeps(p):
         f
         for experiment in config["presets"][p]["autoencoders"]
         for f in ae_runs(p, experiment, "sweep.csv")
-    ]
+    ] + head_sweeps(p)
 
 
 def all_outputs(p):
@@ -72,4 +76,135 @@ def all_outputs(p):
             f"results/{p}/figures/{experiment}_reconstructions_{{variant}}.png",
             variant=spec["variants"],
         )
+    out += head_outputs(p)
+    if claim_files(p):
+        out.append(f"results/{p}/claims.csv")
     return out
+
+
+# Classifier-head experiments (VGG19 on ImageNet; the digits stand-in): `heads:` in a preset.
+for _name, _h in config["presets"][PRESET].get("heads", {}).items():
+    for _w in _h["widths"] + _h["fixed_widths"]:
+        if _w > _h["hidden"]:
+            raise ValueError(
+                f"config: presets.{PRESET}.heads.{_name}: width {_w} is larger than "
+                f"the hidden layers (hidden: {_h['hidden']})"
+            )
+    if _h["dataset"] == "imagenet" and "imagenet" not in _h:
+        raise ValueError(
+            f"config: presets.{PRESET}.heads.{_name}: needs an `imagenet:` section"
+        )
+    if _h["reference"] == "pretrained" and _h["dataset"] != "imagenet":
+        raise ValueError(
+            f"config: presets.{PRESET}.heads.{_name}: reference `pretrained` needs ImageNet"
+        )
+    if _h["dataset"] == "imagenet":
+        # ImageNet cannot be downloaded: stop before any job runs if the copy is not there.
+        from tridrop.imagenet import ImageNetMissing, check as _check_imagenet
+
+        _in = _h["imagenet"]
+        try:
+            _check_imagenet(_in["root"], _in["layout"], _in.get("max_classes"))
+        except ImageNetMissing as _err:
+            raise ValueError(
+                f"config: presets.{PRESET}.heads.{_name}.imagenet.root: {_err}"
+            ) from None
+
+
+def heads(p):
+    return config["presets"][p].get("heads", {})
+
+
+def head(w):
+    return heads(w.preset)[w.experiment]
+
+
+def head_variant(w):
+    """Training settings of a head run: a configured variant, `notd` or `fixed<width>`."""
+    spec = head(w)
+    if w.variant == "notd" and w.variant not in spec["variants"]:
+        return {"mode": "none", "init": "scratch", "hidden": spec["hidden"]}
+    if w.variant.startswith("fixed") and w.variant[5:].isdigit():
+        return {"mode": "none", "init": "scratch", "hidden": int(w.variant[5:])}
+    return {**spec["variants"][w.variant], "hidden": spec["hidden"]}
+
+
+def head_reference(p, experiment):
+    """The unconstrained head: VGG19's own (pretrained) or one trained without TD (seeded)."""
+    spec = heads(p)[experiment]
+    if spec["reference"] == "pretrained":
+        return f"results/{p}/heads/{experiment}/pretrained/model.pt"
+    return f"results/{p}/heads/{experiment}/notd/seed{spec['reference_seed']}/model.pt"
+
+
+def head_runs(p, experiment, name):
+    """Files `name` of every TD variant and fixed-width head, every seed."""
+    spec = heads(p)[experiment]
+    variants = [*spec["variants"], *(f"fixed{w}" for w in spec["fixed_widths"])]
+    return expand(
+        f"results/{p}/heads/{experiment}/{{variant}}/seed{{seed}}/{name}",
+        variant=variants,
+        seed=spec["seeds"],
+    )
+
+
+def head_files(p, experiment, name):
+    return head_runs(p, experiment, name) + [
+        f"results/{p}/heads/{experiment}/baselines/{name}"
+    ]
+
+
+def head_sweeps(p):
+    return [f for e in heads(p) for f in head_files(p, e, "sweep.csv")]
+
+
+def head_outputs(p):
+    return [
+        f
+        for e in heads(p)
+        for f in (
+            f"results/{p}/tables/{e}_accuracy_vs_params.csv",
+            f"results/{p}/figures/{e}_accuracy_vs_params.png",
+            f"results/{p}/claims/{e}.csv",
+        )
+    ]
+
+
+def claim_files(p):
+    """Per-experiment claims tables that `claims.csv` concatenates."""
+    return [f"results/{p}/claims/{e}.csv" for e in heads(p)]
+
+
+def opt(flag, value):
+    """A command-line option, or nothing when the setting is absent (null)."""
+    return "" if value is None else f"{flag} {value}"
+
+
+def imagenet_spec(w):
+    return head(w)["imagenet"]
+
+
+def features_input(w):
+    if head(w)["dataset"] == "digits":
+        return {"data": f"results/{w.preset}/data/digits.npz", "code": SRC}
+    return {"manifest": f"results/{w.preset}/imagenet/{w.experiment}.json", "code": SRC}
+
+
+def features_options(w, input):
+    """Options of `tridrop cache-features` for the experiment's data source."""
+    if head(w)["dataset"] == "digits":
+        return f"--data {input.data}"
+    s = imagenet_spec(w)
+    per_class = s["train_per_class"] if w.split == "train" else s["val_per_class"]
+    return " ".join(
+        x
+        for x in (
+            f"--root {s['root']} --layout {s['layout']} --weights {s['weights']}",
+            opt("--max-classes", s.get("max_classes")),
+            opt("--per-class", per_class),
+            f"--views {s['train_views']} --resize {s['resize']} --crop {s['crop']}",
+            f"--shard-size {s['shard_size']} --batch-size {s['batch_size']}",
+            f"--workers {s['workers']} --seed {s['seed']}",
+        )
+        if x
+    )

@@ -22,6 +22,10 @@ PALETTE = {
     "dropout": "#E69F00",
     "fixed": "#555555",
     "pca": "#000000",
+    "td_scratch": "#56B4E9",
+    "ranked": "#D55E00",
+    "svd": "#E69F00",
+    "reference": "#000000",
 }
 LABELS = {
     "td": "Triangular Dropout",
@@ -31,6 +35,10 @@ LABELS = {
     "dropout": "plain dropout, truncated",
     "fixed": "trained at this width",
     "pca": "PCA",
+    "td_scratch": "Triangular Dropout, from scratch",
+    "ranked": "reference, importance-ranked cut",
+    "svd": "reference, truncated SVD (matched params)",
+    "reference": "reference (unconstrained), full width",
 }
 
 

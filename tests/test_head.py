@@ -1,0 +1,125 @@
+"""The classifier head: prefix-sum sweep equals masked evaluation, baselines, claims, DDP masks."""
+
+import pandas as pd
+import pytest
+import torch
+
+from tridrop.dropout import SharedWidth, narrow, triangular_mask
+from tridrop.heads import head_claims
+from tridrop.models.head import (
+    count_params,
+    head_params,
+    importance_order,
+    permute_units,
+    svd_head,
+    svd_params,
+    svd_rank_for,
+    td_head,
+)
+from tridrop.sweep import head_topk, prefix_logits, topk_correct
+
+WIDTHS = [1, 2, 3, 5, 8, 13, 24]
+
+
+def head(hidden=24, classes=7, in_features=11):
+    torch.manual_seed(0)
+    return td_head(in_features, hidden, classes).eval()
+
+
+def test_prefix_sums_equal_masked_full_evaluation_at_every_width():
+    model, x = head(), torch.randn(33, 11)
+    logits = prefix_logits(model, x, WIDTHS[::-1])  # any order of widths
+    for w, got in zip(WIDTHS[::-1], logits, strict=True):
+        model.set_width(w)
+        torch.testing.assert_close(got, model(x), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(got, narrow(model, w)(x), rtol=1e-5, atol=1e-5)
+    model.set_width(None)
+
+
+def test_sweep_accuracy_equals_masked_evaluation():
+    model = head()
+    x, y = torch.randn(50, 11), torch.randint(0, 7, (50,))
+    acc = head_topk(model, [(x[:20], y[:20]), (x[20:], y[20:])], WIDTHS, ks=(1, 5))
+    for i, w in enumerate(WIDTHS):
+        model.set_width(w)
+        expect = topk_correct(model(x), y, (1, 5)) / 50
+        torch.testing.assert_close(acc[i], expect)
+    model.set_width(None)
+
+
+def test_topk_counts_hits():
+    logits = torch.tensor([[0.1, 0.9, 0.0], [0.8, 0.1, 0.3], [0.2, 0.3, 0.5]])
+    assert topk_correct(logits, torch.tensor([1, 2, 0]), (1, 2)).tolist() == [1.0, 2.0]
+
+
+def test_parameter_counts():
+    model = head(hidden=24, classes=7, in_features=11)
+    assert count_params(model) == head_params(11, 24, 24, 7)
+    assert count_params(narrow(model, 5)) == head_params(11, 5, 5, 7)
+    # VGG19's classifier: 123,642,856 parameters.
+    assert head_params(25088, 4096, 4096, 1000) == 123_642_856
+
+
+def test_importance_ranking_keeps_the_function_and_sorts_units():
+    model, x = head(), torch.randn(40, 11)
+    before = model(x)
+    o1, o2 = importance_order(model, x)
+    permute_units(model, o1, o2)
+    torch.testing.assert_close(model(x), before, rtol=1e-5, atol=1e-5)
+    s1 = importance_order(model, x)[0]
+    assert torch.equal(s1, torch.arange(24))  # already in order: most important first
+
+
+def test_svd_head_matches_its_budget_and_is_exact_for_low_rank_layers():
+    model, x = head(), torch.randn(9, 11)
+    budget = head_params(11, 16, 16, 7)
+    rank = svd_rank_for(11, 24, 7, budget)
+    small = svd_head(model, rank)
+    assert rank > 0 and count_params(small) == svd_params(11, 24, 7, rank) <= budget
+    assert svd_params(11, 24, 7, rank + 1) > budget
+    assert svd_rank_for(11, 24, 7, 10) == 0
+    with torch.no_grad():  # hidden layers of rank 3: their rank-3 SVDs are exact
+        model[0].weight.copy_(torch.randn(24, 3) @ torch.randn(3, 11))
+        model[3].weight.copy_(torch.randn(24, 3) @ torch.randn(3, 24))
+    exact = svd_head(model, 3)
+    assert isinstance(exact[0], torch.nn.Sequential) and isinstance(exact[2], torch.nn.Sequential)
+    torch.testing.assert_close(exact(x), model(x), rtol=1e-4, atol=1e-4)
+
+
+def test_a_data_parallel_shard_keeps_its_positions_in_the_triangle():
+    """Each of 2 processes holds every other sample; together they make the whole triangle."""
+    td = td_head(3, 8, 2, "triangle")
+    seen = {}
+
+    def hook(module, inputs, output):
+        seen["mask"] = (output != 0).float()
+
+    td[2].register_forward_hook(hook)
+    td.train()
+    torch.nn.init.constant_(td[0].weight, 1.0)  # all units active on a positive input
+    torch.nn.init.constant_(td[0].bias, 1.0)
+    full = triangular_mask(10, 8)
+    for rank in (0, 1):
+        td.set_batch_shard(rank, 2, 10)
+        td(torch.ones(5, 3))
+        assert torch.equal(seen["mask"], full[rank::2])
+    td.set_batch_shard(0, 1, None)
+    td(torch.ones(5, 3))
+    assert torch.equal(seen["mask"], triangular_mask(5, 8))
+    assert isinstance(td, SharedWidth)
+
+
+def table(td_top1, ref_top1=0.9):
+    rows = [("td", w, p, t) for w, p, t in zip([4, 2, 1], [100, 20, 8], td_top1, strict=True)]
+    rows.append(("reference", 4, 100, ref_top1))
+    df = pd.DataFrame(rows, columns=["model", "width", "head_pct", "top1"])
+    df["experiment"], df["head_params"] = "x", df["head_pct"] * 10
+    return df
+
+
+def test_claims_use_the_widest_width_within_each_budget():
+    claims = head_claims(table([0.8, 0.78, 0.6]), kept_25=0.95, kept_10=0.8, max_gap=0.05)
+    assert list(claims["metric"]) == ["top1_ratio", "top1_ratio", "top1_gap"]
+    assert claims["value"].tolist() == pytest.approx([0.78 / 0.8, 0.6 / 0.8, 0.1])
+    assert claims["held"].tolist() == [True, False, False]
+    assert "width 2" in claims["claim"].iloc[0] and "width 1" in claims["claim"].iloc[1]
