@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from tridrop import imagenet
-from tridrop.features import FeatureCache, write_index, write_shard
+from tridrop.feature_cache import FeatureCache, write_index, write_shard
 from tridrop.models import vgg
 from tridrop.models.head import td_head
 from tridrop.sweep import head_topk

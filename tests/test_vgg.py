@@ -18,7 +18,7 @@ import yaml
 
 from conftest import copy_workflow, run
 from tridrop import imagenet
-from tridrop.features import FeatureCache
+from tridrop.feature_cache import FeatureCache
 from tridrop.heads import cache_imagenet
 from tridrop.models import vgg
 

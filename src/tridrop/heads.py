@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from tridrop.data import load_split
-from tridrop.features import FeatureCache, write_index, write_shard
+from tridrop.feature_cache import FeatureCache, write_index, write_shard
 from tridrop.models.head import (
     count_params,
     head_params,

@@ -107,7 +107,7 @@ def fit(
 
     ``checkpoint``: a file outside the declared outputs; if it exists training resumes from it.
     ``x`` may be any object with ``len``, ``.device`` and row gathering by an index tensor (a
-    :class:`tridrop.features.FeatureCache`). Under ``torch.distributed`` (``torchrun``) every
+    :class:`tridrop.feature_cache.FeatureCache`). Under ``torch.distributed`` (``torchrun``) every
     process draws the same batches and takes every world-th sample of each; gradients are
     averaged by DDP and weighted so that each step equals the single-process step.
     """
