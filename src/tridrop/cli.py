@@ -22,7 +22,8 @@ def _train_ae(a: argparse.Namespace) -> None:
 
     cfg = TrainConfig(a.epochs, a.batch_size, a.lr, a.weight_decay, a.seed, a.device)
     train_autoencoder(a.data, a.out, hidden=a.hidden, latent=a.latent, mode=a.mode, p=a.p,
-                      cfg=cfg, checkpoint=a.checkpoint)  # fmt: skip
+                      cfg=cfg, checkpoint=a.checkpoint, arch=a.arch,
+                      channels=a.channels)  # fmt: skip
 
 
 def _sweep_ae(a: argparse.Namespace) -> None:
@@ -30,8 +31,49 @@ def _sweep_ae(a: argparse.Namespace) -> None:
 
     df = sweep_autoencoder(a.model, a.data, experiment=a.experiment, name=a.name, seed=a.seed,
                            device=a.device, recon_out=a.recon_out, recon_images=a.recon_images,
-                           recon_widths=a.recon_widths)  # fmt: skip
+                           recon_widths=a.recon_widths,
+                           full_width_only=a.full_width_only)  # fmt: skip
     _write_csv(df, a.out)
+
+
+def _pca(a: argparse.Namespace) -> None:
+    from tridrop.baselines import sweep_pca
+
+    _write_csv(sweep_pca(a.data, experiment=a.experiment, widths=a.widths), a.out)
+
+
+def _features_ae(a: argparse.Namespace) -> None:
+    from tridrop.experiment import features_autoencoder
+
+    imp, dep = features_autoencoder(a.model, a.data, experiment=a.experiment, name=a.name,
+                                    seed=a.seed, images=a.images, device=a.device)  # fmt: skip
+    _write_csv(imp, a.importance_out)
+    _write_csv(dep, a.dependence_out)
+
+
+def _aggregate_features(a: argparse.Namespace) -> None:
+    import pandas as pd
+
+    for inputs, out in ((a.importance, a.importance_out), (a.dependence, a.dependence_out)):
+        _write_csv(pd.concat([pd.read_csv(f) for f in inputs], ignore_index=True), out)
+
+
+def _claims_ae(a: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from tridrop.claims import autoencoder_claims
+
+    df = autoencoder_claims(pd.read_csv(a.sweeps), pd.read_csv(a.importance),
+                            pd.read_csv(a.dependence), a.experiment)  # fmt: skip
+    _write_csv(df, a.out)
+
+
+def _claims(a: argparse.Namespace) -> None:
+    from tridrop import claims
+
+    df = claims.combine(a.inputs)
+    _write_csv(df, a.out)
+    logging.getLogger("tridrop").info("claims:\n%s", claims.markdown(df))
 
 
 def _aggregate(a: argparse.Namespace) -> None:
@@ -61,6 +103,10 @@ def _plot(a: argparse.Namespace) -> None:
         if df.empty:
             raise ValueError(f"{a.input}: no rows for experiment {a.experiment!r}")
         fig = plot(df, a.metric)
+    elif a.figure in ("importance", "dependence"):
+        import importlib
+
+        fig = importlib.import_module(f"tridrop.figures.{a.figure}").plot(pd.read_csv(a.input))
     elif a.figure == "reconstructions":
         from tridrop.figures.reconstructions import plot
 
@@ -97,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latent", type=int, required=True, help="latent width W")
     p.add_argument("--mode", default="triangle", help="triangle|random|nested|dropout|none")
     p.add_argument("--p", type=float, default=0.1, help="nested: geometric p; dropout: rate")
+    p.add_argument("--arch", default="mlp", choices=["mlp", "conv"], help="autoencoder type")
+    p.add_argument("--channels", type=int, nargs="+", help="conv: channels of encoder blocks")
     _train_options(p)
     p.add_argument("--checkpoint", help="resumable checkpoint (outside declared outputs)")
     p.add_argument("--out", required=True, help="output weights (.pt); config goes to .json")
@@ -112,8 +160,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recon-out", help="also save reconstructions to this .npz")
     p.add_argument("--recon-images", type=int, default=8, help="images in the reconstructions")
     p.add_argument("--recon-widths", type=int, nargs="+", help="widths (default: all)")
+    p.add_argument("--full-width-only", action="store_true",
+                   help="one row at the model's own width (fixed-width baselines)")  # fmt: skip
     p.add_argument("--out", required=True, help="output CSV")
     p.set_defaults(func=_sweep_ae)
+
+    p = sub.add_parser("pca", help="PCA baseline: test MSE from the first k components")
+    p.add_argument("--data", required=True, help="split written by prepare-data")
+    p.add_argument("--experiment", required=True, help="experiment name for the rows")
+    p.add_argument("--widths", type=int, required=True, help="rows for widths 1..WIDTHS")
+    p.add_argument("--out", required=True, help="output CSV")
+    p.set_defaults(func=_pca)
+
+    p = sub.add_parser("features-ae", help="importance and dependence of the latent units")
+    p.add_argument("--model", required=True, help="weights written by train-ae")
+    p.add_argument("--data", required=True, help="split written by prepare-data")
+    p.add_argument("--experiment", required=True, help="experiment name for the rows")
+    p.add_argument("--name", required=True, help="model name for the rows (td, notd, ...)")
+    p.add_argument("--seed", type=int, required=True, help="seed for the rows")
+    p.add_argument("--images", type=int, default=500, help="first N test images used")
+    p.add_argument("--device", default="auto", help="auto|cpu|cuda")
+    p.add_argument("--importance-out", required=True, help="output CSV (one row per unit)")
+    p.add_argument("--dependence-out", required=True, help="output CSV (one row per pair)")
+    p.set_defaults(func=_features_ae)
+
+    p = sub.add_parser("aggregate-features", help="combine per-run importance and dependence")
+    p.add_argument("--importance", nargs="+", required=True, help="per-run importance CSVs")
+    p.add_argument("--dependence", nargs="+", required=True, help="per-run dependence CSVs")
+    p.add_argument("--importance-out", required=True, help="combined importance CSV")
+    p.add_argument("--dependence-out", required=True, help="combined dependence CSV")
+    p.set_defaults(func=_aggregate_features)
+
+    p = sub.add_parser("claims-ae", help="the paper's autoencoder claims, measured and checked")
+    p.add_argument("--sweeps", required=True, help="combined sweeps CSV")
+    p.add_argument("--importance", required=True, help="combined importance CSV")
+    p.add_argument("--dependence", required=True, help="combined dependence CSV")
+    p.add_argument("--experiment", required=True, help="experiment whose claims to check")
+    p.add_argument("--out", required=True, help="output CSV (claims of this experiment)")
+    p.set_defaults(func=_claims_ae)
+
+    p = sub.add_parser("claims", help="concatenate per-experiment claim files")
+    p.add_argument("inputs", nargs="+", help="claims/<experiment>.csv files")
+    p.add_argument("--out", required=True, help="the preset's claims.csv")
+    p.set_defaults(func=_claims)
 
     p = sub.add_parser("aggregate", help="combine sweeps into results, tables and metrics")
     p.add_argument("sweeps", nargs="+", help="per-run sweep CSVs")
@@ -128,8 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_aggregate)
 
     p = sub.add_parser("plot", help="draw one figure (PNG and PDF)")
-    p.add_argument("figure", choices=["sweep", "reconstructions", "mask"], help="which figure")
-    p.add_argument("--input", help="sweep: combined CSV; reconstructions: .npz")
+    p.add_argument(
+        "figure",
+        choices=["sweep", "reconstructions", "mask", "importance", "dependence"],
+        help="which figure",
+    )
+    p.add_argument("--input", help="sweep, importance, dependence: CSV; reconstructions: .npz")
     p.add_argument("--metric", default="mse", help="sweep: metric to plot")
     p.add_argument("--experiment", help="sweep: only this experiment's rows")
     p.add_argument("--title", default="", help="reconstructions: title")

@@ -8,7 +8,9 @@ if PRESET not in config["presets"]:
         f"config: preset {PRESET!r} is not defined; choose one of {sorted(config['presets'])}"
     )
 for _name, _ae in config["presets"][PRESET]["autoencoders"].items():
-    for _w in _ae["recon_widths"] + _ae["headline_widths"]:
+    for _w in (
+        _ae["recon_widths"] + _ae["headline_widths"] + _ae.get("fixed_widths", [])
+    ):
         if _w > _ae["latent"]:
             raise ValueError(
                 f"config: presets.{PRESET}.autoencoders.{_name}: width {_w} is larger than "
@@ -30,6 +32,7 @@ wildcard_constraints:
     experiment=r"[a-z][a-z0-9_]*",
     variant=r"[a-z][a-z0-9_]*",
     seed=r"\d+",
+    width=r"\d+",
 
 
 def preset(w):
@@ -38,6 +41,15 @@ def preset(w):
 
 def ae(w):
     return preset(w)["autoencoders"][w.experiment]
+
+
+def arch_params(w):
+    """Architecture settings of an autoencoder experiment (MLP by default)."""
+    spec = ae(w)
+    return {
+        "arch": spec.get("arch", "mlp"),
+        "channels": " ".join(map(str, spec.get("channels", [32, 64, 128, 256]))),
+    }
 
 
 def data_spec(w):
@@ -62,7 +74,7 @@ def all_sweeps(p):
     return [
         f
         for experiment in config["presets"][p]["autoencoders"]
-        for f in ae_runs(p, experiment, "sweep.csv")
+        for f in ae_runs(p, experiment, "sweep.csv") + baseline_sweeps(p, experiment)
     ]
 
 
@@ -74,12 +86,42 @@ def all_outputs(p):
         f"results/{p}/tables/summary.csv",
         f"results/{p}/metrics.json",
         f"results/{p}/figures/triangular_mask.png",
+        f"results/{p}/claims.csv",
     ]
     for experiment, spec in aes.items():
         out.append(f"results/{p}/tables/{experiment}_mse_by_width.csv")
         out.append(f"results/{p}/figures/{experiment}_mse_vs_width.png")
+        out.append(f"results/{p}/figures/{experiment}_importance.png")
+        out.append(f"results/{p}/figures/{experiment}_dependence.png")
         out += expand(
             f"results/{p}/figures/{experiment}_reconstructions_{{variant}}.png",
             variant=spec["variants"],
         )
     return out
+
+
+def fixed_runs(p, experiment, name):
+    """Files `name` of the autoencoders trained separately at each fixed width, every seed."""
+    spec = config["presets"][p]["autoencoders"][experiment]
+    return expand(
+        f"results/{p}/runs/{experiment}/fixed/w{{width}}/seed{{seed}}/{name}",
+        width=spec.get("fixed_widths", []),
+        seed=spec["seeds"],
+    )
+
+
+def baseline_sweeps(p, experiment):
+    """Sweeps of the baselines that are not variants: fixed-width autoencoders and PCA."""
+    spec = config["presets"][p]["autoencoders"][experiment]
+    out = fixed_runs(p, experiment, "sweep.csv")
+    if spec.get("pca", False):
+        out.append(f"results/{p}/runs/{experiment}/pca/sweep.csv")
+    return out
+
+
+def claim_files(p):
+    """Per-experiment claim tables that `rule claims` concatenates into claims.csv."""
+    return [
+        f"results/{p}/claims/{experiment}.csv"
+        for experiment in config["presets"][p]["autoencoders"]
+    ]
