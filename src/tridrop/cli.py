@@ -14,7 +14,15 @@ from tridrop.train import TrainConfig
 def _prepare_data(a: argparse.Namespace) -> None:
     from tridrop.data import prepare
 
-    prepare(a.dataset, a.out, a.test_fraction, a.split_seed)
+    prepare(a.dataset, a.out, a.test_fraction, a.split_seed, path=a.path,
+            max_train=a.max_train, max_test=a.max_test)  # fmt: skip
+
+
+def _download(a: argparse.Namespace) -> None:
+    from tridrop.data import download
+
+    folder = download(a.dataset, a.root)
+    logging.getLogger("tridrop").info("%s: raw files in %s", a.dataset, folder)
 
 
 def _train_ae(a: argparse.Namespace) -> None:
@@ -131,11 +139,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("prepare-data", help="build a dataset split and store it as .npz")
-    p.add_argument("--dataset", required=True, help="dataset name (digits)")
+    p.add_argument("--dataset", required=True, help="digits|mnist|fashion_mnist|celeba")
     p.add_argument("--test-fraction", type=float, default=0.2, help="share of images held out")
     p.add_argument("--split-seed", type=int, default=0, help="seed of the train/test split")
+    p.add_argument("--path", help="folder of the raw files (IDX files; CelebA's layout)")
+    p.add_argument("--max-train", type=int, help="keep only the first N training images")
+    p.add_argument("--max-test", type=int, help="keep only the first N test images")
     p.add_argument("--out", required=True, help="output .npz")
     p.set_defaults(func=_prepare_data)
+
+    p = sub.add_parser("download", help="download a dataset's raw files with torchvision")
+    p.add_argument("--dataset", required=True, help="mnist|fashion_mnist|celeba")
+    p.add_argument("--root", required=True, help="download folder")
+    p.set_defaults(func=_download)
 
     p = sub.add_parser("train-ae", help="train an MLP autoencoder with a TD latent layer")
     p.add_argument("--data", required=True, help="split written by prepare-data")

@@ -33,6 +33,7 @@ wildcard_constraints:
     variant=r"[a-z][a-z0-9_]*",
     seed=r"\d+",
     width=r"\d+",
+    dataset=r"[a-z][a-z0-9_]*",
 
 
 def preset(w):
@@ -58,6 +59,21 @@ def data_spec(w):
         if spec["dataset"] == w.dataset:
             return spec
     raise ValueError(f"no experiment of preset {w.preset!r} uses dataset {w.dataset!r}")
+
+
+def raw_data(w):
+    """The raw files a dataset is built from: none (digits), the user's folder (source: local)
+    or the download rule's folder."""
+    spec = data_spec(w)
+    if spec["dataset"] == "digits":
+        return []
+    if spec.get("source", "download") == "local":
+        if "path" not in spec:
+            raise ValueError(
+                f"config: dataset {w.dataset!r} has source: local but no path"
+            )
+        return [spec["path"]]
+    return [f"results/{w.preset}/data/raw/{w.dataset}"]
 
 
 def ae_runs(p, experiment, name):
