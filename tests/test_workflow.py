@@ -117,3 +117,21 @@ def test_committed_demo_results_match_the_config():
     fixed = df[df["model"] == "fixed"]
     assert sorted(fixed["width"].unique()) == sorted(spec.get("fixed_widths", []))
     assert df["width"].max() == spec["latent"]
+
+
+def test_mnist_experiment_plans_a_download_or_reads_a_local_folder(workflow_copy: Path):
+    cfg_path = workflow_copy / "config/config.yaml"
+    cfg = yaml.safe_load(cfg_path.read_text())
+    aes = cfg["presets"]["demo"]["autoencoders"]
+    aes["mnist"] = {**aes["digits"], "dataset": "mnist", "max_train": 100}
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    dry = run(["snakemake", "-n", "-p", "results/demo/data/mnist.npz"], workflow_copy).stdout
+    assert "tridrop download --dataset mnist --root results/demo/data/raw/mnist" in dry
+    assert "--path results/demo/data/raw/mnist --max-train 100" in dry
+
+    local = workflow_copy / "idx"
+    local.mkdir()
+    aes["mnist"].update(source="local", path=str(local))
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    dry = run(["snakemake", "-n", "-p", "results/demo/data/mnist.npz"], workflow_copy).stdout
+    assert "download_data" not in dry and f"--path {local} --max-train 100" in dry
