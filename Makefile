@@ -26,3 +26,6 @@ lint: install
 
 clean-work:
 	rm -rf work logs
+
+bench: install
+	python benchmarks/bench_autoencoder.py
