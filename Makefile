@@ -5,7 +5,7 @@ VENV ?= .venv
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 CORES ?= all
 
-.PHONY: install run test lint readme report clean-work
+.PHONY: install run test lint readme report bench clean-work
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,7 @@ lint: install
 	ruff check . && ruff format --check . && snakefmt --check . && snakemake --lint
 
 bench: install
+	python benchmarks/bench_autoencoder.py
 	python benchmarks/head_cache.py
 
 clean-work:

@@ -25,11 +25,14 @@ def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedPr
 
 
 def tiny_config(config: dict) -> dict:
-    """The default preset shrunk to seconds: few epochs, 2 seeds, a 4-unit latent."""
+    """The default preset shrunk to seconds: few epochs, 2 seeds, a 4-unit latent, 2 variants."""
     demo = config["presets"]["demo"]
     for spec in demo["autoencoders"].values():
         spec.update(hidden=16, latent=4, epochs=3, seeds=[0, 1], recon_images=3,
                     recon_widths=[1, 2, 4], headline_widths=[1, 2])  # fmt: skip
+        # Baselines and features: one fixed width, PCA, two variants only.
+        spec.update(fixed_widths=[2], pca=True, feature_images=40)
+        spec["variants"] = {k: v for k, v in spec["variants"].items() if k in ("td", "notd")}
     for spec in demo.get("heads", {}).values():
         spec.update(hidden=16, epochs=2, seeds=[0], widths=[1, 2, 4, 8, 16], fixed_widths=[4],
                     rank_samples=200)  # fmt: skip

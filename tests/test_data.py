@@ -1,11 +1,23 @@
-"""Datasets: the digits split, and the stored .npz round trip."""
+"""Datasets: digits, MNIST-format IDX folders (real MNIST test split), CelebA's layout,
+Google Drive's quota page, and the stored .npz round trip."""
 
+import gzip
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
-from tridrop.data import load_digits_split, load_split, prepare
+from tridrop.data import (
+    DataFormatError,
+    check_not_html,
+    download,
+    load_digits_split,
+    load_mnist_folder,
+    load_split,
+    prepare,
+    read_idx,
+)
 
 
 def test_digits_split_is_stratified_and_scaled():
@@ -26,3 +38,168 @@ def test_prepare_round_trip_leaves_no_temporary(tmp_path: Path):
 def test_unknown_dataset(tmp_path: Path):
     with pytest.raises(ValueError, match="unknown dataset 'mnits'"):
         prepare("mnits", tmp_path / "x.npz")
+
+
+# ---------------------------------------------------------------- MNIST-format IDX files
+
+MNIST = Path(__file__).parents[2] / "shared/data/mnist"
+needs_mnist = pytest.mark.skipif(
+    not (MNIST / "t10k-images-idx3-ubyte.gz").exists(),
+    reason=f"the real MNIST test split is not in {MNIST} (../shared/data/mnist)",
+)
+
+
+def write_idx(path: Path, array: np.ndarray, code: int = 0x08, gz: bool = False) -> Path:
+    header = bytes([0, 0, code, array.ndim]) + np.array(array.shape, ">u4").tobytes()
+    raw = header + array.astype(np.uint8).tobytes()
+    path.write_bytes(gzip.compress(raw) if gz else raw)
+    return path
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_idx_round_trip_gzipped_or_not(tmp_path: Path, gz: bool):
+    a = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    assert np.array_equal(read_idx(write_idx(tmp_path / "a", a, gz=gz)), a)
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda raw: b"PK\x03\x04" + raw[4:], "not an IDX file"),
+        (lambda raw: raw[:-5], "size mismatch"),
+        (lambda raw: raw + b"\x00", "size mismatch"),
+        (lambda raw: raw[:6], "truncated IDX header"),
+    ],
+)
+def test_corrupt_idx_names_the_file(tmp_path: Path, damage, message):
+    good = write_idx(tmp_path / "t10k-images-idx3-ubyte", np.zeros((3, 4, 4), np.uint8))
+    good.write_bytes(damage(good.read_bytes()))
+    with pytest.raises(DataFormatError, match=message) as err:
+        read_idx(good)
+    assert str(good) in str(err.value)
+
+
+def test_folder_with_mismatched_labels_names_both_files(tmp_path: Path):
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", np.zeros((5, 4, 4)), gz=True)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.zeros(4), gz=True)
+    with pytest.raises(DataFormatError, match="5 images but .*t10k-labels-idx1-ubyte.gz"):
+        load_mnist_folder(tmp_path)
+
+
+def test_missing_idx_files_are_listed(tmp_path: Path):
+    with pytest.raises(FileNotFoundError, match="t10k-images-idx3-ubyte"):
+        prepare("mnist", tmp_path / "m.npz", path=tmp_path)
+
+
+def test_official_split_when_train_files_exist(tmp_path: Path):
+    raw = tmp_path / "MNIST" / "raw"  # torchvision's download layout
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 30), ("t10k", 10)):
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 6, 6)))
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", np.arange(n) % 10)
+    split = prepare("mnist", tmp_path / "m.npz", path=tmp_path, max_train=20)
+    assert split.x_train.shape == (20, 1, 6, 6) and split.x_test.shape == (10, 1, 6, 6)
+    assert split.x_train.dtype == torch.float32 and float(split.x_train.max()) <= 1.0
+    # Stored as uint8, loaded exactly: pixel k is k / 255.
+    want = read_idx(raw / "t10k-images-idx3-ubyte")[:, None] / 255.0
+    assert np.allclose(split.x_test.numpy(), want, atol=1e-7)
+
+
+@needs_mnist
+def test_real_mnist_test_split_is_split_8000_2000(tmp_path: Path):
+    split = prepare("mnist", tmp_path / "mnist.npz", 0.2, 0, path=MNIST)
+    assert split.x_train.shape == (8000, 1, 28, 28) and split.x_test.shape == (2000, 1, 28, 28)
+    assert torch.bincount(split.y_test).min() > 150  # stratified: every digit is there
+    assert 0.10 < float(split.x_train.mean()) < 0.15  # MNIST's mean pixel is about 0.13
+
+
+def test_download_uses_torchvision_mnist(tmp_path: Path, monkeypatch):
+    calls = []
+
+    class FakeMNIST:
+        def __init__(self, root, train, download):
+            calls.append((root, train, download))
+
+    import torchvision.datasets
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", FakeMNIST)
+    assert download("mnist", tmp_path) == tmp_path / "MNIST" / "raw"
+    assert calls == [(str(tmp_path), True, True), (str(tmp_path), False, True)]
+
+
+# ---------------------------------------------------------------- CelebA
+
+
+def celeba_tree(root: Path, partitions=(0, 0, 0, 1, 2, 2)) -> Path:
+    """Synthetic aligned faces (178x218 JPEGs) in CelebA's folder layout."""
+    from PIL import Image
+
+    images = root / "celeba" / "img_align_celeba"
+    images.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    lines = []
+    for i, part in enumerate(partitions, 1):
+        name = f"{i:06d}.jpg"
+        pixels = rng.integers(0, 256, (218, 178, 3), dtype=np.uint8)
+        pixels[109 - 74 : 109 + 74, 89 - 74 : 89 + 74] = (40 * i) % 256  # a flat centre crop
+        Image.fromarray(pixels).save(images / name, quality=95)
+        lines.append(f"{name} {part}")
+    (root / "celeba" / "list_eval_partition.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_celeba_folder_is_cropped_resized_and_split(tmp_path: Path):
+    celeba_tree(tmp_path)
+    split = prepare("celeba", tmp_path / "celeba.npz", path=tmp_path)
+    assert split.x_train.shape == (3, 3, 64, 64) and split.x_test.shape == (2, 3, 64, 64)
+    assert split.y_train.tolist() == [0, 0, 0] and split.y_test.tolist() == [2, 2]
+    # The centre crop keeps the flat face region only (JPEG noise aside).
+    assert abs(float(split.x_test[1].mean()) - 240 / 255) < 0.02
+    assert float(split.x_test[1].std()) < 0.02
+    assert prepare("celeba", tmp_path / "c2.npz", path=tmp_path / "celeba", max_train=2)
+    assert len(load_split(tmp_path / "c2.npz").x_train) == 2
+
+
+def test_celeba_missing_layout_is_explained(tmp_path: Path):
+    with pytest.raises(FileNotFoundError, match="img_align_celeba/000001.jpg"):
+        prepare("celeba", tmp_path / "c.npz", path=tmp_path)
+
+
+QUOTA_PAGE = b"""<!DOCTYPE html><html><head><title>Google Drive - Quota exceeded</title></head>
+<body>Too many users have viewed or downloaded this file recently.</body></html>"""
+
+
+def test_quota_page_instead_of_the_zip_stops_with_the_manual_layout(tmp_path: Path):
+    (tmp_path / "celeba").mkdir()
+    (tmp_path / "celeba" / "img_align_celeba.zip").write_bytes(QUOTA_PAGE)
+    with pytest.raises(RuntimeError, match="HTML page, not a zip") as err:
+        check_not_html(tmp_path / "celeba" / "img_align_celeba.zip")
+    assert "list_eval_partition.txt" in str(err.value) and "source: local" in str(err.value)
+    with pytest.raises(RuntimeError, match="HTML page"):
+        prepare("celeba", tmp_path / "c.npz", path=tmp_path)  # no images, but a quota page
+
+
+def test_download_celeba_detects_the_quota_page(tmp_path: Path, monkeypatch):
+    """torchvision saves Drive's HTML answer under the zip's name and fails its MD5 check."""
+
+    class QuotaCelebA:
+        def __init__(self, root, split, target_type, download):
+            folder = Path(root) / "celeba"
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "img_align_celeba.zip").write_bytes(QUOTA_PAGE)
+            raise RuntimeError("File not found or corrupted.")
+
+    import torchvision.datasets
+
+    monkeypatch.setattr(torchvision.datasets, "CelebA", QuotaCelebA)
+    with pytest.raises(RuntimeError, match="Google Drive refused the download"):
+        download("celeba", tmp_path)
+
+
+def test_a_real_zip_is_not_mistaken_for_a_quota_page(tmp_path: Path):
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "img_align_celeba.zip", "w") as z:
+        z.writestr("img_align_celeba/000001.jpg", b"<html> inside a member is fine")
+    check_not_html(tmp_path / "img_align_celeba.zip")

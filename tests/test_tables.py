@@ -32,3 +32,12 @@ def test_summary_over_seeds(runs):
 def test_combine_needs_files():
     with pytest.raises(ValueError, match="no sweep files"):
         combine([])
+
+
+def test_headline_full_is_the_experiments_full_width_only(runs, tmp_path):
+    fixed = pd.DataFrame({"experiment": "digits", "model": "fixed", "seed": 0, "width": [1],
+                          "metric": "mse", "value": [0.7]})  # fmt: skip
+    fixed.to_csv(tmp_path / "fixed.csv", index=False)
+    h = headline(summary(combine([*runs, tmp_path / "fixed.csv"])), [1])
+    assert h["digits"]["mse"]["fixed"] == {"w1": 0.7}  # width 1 is not full width (2)
+    assert h["digits"]["mse"]["td"]["full"] == 1.0

@@ -33,12 +33,23 @@ def test_snakemake_then_dvc(workflow_copy: Path):
     heads = df[df["experiment"] == "digits_head"]
     df = df[df["experiment"] == "digits"]
     runs = df.groupby(["model", "seed"])["width"].apply(sorted)
-    assert set(runs.index) == {(m, s) for m in ("td", "notd") for s in (0, 1)}
-    assert all(w == [1, 2, 3, 4] for w in runs)
+    variants = {(m, s) for m in ("td", "notd") for s in (0, 1)}
+    assert set(runs.index) == variants | {("fixed", 0), ("fixed", 1), ("pca", 0)}
+    assert all(runs[v] == [1, 2, 3, 4] for v in variants) and runs[("pca", 0)] == [1, 2, 3, 4]
+    assert runs[("fixed", 0)] == [2]  # a fixed-width baseline has a row at its width only
     assert (df["value"] > 0).all()
     wide = pd.read_csv(res / "tables/digits_mse_by_width.csv")
-    assert list(wide.columns) == ["width", "notd", "td"] and len(wide) == 4
-    for fig in ("digits_mse_vs_width", "digits_reconstructions_td", "triangular_mask"):
+    assert list(wide.columns) == ["width", "fixed", "notd", "pca", "td"] and len(wide) == 4
+    imp = pd.read_csv(res / "tables/digits_importance.csv")
+    assert len(imp) == 2 * 2 * 4 and set(imp["model"]) == {"td", "notd"}
+    dep = pd.read_csv(res / "tables/digits_dependence.csv")
+    assert len(dep) == 2 * 2 * 4 * 3 and (dep["unit"] != dep["removed"]).all()
+    claims = pd.read_csv(res / "claims.csv")
+    assert list(claims.columns) == ["experiment", "claim", "metric", "value", "threshold", "held"]
+    assert {"share_below_diagonal", "mse_ratio_td_fixed_w2"} <= set(claims["metric"])
+    assert claims["held"].isin([True, False]).all()
+    for fig in ("digits_mse_vs_width", "digits_reconstructions_td", "triangular_mask",
+                "digits_importance", "digits_dependence"):  # fmt: skip
         for ext in ("png", "pdf"):
             assert (res / f"figures/{fig}.{ext}").stat().st_size > 1000
     metrics = json.loads((res / "metrics.json").read_text())
@@ -127,5 +138,27 @@ def test_committed_demo_results_match_the_config():
     spec = cfg["presets"]["demo"]["autoencoders"]["digits"]
     df = df[df["experiment"] == "digits"]
     assert sorted(df["seed"].unique()) == spec["seeds"]
-    assert sorted(df["model"].unique()) == sorted(spec["variants"])
+    baselines = {"fixed"} if spec.get("fixed_widths") else set()
+    baselines |= {"pca"} if spec.get("pca") else set()
+    assert sorted(df["model"].unique()) == sorted(set(spec["variants"]) | baselines)
+    fixed = df[df["model"] == "fixed"]
+    assert sorted(fixed["width"].unique()) == sorted(spec.get("fixed_widths", []))
     assert df["width"].max() == spec["latent"]
+
+
+def test_mnist_experiment_plans_a_download_or_reads_a_local_folder(workflow_copy: Path):
+    cfg_path = workflow_copy / "config/config.yaml"
+    cfg = yaml.safe_load(cfg_path.read_text())
+    aes = cfg["presets"]["demo"]["autoencoders"]
+    aes["mnist"] = {**aes["digits"], "dataset": "mnist", "max_train": 100}
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    dry = run(["snakemake", "-n", "-p", "results/demo/data/mnist.npz"], workflow_copy).stdout
+    assert "tridrop download --dataset mnist --root results/demo/data/raw/mnist" in dry
+    assert "--path results/demo/data/raw/mnist --max-train 100" in dry
+
+    local = workflow_copy / "idx"
+    local.mkdir()
+    aes["mnist"].update(source="local", path=str(local))
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    dry = run(["snakemake", "-n", "-p", "results/demo/data/mnist.npz"], workflow_copy).stdout
+    assert "download_data" not in dry and f"--path {local} --max-train 100" in dry

@@ -14,7 +14,15 @@ from tridrop.train import TrainConfig
 def _prepare_data(a: argparse.Namespace) -> None:
     from tridrop.data import prepare
 
-    prepare(a.dataset, a.out, a.test_fraction, a.split_seed)
+    prepare(a.dataset, a.out, a.test_fraction, a.split_seed, path=a.path,
+            max_train=a.max_train, max_test=a.max_test)  # fmt: skip
+
+
+def _download(a: argparse.Namespace) -> None:
+    from tridrop.data import download
+
+    folder = download(a.dataset, a.root)
+    logging.getLogger("tridrop").info("%s: raw files in %s", a.dataset, folder)
 
 
 def _train_ae(a: argparse.Namespace) -> None:
@@ -23,7 +31,8 @@ def _train_ae(a: argparse.Namespace) -> None:
     cfg = TrainConfig(a.epochs, a.batch_size, a.lr, a.weight_decay, a.seed, a.device,
                       a.deterministic)  # fmt: skip
     train_autoencoder(a.data, a.out, hidden=a.hidden, latent=a.latent, mode=a.mode, p=a.p,
-                      cfg=cfg, checkpoint=a.checkpoint)  # fmt: skip
+                      cfg=cfg, checkpoint=a.checkpoint, arch=a.arch,
+                      channels=a.channels)  # fmt: skip
 
 
 def _sweep_ae(a: argparse.Namespace) -> None:
@@ -31,8 +40,49 @@ def _sweep_ae(a: argparse.Namespace) -> None:
 
     df = sweep_autoencoder(a.model, a.data, experiment=a.experiment, name=a.name, seed=a.seed,
                            device=a.device, recon_out=a.recon_out, recon_images=a.recon_images,
-                           recon_widths=a.recon_widths)  # fmt: skip
+                           recon_widths=a.recon_widths,
+                           full_width_only=a.full_width_only)  # fmt: skip
     _write_csv(df, a.out)
+
+
+def _pca(a: argparse.Namespace) -> None:
+    from tridrop.baselines import sweep_pca
+
+    _write_csv(sweep_pca(a.data, experiment=a.experiment, widths=a.widths), a.out)
+
+
+def _features_ae(a: argparse.Namespace) -> None:
+    from tridrop.experiment import features_autoencoder
+
+    imp, dep = features_autoencoder(a.model, a.data, experiment=a.experiment, name=a.name,
+                                    seed=a.seed, images=a.images, device=a.device)  # fmt: skip
+    _write_csv(imp, a.importance_out)
+    _write_csv(dep, a.dependence_out)
+
+
+def _aggregate_features(a: argparse.Namespace) -> None:
+    import pandas as pd
+
+    for inputs, out in ((a.importance, a.importance_out), (a.dependence, a.dependence_out)):
+        _write_csv(pd.concat([pd.read_csv(f) for f in inputs], ignore_index=True), out)
+
+
+def _claims_ae(a: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from tridrop.claims import autoencoder_claims
+
+    df = autoencoder_claims(pd.read_csv(a.sweeps), pd.read_csv(a.importance),
+                            pd.read_csv(a.dependence), a.experiment)  # fmt: skip
+    _write_csv(df, a.out)
+
+
+def _claims(a: argparse.Namespace) -> None:
+    from tridrop import claims
+
+    df = claims.combine(a.inputs)
+    _write_csv(df, a.out)
+    logging.getLogger("tridrop").info("claims:\n%s", claims.markdown(df))
 
 
 def _aggregate(a: argparse.Namespace) -> None:
@@ -64,6 +114,10 @@ def _plot(a: argparse.Namespace) -> None:
         if df.empty:
             raise ValueError(f"{a.input}: no rows for experiment {a.experiment!r}")
         fig = plot(df, a.metric)
+    elif a.figure in ("importance", "dependence"):
+        import importlib
+
+        fig = importlib.import_module(f"tridrop.figures.{a.figure}").plot(pd.read_csv(a.input))
     elif a.figure == "reconstructions":
         from tridrop.figures.reconstructions import plot
 
@@ -155,7 +209,8 @@ def _train_head(a: argparse.Namespace) -> None:
         cuda = a.device != "cpu" and torch.cuda.is_available()
         dist.init_process_group("nccl" if cuda else "gloo")
     try:
-        cfg = TrainConfig(a.epochs, a.batch_size, a.lr, a.weight_decay, a.seed, a.device)
+        cfg = TrainConfig(a.epochs, a.batch_size, a.lr, a.weight_decay, a.seed, a.device,
+                          a.deterministic)  # fmt: skip
         train_head(a.features, a.out, hidden=a.hidden, mode=a.mode, p=a.p, cfg=cfg, init=a.init,
                    checkpoint=a.checkpoint)  # fmt: skip
     finally:
@@ -202,13 +257,6 @@ def _head_claims(a: argparse.Namespace) -> None:
     _write_csv(claims, a.out)
 
 
-def _claims(a: argparse.Namespace) -> None:
-    import pandas as pd
-
-    df = pd.concat([pd.read_csv(f) for f in a.claims], ignore_index=True)
-    _write_csv(df[["experiment", "claim", "metric", "value", "threshold", "held"]], a.out)
-
-
 def _write_csv(df, path: str | Path) -> None:
     from tridrop.files import atomic
 
@@ -222,11 +270,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("prepare-data", help="build a dataset split and store it as .npz")
-    p.add_argument("--dataset", required=True, help="dataset name (digits)")
+    p.add_argument("--dataset", required=True, help="digits|mnist|fashion_mnist|celeba")
     p.add_argument("--test-fraction", type=float, default=0.2, help="share of images held out")
     p.add_argument("--split-seed", type=int, default=0, help="seed of the train/test split")
+    p.add_argument("--path", help="folder of the raw files (IDX files; CelebA's layout)")
+    p.add_argument("--max-train", type=int, help="keep only the first N training images")
+    p.add_argument("--max-test", type=int, help="keep only the first N test images")
     p.add_argument("--out", required=True, help="output .npz")
     p.set_defaults(func=_prepare_data)
+
+    p = sub.add_parser("download", help="download a dataset's raw files with torchvision")
+    p.add_argument("--dataset", required=True, help="mnist|fashion_mnist|celeba")
+    p.add_argument("--root", required=True, help="download folder")
+    p.set_defaults(func=_download)
 
     p = sub.add_parser("train-ae", help="train an MLP autoencoder with a TD latent layer")
     p.add_argument("--data", required=True, help="split written by prepare-data")
@@ -234,6 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latent", type=int, required=True, help="latent width W")
     p.add_argument("--mode", default="triangle", help="triangle|random|nested|dropout|none")
     p.add_argument("--p", type=float, default=0.1, help="nested: geometric p; dropout: rate")
+    p.add_argument("--arch", default="mlp", choices=["mlp", "conv"], help="autoencoder type")
+    p.add_argument("--channels", type=int, nargs="+", help="conv: channels of encoder blocks")
     _train_options(p)
     p.add_argument("--checkpoint", help="resumable checkpoint (outside declared outputs)")
     p.add_argument("--out", required=True, help="output weights (.pt); config goes to .json")
@@ -249,8 +307,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recon-out", help="also save reconstructions to this .npz")
     p.add_argument("--recon-images", type=int, default=8, help="images in the reconstructions")
     p.add_argument("--recon-widths", type=int, nargs="+", help="widths (default: all)")
+    p.add_argument("--full-width-only", action="store_true",
+                   help="one row at the model's own width (fixed-width baselines)")  # fmt: skip
     p.add_argument("--out", required=True, help="output CSV")
     p.set_defaults(func=_sweep_ae)
+
+    p = sub.add_parser("pca", help="PCA baseline: test MSE from the first k components")
+    p.add_argument("--data", required=True, help="split written by prepare-data")
+    p.add_argument("--experiment", required=True, help="experiment name for the rows")
+    p.add_argument("--widths", type=int, required=True, help="rows for widths 1..WIDTHS")
+    p.add_argument("--out", required=True, help="output CSV")
+    p.set_defaults(func=_pca)
+
+    p = sub.add_parser("features-ae", help="importance and dependence of the latent units")
+    p.add_argument("--model", required=True, help="weights written by train-ae")
+    p.add_argument("--data", required=True, help="split written by prepare-data")
+    p.add_argument("--experiment", required=True, help="experiment name for the rows")
+    p.add_argument("--name", required=True, help="model name for the rows (td, notd, ...)")
+    p.add_argument("--seed", type=int, required=True, help="seed for the rows")
+    p.add_argument("--images", type=int, default=500, help="first N test images used")
+    p.add_argument("--device", default="auto", help="auto|cpu|cuda")
+    p.add_argument("--importance-out", required=True, help="output CSV (one row per unit)")
+    p.add_argument("--dependence-out", required=True, help="output CSV (one row per pair)")
+    p.set_defaults(func=_features_ae)
+
+    p = sub.add_parser("aggregate-features", help="combine per-run importance and dependence")
+    p.add_argument("--importance", nargs="+", required=True, help="per-run importance CSVs")
+    p.add_argument("--dependence", nargs="+", required=True, help="per-run dependence CSVs")
+    p.add_argument("--importance-out", required=True, help="combined importance CSV")
+    p.add_argument("--dependence-out", required=True, help="combined dependence CSV")
+    p.set_defaults(func=_aggregate_features)
+
+    p = sub.add_parser("claims-ae", help="the paper's autoencoder claims, measured and checked")
+    p.add_argument("--sweeps", required=True, help="combined sweeps CSV")
+    p.add_argument("--importance", required=True, help="combined importance CSV")
+    p.add_argument("--dependence", required=True, help="combined dependence CSV")
+    p.add_argument("--experiment", required=True, help="experiment whose claims to check")
+    p.add_argument("--out", required=True, help="output CSV (claims of this experiment)")
+    p.set_defaults(func=_claims_ae)
+
+    p = sub.add_parser("claims", help="concatenate per-experiment claim files")
+    p.add_argument("inputs", nargs="+", help="claims/<experiment>.csv files")
+    p.add_argument("--out", required=True, help="the preset's claims.csv")
+    p.set_defaults(func=_claims)
 
     p = sub.add_parser("aggregate", help="combine sweeps into results, tables and metrics")
     p.add_argument("sweeps", nargs="+", help="per-run sweep CSVs")
@@ -266,9 +365,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plot", help="draw one figure (PNG and PDF)")
     p.add_argument(
-        "figure", choices=["sweep", "reconstructions", "mask", "accuracy"], help="which figure"
+        "figure",
+        choices=["sweep", "reconstructions", "mask", "importance", "dependence", "accuracy"],
+        help="which figure",
     )
-    p.add_argument("--input", help="sweep: combined CSV; reconstructions: .npz; accuracy: table")
+    p.add_argument(
+        "--input", help="sweep, importance, dependence: CSV; reconstructions: .npz; accuracy: table"
+    )
     p.add_argument("--metric", default="mse", help="sweep: metric to plot")
     p.add_argument("--experiment", help="sweep: only this experiment's rows")
     p.add_argument("--title", default="", help="reconstructions: title")
@@ -390,11 +493,6 @@ def _head_parsers(sub) -> None:
     p.add_argument("--max-gap", type=float, default=0.02, help="max full-width top-1 gap")
     p.add_argument("--out", required=True, help="output CSV")
     p.set_defaults(func=_head_claims)
-
-    p = sub.add_parser("claims", help="concatenate per-experiment claims tables")
-    p.add_argument("claims", nargs="+", help="claims/<experiment>.csv files")
-    p.add_argument("--out", required=True, help="output claims.csv")
-    p.set_defaults(func=_claims)
 
 
 def _imagenet_options(p: argparse.ArgumentParser) -> None:

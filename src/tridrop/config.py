@@ -67,11 +67,23 @@ def _consistency(config: dict) -> list[str]:
                 f"{sorted(config['presets'])}"]  # fmt: skip
     for name, spec in config["presets"][preset].get("autoencoders", {}).items():
         key = f"presets.{preset}.autoencoders.{name}"
-        for field in ("recon_widths", "headline_widths"):
-            too_wide = [w for w in spec[field] if w > spec["latent"]]
+        for field in ("recon_widths", "headline_widths", "fixed_widths"):
+            too_wide = [w for w in spec.get(field, []) if w > spec["latent"]]
             if too_wide:
                 out.append(f"config: {key}.{field} = {too_wide}: width larger than the latent "
                            f"layer (latent: {spec['latent']})")  # fmt: skip
+    for name, spec in config["presets"][preset].get("heads", {}).items():
+        key = f"presets.{preset}.heads.{name}"
+        for field in ("widths", "fixed_widths"):
+            too_wide = [w for w in spec[field] if w > spec["hidden"]]
+            if too_wide:
+                out.append(f"config: {key}.{field} = {too_wide}: width larger than the hidden "
+                           f"layers (hidden: {spec['hidden']})")  # fmt: skip
+        if spec["dataset"] == "imagenet" and "imagenet" not in spec:
+            out.append(f"config: {key}: dataset imagenet needs an `imagenet:` section")
+        if spec["reference"] == "pretrained" and spec["dataset"] != "imagenet":
+            out.append(f"config: {key}.reference = 'pretrained' needs dataset imagenet "
+                       f"(got {spec['dataset']!r})")  # fmt: skip
     return out
 
 

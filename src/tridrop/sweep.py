@@ -26,6 +26,8 @@ def latent_mse(model: nn.Sequential, x: torch.Tensor, batch_size: int = 256) -> 
     width = td.width
     masks = prefix_mask(torch.arange(1, width + 1, device=x.device), width)
     total = torch.zeros(width, dtype=torch.float64, device=x.device)
+    # The decoder sees width x chunk images at once: bound that for large images (CelebA).
+    batch_size = max(1, min(batch_size, 2**24 // (width * x[0].numel())))
     for chunk in x.split(batch_size):
         z = encoder(chunk)
         decoded = decoder((masks[:, None, :] * z[None]).reshape(-1, width))

@@ -36,9 +36,11 @@ def wide(summary_df: pd.DataFrame, metric: str) -> pd.DataFrame:
 def headline(summary_df: pd.DataFrame, widths: Iterable[int]) -> dict:
     """Metrics for ``dvc metrics show``: each model's mean metric at a few widths and at full."""
     out: dict = {}
+    full = summary_df.groupby("experiment")["width"].max()
     for (exp, metric, model), g in summary_df.groupby(["experiment", "metric", "model"]):
         by_width = g.set_index("width")["mean"]
         picks = {f"w{w}": float(by_width[w]) for w in widths if w in by_width.index}
-        picks["full"] = float(by_width.iloc[-1])
+        if full[exp] in by_width.index:  # fixed-width baselines may stop short of full width
+            picks["full"] = float(by_width[full[exp]])
         out.setdefault(exp, {}).setdefault(metric, {})[model] = picks
     return out

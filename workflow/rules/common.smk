@@ -8,6 +8,8 @@ PRESET = config["preset"]
 USE_GPU = config["device"] == "cuda" or (
     config["device"] == "auto" and shutil.which("nvidia-smi") is not None
 )
+# CUDA runs repeatable bit for bit (a flag of every training command).
+DETERMINISTIC = "--deterministic" if config["deterministic"] else ""
 # Software environment of every rule for `--sdm conda` (path relative to the rule files).
 CONDA_ENV = "../../envs/gpu.yaml" if USE_GPU else "../../envs/cpu.yaml"
 # Code changes retrain: every training and sweep job depends on the package sources.
@@ -20,6 +22,13 @@ wildcard_constraints:
     variant=r"[a-z][a-z0-9_]*",
     seed=r"\d+",
     split=r"train|val",
+    width=r"\d+",
+    dataset=r"[a-z][a-z0-9_]*",
+
+
+# Autoencoder and classifier-head experiments share some output patterns (claims/<name>.csv).
+AE_NAMES = "|".join(config["presets"][PRESET]["autoencoders"])
+HEAD_NAMES = "|".join(config["presets"][PRESET].get("heads", {}))
 
 
 def preset(w):
@@ -28,6 +37,15 @@ def preset(w):
 
 def ae(w):
     return preset(w)["autoencoders"][w.experiment]
+
+
+def arch_params(w):
+    """Architecture settings of an autoencoder experiment (MLP by default)."""
+    spec = ae(w)
+    return {
+        "arch": spec.get("arch", "mlp"),
+        "channels": " ".join(map(str, spec.get("channels", [32, 64, 128, 256]))),
+    }
 
 
 def data_spec(w):
@@ -39,6 +57,21 @@ def data_spec(w):
         if spec["dataset"] == w.dataset:
             return spec
     raise ValueError(f"no experiment of preset {w.preset!r} uses dataset {w.dataset!r}")
+
+
+def raw_data(w):
+    """The raw files a dataset is built from: none (digits), the user's folder (source: local)
+    or the download rule's folder."""
+    spec = data_spec(w)
+    if spec["dataset"] == "digits":
+        return []
+    if spec.get("source", "download") == "local":
+        if "path" not in spec:
+            raise ValueError(
+                f"config: dataset {w.dataset!r} has source: local but no path"
+            )
+        return [spec["path"]]
+    return [f"results/{w.preset}/data/raw/{w.dataset}"]
 
 
 def ae_runs(p, experiment, name):
@@ -55,7 +88,7 @@ def all_sweeps(p):
     return [
         f
         for experiment in config["presets"][p]["autoencoders"]
-        for f in ae_runs(p, experiment, "sweep.csv")
+        for f in ae_runs(p, experiment, "sweep.csv") + baseline_sweeps(p, experiment)
     ] + head_sweeps(p)
 
 
@@ -68,36 +101,23 @@ def all_outputs(p):
         f"results/{p}/metrics.json",
         f"results/{p}/figures/triangular_mask.png",
         f"results/{p}/environment.json",
+        f"results/{p}/claims.csv",
     ]
     for experiment, spec in aes.items():
         out.append(f"results/{p}/tables/{experiment}_mse_by_width.csv")
         out.append(f"results/{p}/figures/{experiment}_mse_vs_width.png")
+        out.append(f"results/{p}/figures/{experiment}_importance.png")
+        out.append(f"results/{p}/figures/{experiment}_dependence.png")
         out += expand(
             f"results/{p}/figures/{experiment}_reconstructions_{{variant}}.png",
             variant=spec["variants"],
         )
     out += head_outputs(p)
-    if claim_files(p):
-        out.append(f"results/{p}/claims.csv")
     return out
 
 
 # Classifier-head experiments (VGG19 on ImageNet; the digits stand-in): `heads:` in a preset.
 for _name, _h in config["presets"][PRESET].get("heads", {}).items():
-    for _w in _h["widths"] + _h["fixed_widths"]:
-        if _w > _h["hidden"]:
-            raise ValueError(
-                f"config: presets.{PRESET}.heads.{_name}: width {_w} is larger than "
-                f"the hidden layers (hidden: {_h['hidden']})"
-            )
-    if _h["dataset"] == "imagenet" and "imagenet" not in _h:
-        raise ValueError(
-            f"config: presets.{PRESET}.heads.{_name}: needs an `imagenet:` section"
-        )
-    if _h["reference"] == "pretrained" and _h["dataset"] != "imagenet":
-        raise ValueError(
-            f"config: presets.{PRESET}.heads.{_name}: reference `pretrained` needs ImageNet"
-        )
     if _h["dataset"] == "imagenet":
         # ImageNet cannot be downloaded: stop before any job runs if the copy is not there.
         from tridrop.imagenet import ImageNetMissing, check as _check_imagenet
@@ -148,6 +168,16 @@ def head_runs(p, experiment, name):
     )
 
 
+def fixed_runs(p, experiment, name):
+    """Files `name` of the autoencoders trained separately at each fixed width, every seed."""
+    spec = config["presets"][p]["autoencoders"][experiment]
+    return expand(
+        f"results/{p}/runs/{experiment}/fixed/w{{width}}/seed{{seed}}/{name}",
+        width=spec.get("fixed_widths", []),
+        seed=spec["seeds"],
+    )
+
+
 def head_files(p, experiment, name):
     return head_runs(p, experiment, name) + [
         f"results/{p}/heads/{experiment}/baselines/{name}"
@@ -168,11 +198,6 @@ def head_outputs(p):
             f"results/{p}/claims/{e}.csv",
         )
     ]
-
-
-def claim_files(p):
-    """Per-experiment claims tables that `claims.csv` concatenates."""
-    return [f"results/{p}/claims/{e}.csv" for e in heads(p)]
 
 
 def opt(flag, value):
@@ -208,3 +233,20 @@ def features_options(w, input):
         )
         if x
     )
+
+
+def baseline_sweeps(p, experiment):
+    """Sweeps of the baselines that are not variants: fixed-width autoencoders and PCA."""
+    spec = config["presets"][p]["autoencoders"][experiment]
+    out = fixed_runs(p, experiment, "sweep.csv")
+    if spec.get("pca", False):
+        out.append(f"results/{p}/runs/{experiment}/pca/sweep.csv")
+    return out
+
+
+def claim_files(p):
+    """Per-experiment claim tables that `rule claims` concatenates into claims.csv."""
+    return [
+        f"results/{p}/claims/{experiment}.csv"
+        for experiment in [*config["presets"][p]["autoencoders"], *heads(p)]
+    ]

@@ -69,3 +69,20 @@ rule figure_mask:
     shell:
         "tridrop plot mask --batch {params.batch} --width {params.width}"
         " --out {output.png} 2> {log}"
+
+
+rule figure_features:
+    input:
+        table="results/{preset}/tables/{experiment}_{kind}.csv",
+        code=SRC,
+    output:
+        png="results/{preset}/figures/{experiment}_{kind}.png",
+        pdf="results/{preset}/figures/{experiment}_{kind}.pdf",
+    log:
+        "logs/{preset}/figures/{experiment}_{kind}.log",
+    wildcard_constraints:
+        kind="importance|dependence",
+    conda:
+        CONDA_ENV
+    shell:
+        "tridrop plot {wildcards.kind} --input {input.table} --out {output.png} 2> {log}"

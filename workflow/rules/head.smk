@@ -103,13 +103,14 @@ rule train_head:
         lr=lambda w: head(w)["lr"],
         weight_decay=lambda w: head(w)["weight_decay"],
         device=config["device"],
+        deterministic=DETERMINISTIC,
         checkpoint="work/{preset}/{experiment}/{variant}/seed{seed}/checkpoint.pt",
     shell:
         "OMP_NUM_THREADS=1 {params.launcher}tridrop train-head --features {input.features}"
         " --hidden {params.hidden} --mode {params.mode} --p {params.p} {params.init}"
         " --epochs {params.epochs} --batch-size {params.batch_size} --lr {params.lr}"
         " --weight-decay {params.weight_decay} --seed {wildcards.seed} --device {params.device}"
-        " --checkpoint {params.checkpoint} --out {output.model} 2> {log}"
+        " {params.deterministic} --checkpoint {params.checkpoint} --out {output.model} 2> {log}"
 
 
 rule sweep_head:
@@ -202,6 +203,8 @@ rule head_claims:
         "results/{preset}/claims/{experiment}.csv",
     log:
         "logs/{preset}/claims/{experiment}.log",
+    wildcard_constraints:
+        experiment=HEAD_NAMES,
     conda:
         CONDA_ENV
     params:

@@ -1,0 +1,44 @@
+"""Claims: measured from aggregated tables, held or not against the stated thresholds."""
+
+import pandas as pd
+
+from tridrop.claims import COLUMNS, autoencoder_claims, combine, markdown
+
+
+def tables(td_mse, notd_mse, fixed_mse, importance, lower, upper):
+    rows = []
+    for model, values in (("td", td_mse), ("notd", notd_mse)):
+        for seed in (0, 1):
+            rows += [("e", model, seed, w + 1, "mse", v) for w, v in enumerate(values)]
+    rows += [("e", "fixed", 0, w, "mse", v) for w, v in fixed_mse.items()]
+    sweeps = pd.DataFrame(rows, columns=["experiment", "model", "seed", "width", "metric", "value"])
+    imp = pd.DataFrame({"experiment": "e", "model": "td", "seed": 0, "unit": range(4),
+                        "metric": "importance", "value": importance})  # fmt: skip
+    dep = pd.DataFrame(
+        [("e", "td", 0, i, j, "dependence", lower if i > j else upper)
+         for i in range(4) for j in range(4) if i != j],
+        columns=["experiment", "model", "seed", "unit", "removed", "metric", "value"],
+    )  # fmt: skip
+    return sweeps, imp, dep
+
+
+def test_claims_that_hold():
+    t = tables([0.4, 0.2, 0.1, 0.05], [0.9, 0.8, 0.5, 0.04], {1: 0.35, 2: 0.19},
+               [4.0, 3.0, 2.0, 1.0], lower=1.0, upper=0.1)  # fmt: skip
+    df = autoencoder_claims(*t, "e")
+    assert list(df.columns) == COLUMNS and df["held"].all()
+    by = df.set_index("metric")["value"]
+    assert by["spearman_rho_unit_importance"] == -1.0
+    assert abs(by["share_below_diagonal"] - 1.0 / 1.1) < 1e-12
+    assert abs(by["mse_ratio_td_fixed_w2"] - 0.2 / 0.19) < 1e-12
+    assert abs(by["mse_ratio_td_notd_full"] - 0.05 / 0.04) < 1e-12
+
+
+def test_claims_that_fail_are_reported_not_hidden(tmp_path):
+    t = tables([0.1, 0.2, 0.1, 0.3], [0.9, 0.8, 0.5, 0.01], {1: 0.01},
+               [1.0, 2.0, 3.0, 4.0], lower=0.1, upper=1.0)  # fmt: skip
+    df = autoencoder_claims(*t, "e")
+    assert not df["held"].any()
+    df.to_csv(tmp_path / "e.csv", index=False)
+    both = combine([tmp_path / "e.csv", tmp_path / "e.csv"])
+    assert len(both) == 2 * len(df) and "| e |" in markdown(both)
