@@ -42,3 +42,13 @@ def test_claims_that_fail_are_reported_not_hidden(tmp_path):
     df.to_csv(tmp_path / "e.csv", index=False)
     both = combine([tmp_path / "e.csv", tmp_path / "e.csv"])
     assert len(both) == 2 * len(df) and "| e |" in markdown(both)
+
+
+def test_tally_counts_held_claims_per_experiment():
+    import pandas as pd
+
+    from tridrop.claims import tally
+
+    df = pd.DataFrame({"experiment": ["a", "a", "b"], "held": [True, False, True]})
+    assert tally(df) == {"a": {"held": 1, "tested": 2}, "b": {"held": 1, "tested": 1},
+                         "all": {"held": 2, "tested": 3}}  # fmt: skip

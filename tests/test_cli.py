@@ -42,13 +42,13 @@ def test_train_sweep_aggregate_plot(tmp_path: Path):
                  "--name", "td", "--seed", "0", "--out", str(sweep),
                  "--recon-out", str(tmp_path / "r.npz")]) == 0  # fmt: skip
     assert pd.read_csv(sweep)["width"].tolist() == [1, 2, 3]
-    outs = {"--out": "all.csv", "--summary": "sum.csv", "--wide": "{experiment}_wide.csv",
+    outs = {"--out": "all.csv", "--summary": "sum.csv", "--wide": "{experiment}_{metric}_wide.csv",
             "--metrics": "m.json"}  # fmt: skip
     args = [a for k, v in outs.items() for a in (k, str(tmp_path / v))]
     assert main(["aggregate", str(sweep), *args, "--headline-widths", "1", "9"]) == 0
     assert set(json.loads((tmp_path / "m.json").read_text())["digits"]["mse"]["td"]) == {
         "w1", "full"}  # fmt: skip
-    assert (tmp_path / "digits_wide.csv").exists()
+    assert (tmp_path / "digits_mse_wide.csv").exists()
     for args in (["sweep", "--input", str(tmp_path / "all.csv")],
                  ["reconstructions", "--input", str(tmp_path / "r.npz")], ["mask"]):  # fmt: skip
         png = tmp_path / f"{args[0]}.png"

@@ -17,8 +17,11 @@ def digits(c):
     return c["presets"]["demo"]["autoencoders"]["digits"]
 
 
-def with_(path: str, value):
-    """A copy of the config with the dotted key ``path`` set to ``value`` (or deleted: ...)."""
+def with_(path: str, value, **also):
+    """A copy of the config with the dotted key ``path`` set to ``value`` (or deleted: ...).
+
+    ``also``: more keys to set beside it, in the same mapping.
+    """
     c = copy.deepcopy(CONFIG)
     *parents, last = path.split(".")
     node = c
@@ -28,6 +31,7 @@ def with_(path: str, value):
         del node[last]
     else:
         node[last] = value
+    node.update(also)
     return c
 
 
@@ -84,6 +88,10 @@ BAD = [
     bad(with_(f"{AE}.hidden", ...), "missing key `hidden`", f"{AE}: 'hidden' is a required property"),
     bad(with_("deterministic", "yes"), "`deterministic: yes` (a string)",
         "deterministic = 'yes' is not allowed; expected a value of type boolean"),
+    bad(with_(f"{AE}.source", "local"), "`source: local` without `path`",
+        f"{AE}: `source: local` needs `path:` (the dataset's folder)"),
+    bad(with_(f"{AE}.path", "/no/such/mnist", source="local"), "dataset path that does not exist (with `source: local`)",
+        f"{AE}.path = '/no/such/mnist' is not a folder"),
     bad(with_("presets", {}), "no presets", "presets = {} is not allowed; expected at least 1 entr"),
     bad(with_("presets.demo.figures.mask_width", 0), "mask figure width 0",
         "figures.mask_width = 0 is not allowed; expected a number >= 1"),

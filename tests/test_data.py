@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from failures import Failure
 from tridrop.data import (
     DataFormatError,
     check_not_html,
@@ -62,14 +63,24 @@ def test_idx_round_trip_gzipped_or_not(tmp_path: Path, gz: bool):
     assert np.array_equal(read_idx(write_idx(tmp_path / "a", a, gz=gz)), a)
 
 
+IDX_KEPT = "nothing written; the error names the file"
+FAILURES = [
+    Failure("data", "an IDX file with a wrong magic number (e.g. a zip saved under its name)", "not an IDX file", IDX_KEPT),
+    Failure("data", "a truncated IDX file", "size mismatch", IDX_KEPT),
+    Failure("data", "an IDX file with trailing bytes", "size mismatch", IDX_KEPT),
+    Failure("data", "an IDX file cut inside its header", "truncated IDX header", IDX_KEPT),
+    Failure("data", "image and label files of different lengths", "5 images but", IDX_KEPT + " (both files)"),
+    Failure("data", "a local MNIST folder without the IDX files", "t10k-images-idx3-ubyte", "nothing written; the missing files are listed"),
+    Failure("data", "a CelebA folder in the wrong layout", "img_align_celeba/000001.jpg", "nothing written; the expected layout is shown"),
+    Failure("data", "Google Drive's HTML quota page saved as img_align_celeba.zip", "HTML page, not a zip",
+            "nothing written; the manual download steps and the folder layout are shown"),
+]  # fmt: skip
+DAMAGE = [lambda raw: b"PK\x03\x04" + raw[4:], lambda raw: raw[:-5], lambda raw: raw + b"\x00",
+          lambda raw: raw[:6]]  # fmt: skip
+
+
 @pytest.mark.parametrize(
-    ("damage", "message"),
-    [
-        (lambda raw: b"PK\x03\x04" + raw[4:], "not an IDX file"),
-        (lambda raw: raw[:-5], "size mismatch"),
-        (lambda raw: raw + b"\x00", "size mismatch"),
-        (lambda raw: raw[:6], "truncated IDX header"),
-    ],
+    ("damage", "message"), [(d, f.seen) for d, f in zip(DAMAGE, FAILURES, strict=False)]
 )
 def test_corrupt_idx_names_the_file(tmp_path: Path, damage, message):
     good = write_idx(tmp_path / "t10k-images-idx3-ubyte", np.zeros((3, 4, 4), np.uint8))
@@ -82,12 +93,12 @@ def test_corrupt_idx_names_the_file(tmp_path: Path, damage, message):
 def test_folder_with_mismatched_labels_names_both_files(tmp_path: Path):
     write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", np.zeros((5, 4, 4)), gz=True)
     write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.zeros(4), gz=True)
-    with pytest.raises(DataFormatError, match="5 images but .*t10k-labels-idx1-ubyte.gz"):
+    with pytest.raises(DataFormatError, match=FAILURES[4].seen + " .*t10k-labels-idx1-ubyte.gz"):
         load_mnist_folder(tmp_path)
 
 
 def test_missing_idx_files_are_listed(tmp_path: Path):
-    with pytest.raises(FileNotFoundError, match="t10k-images-idx3-ubyte"):
+    with pytest.raises(FileNotFoundError, match=FAILURES[5].seen):
         prepare("mnist", tmp_path / "m.npz", path=tmp_path)
 
 
@@ -162,7 +173,7 @@ def test_celeba_folder_is_cropped_resized_and_split(tmp_path: Path):
 
 
 def test_celeba_missing_layout_is_explained(tmp_path: Path):
-    with pytest.raises(FileNotFoundError, match="img_align_celeba/000001.jpg"):
+    with pytest.raises(FileNotFoundError, match=FAILURES[6].seen):
         prepare("celeba", tmp_path / "c.npz", path=tmp_path)
 
 
@@ -173,7 +184,7 @@ QUOTA_PAGE = b"""<!DOCTYPE html><html><head><title>Google Drive - Quota exceeded
 def test_quota_page_instead_of_the_zip_stops_with_the_manual_layout(tmp_path: Path):
     (tmp_path / "celeba").mkdir()
     (tmp_path / "celeba" / "img_align_celeba.zip").write_bytes(QUOTA_PAGE)
-    with pytest.raises(RuntimeError, match="HTML page, not a zip") as err:
+    with pytest.raises(RuntimeError, match=FAILURES[7].seen) as err:
         check_not_html(tmp_path / "celeba" / "img_align_celeba.zip")
     assert "list_eval_partition.txt" in str(err.value) and "source: local" in str(err.value)
     with pytest.raises(RuntimeError, match="HTML page"):

@@ -64,6 +64,8 @@ def test_snakemake_then_dvc(workflow_copy: Path):
     for name in [p.name for p in (res / "figures").glob("*.png")] + ["summary.csv"]:
         assert name in html, name
     assert "environment.json" in html and "reconstruction error" in html
+    assert "claims.csv" in html and "accuracy_vs_params.csv" in html
+
     # The classifier-head stand-in: TD variants and baselines at every width, table, claims.
     assert set(heads["metric"]) == {"top1", "top5"} and heads["value"].between(0, 1).all()
     td = heads[(heads["model"] == "td") & (heads["metric"] == "top1")]
@@ -73,10 +75,13 @@ def test_snakemake_then_dvc(workflow_copy: Path):
     full = table[(table["model"] == "td") & (table["width"] == 16)].iloc[0]
     assert full["head_params"] == 64 * 16 + 16 + 16 * 16 + 16 + 16 * 10 + 10
     assert full["head_pct"] == 100
-    claims = pd.read_csv(res / "claims.csv")
-    assert list(claims.columns) == ["experiment", "claim", "metric", "value", "threshold", "held"]
-    assert set(claims["metric"]) == {"top1_ratio", "top1_gap"}
+    head_claims = claims[claims["experiment"] == "digits_head"]
+    assert set(head_claims["metric"]) == {"top1_ratio", "top1_gap"}
     assert (res / "figures/digits_head_accuracy_vs_params.png").stat().st_size > 1000
+    tally = json.loads((res / "claims.json").read_text())
+    assert tally["all"] == {"held": int(claims["held"].sum()), "tested": len(claims)}
+    wide_top1 = pd.read_csv(res / "tables/digits_head_top1_by_width.csv")
+    assert wide_top1["width"].tolist() == [1, 2, 4, 8, 16] and "td" in wide_top1
 
     # Re-running Snakemake does nothing.
     assert nothing_to_do(run(["snakemake", "--cores", "2"], workflow_copy))

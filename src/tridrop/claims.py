@@ -116,11 +116,21 @@ def combine(paths: Iterable[str | Path]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)[COLUMNS]
 
 
+def tally(claims: pd.DataFrame) -> dict:
+    """Claims held and tested, per experiment and in all (the headline for DVC metrics)."""
+    held = claims["held"].astype(str).str.lower() == "true"
+    out = {
+        exp: {"held": int(h.sum()), "tested": len(h)}
+        for exp, h in held.groupby(claims["experiment"])
+    }
+    out["all"] = {"held": int(held.sum()), "tested": len(held)}
+    return out
+
+
 def markdown(claims: pd.DataFrame) -> str:
-    """The claims table as Markdown (for the README)."""
-    lines = ["| experiment | claim | value | held |", "|---|---|---|---|"]
+    """The claims table as Markdown (for the README and the log)."""
+    lines = ["| experiment | claim | value | threshold | held |", "|---|---|---|---|---|"]
     for r in claims.itertuples():
-        lines.append(
-            f"| {r.experiment} | {r.claim} | {r.value:.3g} | {'yes' if r.held else 'no'} |"
-        )
+        held = "yes" if str(r.held).lower() == "true" else "**no**"
+        lines.append(f"| {r.experiment} | {r.claim} | {r.value:.4g} | {r.threshold:g} | {held} |")
     return "\n".join(lines)

@@ -82,6 +82,8 @@ def _claims(a: argparse.Namespace) -> None:
 
     df = claims.combine(a.inputs)
     _write_csv(df, a.out)
+    if a.metrics:
+        _write_text(json.dumps(claims.tally(df), indent=2) + "\n", a.metrics)
     logging.getLogger("tridrop").info("claims:\n%s", claims.markdown(df))
 
 
@@ -92,10 +94,8 @@ def _aggregate(a: argparse.Namespace) -> None:
     summary = tables.summary(df)
     _write_csv(df, a.out)
     _write_csv(summary, a.summary)
-    for experiment, part in summary.groupby("experiment"):
-        if a.metric not in set(part["metric"]):
-            continue  # e.g. a classifier experiment (top1/top5) has no MSE table
-        _write_csv(tables.wide(part, a.metric), a.wide.format(experiment=experiment))
+    for (experiment, metric), part in summary.groupby(["experiment", "metric"]):
+        _write_csv(tables.wide(part, metric), a.wide.format(experiment=experiment, metric=metric))
     _write_text(json.dumps(tables.headline(summary, a.headline_widths), indent=2), a.metrics)
 
 
@@ -349,6 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("claims", help="concatenate per-experiment claim files")
     p.add_argument("inputs", nargs="+", help="claims/<experiment>.csv files")
     p.add_argument("--out", required=True, help="the preset's claims.csv")
+    p.add_argument("--metrics", help="also write claims held per experiment (JSON, for DVC)")
     p.set_defaults(func=_claims)
 
     p = sub.add_parser("aggregate", help="combine sweeps into results, tables and metrics")
@@ -356,9 +357,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="combined long-form CSV")
     p.add_argument("--summary", required=True, help="mean/std per model and width (CSV)")
     p.add_argument(
-        "--wide", required=True, help="means of --metric per model; path with {experiment}"
+        "--wide",
+        required=True,
+        help="means per model against width; path with {experiment} and {metric}",
     )
-    p.add_argument("--metric", default="mse", help="metric of the wide table")
     p.add_argument("--metrics", required=True, help="headline metrics (JSON, for DVC)")
     p.add_argument("--headline-widths", type=int, nargs="+", default=[1, 2, 4, 8])
     p.set_defaults(func=_aggregate)

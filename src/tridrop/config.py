@@ -67,6 +67,13 @@ def _consistency(config: dict) -> list[str]:
                 f"{sorted(config['presets'])}"]  # fmt: skip
     for name, spec in config["presets"][preset].get("autoencoders", {}).items():
         key = f"presets.{preset}.autoencoders.{name}"
+        if spec.get("source") == "local":
+            path = spec.get("path")
+            if not path:
+                out.append(f"config: {key}: `source: local` needs `path:` (the dataset's folder)")
+            elif not Path(path).is_dir():
+                out.append(f"config: {key}.path = {path!r} is not a folder; "
+                           "point it at the dataset's files or use `source: download`")  # fmt: skip
         for field in ("recon_widths", "headline_widths", "fixed_widths"):
             too_wide = [w for w in spec.get(field, []) if w > spec["latent"]]
             if too_wide:

@@ -11,6 +11,7 @@ ImageNet cannot be downloaded by a pipeline; it must already be on disk, in one 
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from pathlib import Path
 
@@ -160,8 +161,28 @@ class Views(Dataset):
         from PIL import Image
 
         path, label = self.items[r // self.views]
-        with Image.open(path) as img:
-            return self.tf(img.convert("RGB")), label
+        try:
+            with Image.open(path) as img:
+                return self.tf(img.convert("RGB")), label
+        except OSError as err:  # PIL's own message may not name the file (a truncated JPEG)
+            raise OSError(f"{path}: unreadable image ({err}); replace or delete the file") from None
+
+
+FEATURE_DIM = 25088  # VGG19's pooled 512 x 7 x 7 features, stored as fp16
+
+
+def check_disk(folder: str | Path, needed: int) -> None:
+    """Refuse to start a cache that cannot fit: say how much it needs and how much is free."""
+    folder = Path(folder)
+    probe = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
+    free = shutil.disk_usage(probe).free
+    if free < needed:
+        raise OSError(
+            f"{folder}: the feature cache needs about {needed / 1e9:.1f} GB but only "
+            f"{free / 1e9:.1f} GB are free on that disk; free some space, or lower "
+            "train_views / train_per_class, or run from a larger disk"
+        )
+    log.info("%s: %.1f GB needed, %.1f GB free", folder, needed / 1e9, free / 1e9)
 
 
 @torch.no_grad()
@@ -188,6 +209,7 @@ def cache_features(
     starts = list(range(0, n, shard_size)) or [0]
     sizes = [min(shard_size, n - s) for s in starts]
     todo = [k for k in range(len(starts)) if not shard_done(out, k)]
+    check_disk(out, sum(sizes[k] for k in todo) * (FEATURE_DIM * 2 + 8))
     if len(todo) < len(starts):
         log.info(
             "%s: %d of %d shards already cached; resuming",

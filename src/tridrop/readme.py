@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import jinja2
 import pandas as pd
 
+from tridrop.claims import markdown
 from tridrop.figures import LABELS
 
 START = "<!-- results:start (written by `make readme`; do not edit by hand) -->"
@@ -23,9 +24,10 @@ def caption(captions: Path, figure: Path, config: dict, preset: str) -> str:
     """The report caption of a figure, rendered as the Snakemake report renders it."""
     stem = figure.stem
     wildcards = {"preset": preset}
-    for exp in _experiments(config, preset):
+    for exp in sorted(_experiments(config, preset), key=len, reverse=True):
         if stem.startswith(exp + "_"):
             wildcards["experiment"], stem = exp, stem[len(exp) + 1 :]
+            break
     if "_" in stem and not (captions / f"{stem}.rst").exists():
         stem, wildcards["variant"] = stem.rsplit("_", 1)
     path = captions / f"{stem}.rst"
@@ -57,15 +59,20 @@ def width_table(summary: pd.DataFrame, experiment: str, metric: str) -> str:
     return "\n".join(lines)
 
 
-def claims_table(claims: pd.DataFrame) -> str:
-    lines = [
-        "| experiment | claim | metric | value | threshold | held |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in claims.itertuples():
-        held = "yes" if str(r.held).lower() == "true" else "**no**"
-        lines.append(f"| {r.experiment} | {r.claim} | {r.metric} | {r.value:.4g} | "
-                     f"{r.threshold} | {held} |")  # fmt: skip
+def accuracy_table(table: pd.DataFrame) -> str:
+    """Top-1 per model against width and the TD head's parameter share (the paper's table)."""
+    td = table[table["model"] == "td"].set_index("width")
+    top1 = table.pivot_table(index="width", columns="model", values="top1")
+    models = [m for m in top1.columns if m != "td"]
+    lines = ["| width | head params (TD) | % of head | TD top-1 | "
+             + " | ".join(f"{LABELS.get(m, m)} top-1" for m in models) + " |",
+             "|---|---|---|---|" + "---|" * len(models)]  # fmt: skip
+    for w in sorted(top1.index, reverse=True):
+        if w not in td.index:
+            continue
+        cells = [f"{top1.at[w, m]:.3f}" if pd.notna(top1.at[w, m]) else "" for m in models]
+        lines.append(f"| {w} | {int(td.at[w, 'head_params']):,} | {td.at[w, 'head_pct']:.1f} | "
+                     f"{td.at[w, 'top1']:.3f} | " + " | ".join(cells) + " |")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -80,9 +87,13 @@ def section(results: Path, captions: Path, config: dict, preset: str, command: s
     out = [START, "", f"## Results ({preset} preset)", "", intro, ""]
     claims = results / "claims.csv"
     if claims.exists():
-        out += ["### Claims", "", claims_table(pd.read_csv(claims)), ""]
+        out += ["### Claims", "", markdown(pd.read_csv(claims)), ""]
     for (exp, metric), _ in summary.groupby(["experiment", "metric"]):
         out += [f"### {exp}: {metric} by width", "", width_table(summary, exp, metric), ""]
+    for path in sorted((results / "tables").glob("*_accuracy_vs_params.csv")):
+        name = path.name.removesuffix("_accuracy_vs_params.csv")
+        out += [f"### {name}: top-1 against head parameters", "",
+                accuracy_table(pd.read_csv(path)), ""]  # fmt: skip
     for fig in sorted((results / "figures").glob("*.png")):
         text = caption(captions, fig, config, preset)
         out += [f"![{fig.stem}]({fig.as_posix()})", "", f"*{text}*" if text else "", ""]

@@ -196,10 +196,7 @@ rule aggregate:
             caption="../report/summary.rst",
             category="Tables",
         ),
-        wide=expand(
-            "results/{{preset}}/tables/{experiment}_mse_by_width.csv",
-            experiment=config["presets"][PRESET]["autoencoders"],
-        ),
+        wide=wide_tables(PRESET, "results/{preset}"),
         metrics="results/{preset}/metrics.json",
     log:
         "logs/{preset}/aggregate.log",
@@ -216,8 +213,8 @@ rule aggregate:
                 }
             )
         ),
-        # The CLI fills {experiment} in; a function keeps Snakemake from expanding it.
-        wide=lambda w: f"results/{w.preset}/tables/{{experiment}}_mse_by_width.csv",
+        # The CLI fills these in; a function keeps Snakemake from expanding them.
+        wide=lambda w: f"results/{w.preset}/tables/{{experiment}}_{{metric}}_by_width.csv",
     shell:
         "tridrop aggregate {input.sweeps} --out {output.sweeps} --summary {output.summary}"
         " --wide {params.wide} --metrics {output.metrics}"

@@ -27,10 +27,16 @@ rule claims:
         claims=lambda w: claim_files(w.preset),
         code=SRC,
     output:
-        "results/{preset}/claims.csv",
+        claims=report(
+            "results/{preset}/claims.csv",
+            caption="../report/claims.rst",
+            category="Claims",
+        ),
+        metrics="results/{preset}/claims.json",
     log:
         "logs/{preset}/claims.log",
     conda:
         CONDA_ENV
     shell:
-        "tridrop claims {input.claims} --out {output} 2> {log}"
+        "tridrop claims {input.claims} --out {output.claims} --metrics {output.metrics}"
+        " 2> {log}"

@@ -92,6 +92,14 @@ def all_sweeps(p):
     ] + head_sweeps(p)
 
 
+def wide_tables(p, folder=None):
+    """Mean-by-width tables per experiment and metric (autoencoders: mse; heads: top1, top5)."""
+    spec = config["presets"][p]
+    pairs = [(e, "mse") for e in spec["autoencoders"]]
+    pairs += [(e, m) for e in spec.get("heads", {}) for m in ("top1", "top5")]
+    return [f"{folder or f'results/{p}'}/tables/{e}_{m}_by_width.csv" for e, m in pairs]
+
+
 def all_outputs(p):
     """What `rule all` and the DVC stage produce for preset `p`."""
     aes = config["presets"][p]["autoencoders"]
@@ -102,9 +110,9 @@ def all_outputs(p):
         f"results/{p}/figures/triangular_mask.png",
         f"results/{p}/environment.json",
         f"results/{p}/claims.csv",
+        f"results/{p}/claims.json",
     ]
     for experiment, spec in aes.items():
-        out.append(f"results/{p}/tables/{experiment}_mse_by_width.csv")
         out.append(f"results/{p}/figures/{experiment}_mse_vs_width.png")
         out.append(f"results/{p}/figures/{experiment}_importance.png")
         out.append(f"results/{p}/figures/{experiment}_dependence.png")
@@ -112,7 +120,7 @@ def all_outputs(p):
             f"results/{p}/figures/{experiment}_reconstructions_{{variant}}.png",
             variant=spec["variants"],
         )
-    out += head_outputs(p)
+    out += head_outputs(p) + wide_tables(p)
     return out
 
 

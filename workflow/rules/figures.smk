@@ -76,7 +76,12 @@ rule figure_features:
         table="results/{preset}/tables/{experiment}_{kind}.csv",
         code=SRC,
     output:
-        png="results/{preset}/figures/{experiment}_{kind}.png",
+        png=report(
+            "results/{preset}/figures/{experiment}_{kind}.png",
+            caption="../report/{kind}.rst",
+            category="{experiment}",
+            subcategory="Features",
+        ),
         pdf="results/{preset}/figures/{experiment}_{kind}.pdf",
     log:
         "logs/{preset}/figures/{experiment}_{kind}.log",

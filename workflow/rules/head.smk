@@ -170,7 +170,12 @@ rule head_table:
         params=lambda w: head_files(w.preset, w.experiment, "params.csv"),
         code=SRC,
     output:
-        "results/{preset}/tables/{experiment}_accuracy_vs_params.csv",
+        report(
+            "results/{preset}/tables/{experiment}_accuracy_vs_params.csv",
+            caption="../report/accuracy_table.rst",
+            category="{experiment}",
+            subcategory="Tables",
+        ),
     log:
         "logs/{preset}/tables/{experiment}_accuracy_vs_params.log",
     conda:
@@ -185,7 +190,12 @@ rule figure_accuracy_vs_params:
         table=rules.head_table.output,
         code=SRC,
     output:
-        png="results/{preset}/figures/{experiment}_accuracy_vs_params.png",
+        png=report(
+            "results/{preset}/figures/{experiment}_accuracy_vs_params.png",
+            caption="../report/accuracy_vs_params.rst",
+            category="{experiment}",
+            subcategory="Width sweep",
+        ),
         pdf="results/{preset}/figures/{experiment}_accuracy_vs_params.pdf",
     log:
         "logs/{preset}/figures/{experiment}_accuracy_vs_params.log",

@@ -16,6 +16,7 @@ from torch import nn
 
 from tridrop.dropout import SharedWidth
 from tridrop.models.head import head_linears, td_head
+from tridrop.train import safe_load
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ def load_state_dict(weights: str, seed: int = 0) -> dict[str, torch.Tensor]:
         path = Path(weights)
         if not path.exists():
             raise FileNotFoundError(f"VGG19 weights file {path} does not exist")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = safe_load(path)
     if "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     return state
