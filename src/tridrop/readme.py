@@ -18,6 +18,8 @@ from tridrop.figures import LABELS
 
 START = "<!-- results:start (written by `make readme`; do not edit by hand) -->"
 END = "<!-- results:end -->"
+# Figures drawn by one rule with a `kind` wildcard share its caption file.
+SHARED_CAPTIONS = {"importance": "features", "dependence": "features"}
 
 
 def caption(captions: Path, figure: Path, config: dict, preset: str) -> str:
@@ -28,7 +30,9 @@ def caption(captions: Path, figure: Path, config: dict, preset: str) -> str:
         if stem.startswith(exp + "_"):
             wildcards["experiment"], stem = exp, stem[len(exp) + 1 :]
             break
-    if "_" in stem and not (captions / f"{stem}.rst").exists():
+    if stem in SHARED_CAPTIONS:  # one caption file for several figures of one rule
+        stem, wildcards["kind"] = SHARED_CAPTIONS[stem], stem
+    elif "_" in stem and not (captions / f"{stem}.rst").exists():
         stem, wildcards["variant"] = stem.rsplit("_", 1)
     path = captions / f"{stem}.rst"
     if not path.exists():

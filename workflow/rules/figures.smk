@@ -78,7 +78,7 @@ rule figure_features:
     output:
         png=report(
             "results/{preset}/figures/{experiment}_{kind}.png",
-            caption="../report/{kind}.rst",
+            caption="../report/features.rst",
             category="{experiment}",
             subcategory="Features",
         ),
