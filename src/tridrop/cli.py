@@ -298,12 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_train_ae)
 
     p = sub.add_parser("sweep-ae", help="test MSE of a trained autoencoder at every width")
-    p.add_argument("--model", required=True, help="weights written by train-ae")
-    p.add_argument("--data", required=True, help="split written by prepare-data")
-    p.add_argument("--experiment", required=True, help="experiment name for the rows")
-    p.add_argument("--name", required=True, help="model name for the rows (td, notd, ...)")
-    p.add_argument("--seed", type=int, required=True, help="seed for the rows")
-    p.add_argument("--device", default="auto", help="auto|cpu|cuda")
+    _trained_autoencoder_options(p)
     p.add_argument("--recon-out", help="also save reconstructions to this .npz")
     p.add_argument("--recon-images", type=int, default=8, help="images in the reconstructions")
     p.add_argument("--recon-widths", type=int, nargs="+", help="widths (default: all)")
@@ -320,13 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_pca)
 
     p = sub.add_parser("features-ae", help="importance and dependence of the latent units")
-    p.add_argument("--model", required=True, help="weights written by train-ae")
-    p.add_argument("--data", required=True, help="split written by prepare-data")
-    p.add_argument("--experiment", required=True, help="experiment name for the rows")
-    p.add_argument("--name", required=True, help="model name for the rows (td, notd, ...)")
-    p.add_argument("--seed", type=int, required=True, help="seed for the rows")
+    _trained_autoencoder_options(p)
     p.add_argument("--images", type=int, default=500, help="first N test images used")
-    p.add_argument("--device", default="auto", help="auto|cpu|cuda")
     p.add_argument("--importance-out", required=True, help="output CSV (one row per unit)")
     p.add_argument("--dependence-out", required=True, help="output CSV (one row per pair)")
     p.set_defaults(func=_features_ae)
@@ -510,6 +500,16 @@ def _row_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto|cpu|cuda")
     p.add_argument("--out", required=True, help="output CSV (tidy rows)")
     p.add_argument("--params-out", required=True, help="output CSV (parameter counts)")
+
+
+def _trained_autoencoder_options(p: argparse.ArgumentParser) -> None:
+    """The trained autoencoder, its data, and the labels of the rows written about it."""
+    p.add_argument("--model", required=True, help="weights written by train-ae")
+    p.add_argument("--data", required=True, help="split written by prepare-data")
+    p.add_argument("--experiment", required=True, help="experiment name for the rows")
+    p.add_argument("--name", required=True, help="model name for the rows (td, notd, ...)")
+    p.add_argument("--seed", type=int, required=True, help="seed for the rows")
+    p.add_argument("--device", default="auto", help="auto|cpu|cuda")
 
 
 def _train_options(p: argparse.ArgumentParser) -> None:
