@@ -21,15 +21,31 @@ validate(config, SCHEMA)
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/inputs.smk"
+
+
+wildcard_constraints:
+    experiment=one_of([*AUTOENCODERS, *HEADS]),
+    variant=r"[a-z][a-z0-9_]*",
+    seed=r"\d+",
+    split=r"train|val",
+    dataset=r"[a-z][a-z0-9_]*",
+
+
 include: "workflow/rules/data.smk"
 include: "workflow/rules/autoencoder.smk"
-include: "workflow/rules/figures.smk"
-include: "workflow/rules/report.smk"
 include: "workflow/rules/head.smk"
-include: "workflow/rules/claims.smk"
+include: "workflow/rules/results.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/targets.smk"
 
 
 rule all:
     default_target: True
     input:
-        all_outputs(PRESET),
+        autoencoder_targets(),
+        head_targets(),
+        rules.aggregate.output,
+        rules.claims.output,
+        rules.environment.output,
+        rules.plot_mask.output,

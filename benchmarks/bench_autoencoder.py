@@ -2,7 +2,7 @@
 
 1. Training throughput of ``tridrop.train.fit`` against a bare PyTorch loop on the same model,
    data, batches and optimiser (target: fit / bare >= 0.8).
-2. The width sweep ``tridrop.sweep.latent_mse`` against W full-width evaluations of the test
+2. The width sweep ``tridrop.evaluation.latent_mse`` against W full-width evaluations of the test
    set (target: sweep <= 0.3 x W full-width evaluations).
 
     python benchmarks/bench_autoencoder.py                  # the demo's digits autoencoder
@@ -18,12 +18,13 @@ import time
 import torch
 from torch import nn
 
+from tridrop.evaluation import latent_mse
 from tridrop.models.autoencoder import mlp_autoencoder
-from tridrop.sweep import latent_mse
-from tridrop.train import TrainConfig, fit
+from tridrop.specs import TrainSpec
+from tridrop.train import fit
 
 
-def bare_loop(model: nn.Module, x: torch.Tensor, cfg: TrainConfig) -> None:
+def bare_loop(model: nn.Module, x: torch.Tensor, cfg: TrainSpec) -> None:
     """The loop a user would write: same batches, Adam, MSE; no logging or checkpoints."""
     order = torch.Generator().manual_seed(cfg.seed)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -63,7 +64,7 @@ def main() -> None:
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(a.n, *shape, generator=gen)
     x_test = torch.rand(a.n_test, *shape, generator=gen)
-    cfg = TrainConfig(epochs=a.epochs, batch_size=a.batch_size, lr=1e-3, device="cpu")
+    cfg = TrainSpec(epochs=a.epochs, batch_size=a.batch_size, lr=1e-3, device="cpu")
 
     def fresh() -> nn.Module:
         torch.manual_seed(0)

@@ -23,11 +23,12 @@ import numpy as np
 import torch
 
 from tridrop import imagenet
+from tridrop.evaluation import head_topk
 from tridrop.feature_cache import FeatureCache, write_index, write_shard
 from tridrop.models import vgg
 from tridrop.models.head import td_head
-from tridrop.sweep import head_topk
-from tridrop.train import TrainConfig, classification_loss, fit
+from tridrop.specs import TrainSpec
+from tridrop.train import classification_loss, fit
 
 
 def images(root: Path, n: int, classes: int) -> list[tuple[Path, int]]:
@@ -86,7 +87,7 @@ def main() -> None:
         imagenet.cache_features(backbone, ds, tmp / "cache", {"classes": list(range(a.classes))},
                                 batch_size=32)  # fmt: skip
         cache = FeatureCache(tmp / "cache", in_memory=False)  # as for ImageNet: memory-mapped
-        cfg = TrainConfig(epochs=1, batch_size=a.batch_size, lr=1e-4, device="cpu")
+        cfg = TrainSpec(epochs=1, batch_size=a.batch_size, lr=1e-4, device="cpu")
 
         def epoch(x):
             torch.manual_seed(0)

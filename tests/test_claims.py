@@ -3,6 +3,7 @@
 import pandas as pd
 
 from tridrop.claims import COLUMNS, autoencoder_claims, combine, markdown
+from tridrop.specs import AutoencoderClaims
 
 
 def tables(td_mse, notd_mse, fixed_mse, importance, lower, upper):
@@ -25,7 +26,7 @@ def tables(td_mse, notd_mse, fixed_mse, importance, lower, upper):
 def test_claims_that_hold():
     t = tables([0.4, 0.2, 0.1, 0.05], [0.9, 0.8, 0.5, 0.04], {1: 0.35, 2: 0.19},
                [4.0, 3.0, 2.0, 1.0], lower=1.0, upper=0.1)  # fmt: skip
-    df = autoencoder_claims(*t, "e")
+    df = autoencoder_claims(*t, AutoencoderClaims("e"))
     assert list(df.columns) == COLUMNS and df["held"].all()
     by = df.set_index("metric")["value"]
     assert by["spearman_rho_unit_importance"] == -1.0
@@ -37,7 +38,7 @@ def test_claims_that_hold():
 def test_claims_that_fail_are_reported_not_hidden(tmp_path):
     t = tables([0.1, 0.2, 0.1, 0.3], [0.9, 0.8, 0.5, 0.01], {1: 0.01},
                [1.0, 2.0, 3.0, 4.0], lower=0.1, upper=1.0)  # fmt: skip
-    df = autoencoder_claims(*t, "e")
+    df = autoencoder_claims(*t, AutoencoderClaims("e"))
     assert not df["held"].any()
     df.to_csv(tmp_path / "e.csv", index=False)
     both = combine([tmp_path / "e.csv", tmp_path / "e.csv"])

@@ -15,9 +15,10 @@ import torch
 
 from conftest import run
 from tridrop.data import prepare
-from tridrop.heads import cache_digits
+from tridrop.files import load_model_file
+from tridrop.jobs.head import cache
 from tridrop.models.head import td_head
-from tridrop.train import load_model_file
+from tridrop.specs import FeatureCacheSpec, HeadModel, HeadTrain, TrainSpec, dump
 
 pytestmark = pytest.mark.slow
 TOLERANCE = 1e-5
@@ -25,14 +26,13 @@ TOLERANCE = 1e-5
 
 def test_two_gloo_processes_train_the_same_head_as_one(tmp_path: Path):
     prepare("digits", tmp_path / "digits.npz")
-    cache_digits(tmp_path / "digits.npz", "train", tmp_path / "train")
-    args = ["tridrop", "train-head", "--features", str(tmp_path / "train"), "--hidden", "32",
-            "--mode", "triangle", "--epochs", "3", "--batch-size", "64", "--lr", "0.003",
-            "--seed", "1", "--device", "cpu"]  # fmt: skip
+    cache(FeatureCacheSpec("digits", "train"), data=tmp_path / "digits.npz", out=tmp_path / "train")
+    spec = HeadTrain(HeadModel(hidden=32), TrainSpec(epochs=3, lr=0.003, seed=1, device="cpu"))
+    args = ["tridrop", "head", "train", "--spec", dump(spec), "--features", str(tmp_path / "train")]
     env_threads = ["env", "OMP_NUM_THREADS=1"]
-    run([*env_threads, *args, "--out", str(tmp_path / "one.pt")], tmp_path)
+    run([*env_threads, *args, "--model", str(tmp_path / "one.pt")], tmp_path)
     ddp = run([*env_threads, "torchrun", "--standalone", "--nproc-per-node", "2", "--no-python",
-               *args, "--checkpoint", str(tmp_path / "ckpt.pt"), "--out",
+               *args, "--checkpoint", str(tmp_path / "ckpt.pt"), "--model",
                str(tmp_path / "two.pt")], tmp_path)  # fmt: skip
     one, meta_one = load_model_file(tmp_path / "one.pt")
     two, meta_two = load_model_file(tmp_path / "two.pt")

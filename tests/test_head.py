@@ -4,8 +4,9 @@ import pandas as pd
 import pytest
 import torch
 
+from tridrop.claims import head_claims
 from tridrop.dropout import SharedWidth, narrow, triangular_mask
-from tridrop.heads import head_claims
+from tridrop.evaluation import head_topk, prefix_logits, topk_correct
 from tridrop.models.head import (
     count_params,
     head_params,
@@ -16,7 +17,7 @@ from tridrop.models.head import (
     svd_rank_for,
     td_head,
 )
-from tridrop.sweep import head_topk, prefix_logits, topk_correct
+from tridrop.specs import HeadClaims
 
 WIDTHS = [1, 2, 3, 5, 8, 13, 24]
 
@@ -118,7 +119,9 @@ def table(td_top1, ref_top1=0.9):
 
 
 def test_claims_use_the_widest_width_within_each_budget():
-    claims = head_claims(table([0.8, 0.78, 0.6]), kept_25=0.95, kept_10=0.8, max_gap=0.05)
+    claims = head_claims(
+        table([0.8, 0.78, 0.6]), HeadClaims(kept_25=0.95, kept_10=0.8, max_gap=0.05)
+    )
     assert list(claims["metric"]) == ["top1_ratio", "top1_ratio", "top1_gap"]
     assert claims["value"].tolist() == pytest.approx([0.78 / 0.8, 0.6 / 0.8, 0.1])
     assert claims["held"].tolist() == [True, False, False]

@@ -8,8 +8,10 @@ import torch
 
 from failures import Failure
 from tridrop.data import load_digits_split
+from tridrop.files import load_model_file, save_model
 from tridrop.models.autoencoder import mlp_autoencoder
-from tridrop.train import TrainConfig, fit, load_model_file, resolve_device, save_model
+from tridrop.specs import AutoencoderModel, AutoencoderTrain, TrainSpec, dump
+from tridrop.train import fit, resolve_device
 
 FAILURES = [
     Failure("model files", "a checkpoint or model file holding a pickled object that would run code",
@@ -21,11 +23,14 @@ FAILURES = [
     Failure("interruption", "an exception inside an epoch (e.g. out of memory)",
             "the traceback; the checkpoint holds the last finished epoch",
             "the checkpoint; the rerun resumes and matches an uninterrupted run"),
+    Failure("interruption", "a killed training job rerun after its epochs, lr or mode were changed",
+            "work/ckpt.pt was written by a run with other settings; starting fresh",
+            "the new run starts from scratch (the checkpoint carries its spec); model.json matches the weights"),
     Failure("device", "`device: cuda` on a machine without a GPU",
             "device 'cuda' was asked for but CUDA is not available", "nothing ran"),
 ]  # fmt: skip
 
-CFG = TrainConfig(epochs=4, batch_size=64, lr=1e-3, seed=3, device="cpu")
+CFG = TrainSpec(epochs=4, batch_size=64, lr=1e-3, seed=3, device="cpu")
 
 
 def data():
@@ -35,6 +40,19 @@ def data():
 def fresh(mode="random"):
     torch.manual_seed(0)
     return mlp_autoencoder((1, 8, 8), 16, 6, mode)
+
+
+def test_a_checkpoint_of_other_settings_is_not_resumed(tmp_path, caplog):
+    x, y = data()
+    ckpt = tmp_path / "work" / "ckpt.pt"
+    fit(fresh(), x, y, CFG, checkpoint=ckpt, tag="epochs 4")  # leaves a checkpoint at epoch 4
+    longer = TrainSpec(epochs=5, batch_size=64, lr=1e-3, seed=3, device="cpu")
+    changed, reference = fresh(), fresh()
+    history = fit(changed, x, y, longer, checkpoint=ckpt, tag="epochs 5")
+    assert FAILURES[3].seen.replace("work/ckpt.pt", str(ckpt)) in caplog.text
+    assert [r["loss"] for r in history] == [r["loss"] for r in fit(reference, x, y, longer)]
+    resumed = fit(fresh(), x, y, longer, checkpoint=ckpt, tag="epochs 5")  # same tag: resumes
+    assert "resumed from" in caplog.text and len(resumed) == 5
 
 
 def test_same_seed_same_weights():
@@ -48,7 +66,7 @@ def test_same_seed_same_weights():
 
 def test_training_reduces_the_loss():
     x, y = data()
-    history = fit(fresh("triangle"), x, y, TrainConfig(epochs=20, lr=5e-3, device="cpu"))
+    history = fit(fresh("triangle"), x, y, TrainSpec(epochs=20, lr=5e-3, device="cpu"))
     assert history[-1]["loss"] < 0.5 * history[0]["loss"]
 
 
@@ -101,7 +119,7 @@ def test_deterministic_option_switches_kernels(monkeypatch):
     x, y = data()
     monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
     try:
-        fit(fresh(), x, y, TrainConfig(epochs=1, device="cpu", deterministic=True))
+        fit(fresh(), x, y, TrainSpec(epochs=1, device="cpu", deterministic=True))
         assert torch.are_deterministic_algorithms_enabled()
         assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
     finally:
@@ -112,7 +130,7 @@ def test_device_choice():
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     if not torch.cuda.is_available():
-        with pytest.raises(RuntimeError, match=FAILURES[3].seen):
+        with pytest.raises(RuntimeError, match=FAILURES[4].seen):
             resolve_device("cuda")
 
 
@@ -128,15 +146,17 @@ def test_killed_job_resumes_to_the_same_result(tmp_path: Path):
 
     data = tmp_path / "digits.npz"
     prepare("digits", data)
-    args = ["--data", str(data), "--hidden", "64", "--latent", "8", "--epochs", "100",
-            "--device", "cpu", "--seed", "5"]  # fmt: skip
-    cmd = [sys.executable, "-m", "tridrop.cli", "train-ae", *args]
+    spec = AutoencoderTrain(
+        AutoencoderModel(hidden=64, latent=8), TrainSpec(epochs=100, device="cpu", seed=5)
+    )
+    args = ["--spec", dump(spec), "--data", str(data)]
+    cmd = [sys.executable, "-m", "tridrop.cli", "ae", "train", *args]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    subprocess.run([*cmd, "--out", str(tmp_path / "ref.pt")], check=True, env=env,
+    subprocess.run([*cmd, "--model", str(tmp_path / "ref.pt")], check=True, env=env,
                    capture_output=True)  # fmt: skip
 
     ckpt = tmp_path / "work" / "ckpt.pt"
-    run = [*cmd, "--out", str(tmp_path / "run.pt"), "--checkpoint", str(ckpt)]
+    run = [*cmd, "--model", str(tmp_path / "run.pt"), "--checkpoint", str(ckpt)]
     proc = subprocess.Popen(run, env=env, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while not ckpt.exists() and time.time() < deadline:

@@ -20,8 +20,9 @@ from conftest import copy_workflow, run
 from failures import Failure
 from tridrop import imagenet
 from tridrop.feature_cache import FeatureCache
-from tridrop.heads import cache_imagenet
+from tridrop.jobs.head import cache
 from tridrop.models import vgg
+from tridrop.specs import FeatureCacheSpec, ImageNetSpec
 
 IMAGENET_KEPT = "nothing ran: the workflow stops when it is read, before any job"
 FAILURES = [
@@ -106,8 +107,10 @@ def test_check_says_what_is_missing_and_how_to_prepare(
 
 def test_cached_features_equal_a_direct_forward_pass(data: Path, tmp_path: Path, state):
     out = tmp_path / "val"
-    cache_imagenet(data, "val", out, weights="random", max_classes=3, shard_size=4,
-                   work=tmp_path / "work", device="cpu", **SIZES)  # fmt: skip
+    s = ImageNetSpec(
+        str(data), weights="random", max_classes=3, shard_size=4, batch_size=64, workers=0, **SIZES
+    )
+    cache(FeatureCacheSpec("imagenet", "val", s, "cpu"), out=out, work=tmp_path / "work")
     cache = FeatureCache(out)
     assert cache.dim == vgg.FEATURES == 25088 and len(cache) == 9
     assert cache.meta["shards"] == [4, 4, 1] and cache.meta["classes"] == CLASSES
@@ -208,10 +211,10 @@ def test_the_vgg19_path_end_to_end(data: Path, tmp_path: Path):
     run(["snakemake", "--cores", "2", "results/vggtest/claims.csv",
          "results/vggtest/figures/vgg19_accuracy_vs_params.png"], dest)  # fmt: skip
     res = dest / "results/vggtest"
-    assert (res / "imagenet/vgg19.json").exists()
+    assert (res / "runs/vgg19/imagenet.json").exists()
     train, val = (
-        FeatureCache(res / "features/vgg19/train"),
-        FeatureCache(res / "features/vgg19/val"),
+        FeatureCache(res / "runs/vgg19/features/train"),
+        FeatureCache(res / "runs/vgg19/features/val"),
     )
     assert train.dim == val.dim == 25088
     assert len(train) == 3 * 4 * 2 and len(val) == 3 * 2  # limits and augmented views

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import ROOT, run
+from conftest import ROOT, one_seed, run
 
 pytestmark = pytest.mark.slow
 NOTHING = "Nothing to be done"
@@ -158,12 +158,65 @@ def test_mnist_experiment_plans_a_download_or_reads_a_local_folder(workflow_copy
     aes["mnist"] = {**aes["digits"], "dataset": "mnist", "max_train": 100}
     cfg_path.write_text(yaml.safe_dump(cfg))
     dry = run(["snakemake", "-n", "-p", "results/demo/data/mnist.npz"], workflow_copy).stdout
-    assert "tridrop download --dataset mnist --root results/demo/data/raw/mnist" in dry
-    assert "--path results/demo/data/raw/mnist --max-train 100" in dry
+    assert "tridrop data download --spec" in dry and "--root results/demo/data/raw/mnist" in dry
+    assert '"max_train":100' in dry and "--raw results/demo/data/raw/mnist" in dry
 
     local = workflow_copy / "idx"
     local.mkdir()
     aes["mnist"].update(source="local", path=str(local))
     cfg_path.write_text(yaml.safe_dump(cfg))
     dry = run(["snakemake", "-n", "-p", "results/demo/data/mnist.npz"], workflow_copy).stdout
-    assert "download_data" not in dry and f"--path {local} --max-train 100" in dry
+    assert "download_data" not in dry and f"--raw {local}" in dry
+
+
+def planned(proc) -> set[str]:
+    """Rules a dry run would run, from its job table."""
+    table = proc.stdout.split("Job stats:")[1].split("total")[0]
+    return {line.split()[0] for line in table.splitlines()[3:] if line.strip()}
+
+
+def test_an_edit_reruns_only_the_jobs_whose_code_changed(workflow_copy: Path):
+    one_seed(workflow_copy)
+    run(["snakemake", "--cores", "2"], workflow_copy)
+    figure = workflow_copy / "src/tridrop/figures/sweep.py"
+    figure.write_text(figure.read_text() + "\n# an edit\n")
+    assert planned(run(["snakemake", "-n"], workflow_copy)) == {"plot_sweep", "all"}
+    readme = workflow_copy / "src/tridrop/readme.py"
+    readme.write_text(readme.read_text() + "\n# an edit\n")
+    assert planned(run(["snakemake", "-n"], workflow_copy)) == {"plot_sweep", "all"}
+    run(["snakemake", "--cores", "2"], workflow_copy)
+    method = workflow_copy / "src/tridrop/dropout.py"
+    method.write_text(method.read_text() + "\n# an edit\n")
+    jobs = planned(run(["snakemake", "-n"], workflow_copy))
+    assert {"ae_train", "head_train", "ae_sweep", "plot_mask"} <= jobs
+    assert "prepare_data" not in jobs and "environment" not in jobs
+
+
+def test_the_paper_autoencoders_plan_without_imagenet(workflow_copy: Path):
+    config = ["--config", "preset=paper"]
+    ae = run(["snakemake", "-n", *config, "autoencoders"], workflow_copy)
+    assert {"ae_train", "download_data"} <= planned(ae) and "head_cache" not in planned(ae)
+    heads = run(["snakemake", "-n", *config, "heads"], workflow_copy, check=False)
+    assert heads.returncode != 0
+    out = heads.stdout + heads.stderr
+    assert "presets.paper.heads.vgg19.imagenet.root" in out and "ImageNet not found" in out
+
+
+@pytest.mark.parametrize("payload", ["x$(touch pwned)", "x`touch pwned`", "a b; touch pwned"])
+def test_config_paths_never_reach_a_shell_unquoted(workflow_copy: Path, payload: str):
+    import shutil
+
+    shared = ROOT.parent / "shared/data/mnist"
+    if not shared.is_dir():
+        pytest.skip("needs the MNIST test split in ../shared/data/mnist")
+    folder = workflow_copy / payload
+    shutil.copytree(shared, folder)
+    cfg_path = workflow_copy / "config/config.yaml"
+    cfg = yaml.safe_load(cfg_path.read_text())
+    aes = cfg["presets"]["demo"]["autoencoders"]
+    aes["mnist"] = {**aes["digits"], "dataset": "mnist", "source": "local", "path": str(folder),
+                    "max_train": 50, "max_test": 20}  # fmt: skip
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    run(["snakemake", "--cores", "1", "results/demo/data/mnist.npz"], workflow_copy)
+    assert (workflow_copy / "results/demo/data/mnist.npz").exists()
+    assert not list(workflow_copy.rglob("pwned"))

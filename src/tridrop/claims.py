@@ -1,16 +1,10 @@
-"""The paper's claims about the variable-size autoencoder, measured and checked.
+"""The paper's claims, measured and checked: autoencoders (features ordered, dependence
+asymmetric, MSE falling with width, gaps to baselines) and pruned classifier heads.
 
 Each claim is one row: ``experiment, claim, metric, value, threshold, held``. The claim text
 says the comparison (``<`` or ``<=`` or ``>``) between the measured value and the threshold.
-Thresholds are fixed before looking at results and stated here:
-
-- importance decreases with unit index: Spearman rho(unit, mean importance) < -0.8;
-- dependence mostly lower-triangular: share of off-diagonal mass below the diagonal > 0.5
-  (0.5 is a symmetric matrix);
-- MSE decreases with width: Spearman rho(width, mean MSE) < -0.9;
-- TD at width k vs an autoencoder trained at width k: MSE ratio <= 1.5, one row per k;
-- the full-width gap to the same autoencoder without TD: MSE ratio <= 1.5.
-
+Thresholds are pre-registered: their defaults and reasons are in :mod:`tridrop.specs`
+(``AutoencoderClaims``, ``HeadClaims``); a preset may set them in the config before its run.
 Means are over seeds; the figures read the same aggregated files.
 """
 
@@ -22,25 +16,20 @@ from pathlib import Path
 import pandas as pd
 from scipy.stats import spearmanr
 
-from tridrop.features import lower_share
+from tridrop.analysis import lower_share
+from tridrop.specs import AutoencoderClaims, HeadClaims
 
 COLUMNS = ["experiment", "claim", "metric", "value", "threshold", "held"]
-IMPORTANCE_RHO = -0.8
-LOWER_SHARE = 0.5
-MSE_RHO = -0.9
-FIXED_RATIO = 1.5
-FULL_GAP = 1.5
 
 
 def autoencoder_claims(
     sweeps: pd.DataFrame,
     importance: pd.DataFrame,
     dependence: pd.DataFrame,
-    experiment: str,
-    td: str = "td",
-    notd: str = "notd",
+    spec: AutoencoderClaims,
 ) -> pd.DataFrame:
     """Claim rows of one autoencoder experiment; model ``td`` is compared with the baselines."""
+    experiment, td, notd = spec.experiment, spec.td, spec.notd
     mse = sweeps[(sweeps["experiment"] == experiment) & (sweeps["metric"] == "mse")]
     mean = mse.groupby(["model", "width"])["value"].mean()
     if td not in mean.index.get_level_values("model"):
@@ -54,11 +43,11 @@ def autoencoder_claims(
     rho = float(spearmanr(by_unit.index, by_unit.to_numpy()).statistic)
     rows.append(
         (
-            f"importance decreases with unit index ({td}): rho < {IMPORTANCE_RHO}",
+            f"importance decreases with unit index ({td}): rho < {spec.importance_rho}",
             "spearman_rho_unit_importance",
             rho,
-            IMPORTANCE_RHO,
-            rho < IMPORTANCE_RHO,
+            spec.importance_rho,
+            rho < spec.importance_rho,
         )
     )
 
@@ -66,46 +55,100 @@ def autoencoder_claims(
     share = lower_share(dep.groupby(["unit", "removed"], as_index=False)["value"].mean())
     rows.append(
         (
-            f"dependence is mostly lower-triangular ({td}): share > {LOWER_SHARE}",
+            f"dependence is mostly lower-triangular ({td}): share > {spec.lower_share}",
             "share_below_diagonal",
             share,
-            LOWER_SHARE,
-            share > LOWER_SHARE,
+            spec.lower_share,
+            share > spec.lower_share,
         )
     )
 
     rho = float(spearmanr(td_mse.index, td_mse.to_numpy()).statistic)
     rows.append(
         (
-            f"test MSE decreases with width ({td}): rho < {MSE_RHO}",
+            f"test MSE decreases with width ({td}): rho < {spec.mse_rho}",
             "spearman_rho_width_mse",
             rho,
-            MSE_RHO,
-            rho < MSE_RHO,
+            spec.mse_rho,
+            rho < spec.mse_rho,
         )
     )
 
     if "fixed" in mean.index.get_level_values("model"):
         for width, fixed in mean["fixed"].items():
             ratio = float(td_mse[width] / fixed)
-            rows.append((f"{td} at width {width} vs an autoencoder trained at width {width}: "
-                         f"MSE ratio <= {FIXED_RATIO}", f"mse_ratio_{td}_fixed_w{width}", ratio,
-                         FIXED_RATIO, ratio <= FIXED_RATIO))  # fmt: skip
+            rows.append(
+                (
+                    f"{td} at width {width} vs an autoencoder trained at width {width}: "
+                    f"MSE ratio <= {spec.fixed_ratio}",
+                    f"mse_ratio_{td}_fixed_w{width}",
+                    ratio,
+                    spec.fixed_ratio,
+                    ratio <= spec.fixed_ratio,
+                )
+            )
 
     if notd in mean.index.get_level_values("model"):
         ratio = float(td_mse[full] / mean[notd][full])
         rows.append(
             (
-                f"full-width gap: {td} vs {notd} at width {full}: MSE ratio <= {FULL_GAP}",
+                f"full-width gap: {td} vs {notd} at width {full}: MSE ratio <= {spec.full_gap}",
                 f"mse_ratio_{td}_{notd}_full",
                 ratio,
-                FULL_GAP,
-                ratio <= FULL_GAP,
+                spec.full_gap,
+                ratio <= spec.full_gap,
             )
         )
     out = pd.DataFrame(rows, columns=COLUMNS[1:])
     out.insert(0, "experiment", experiment)
     return out
+
+
+def head_claims(table: pd.DataFrame, spec: HeadClaims) -> pd.DataFrame:
+    """Claims rows: top-1 kept at 25% and 10% of head parameters; the full-width gap.
+
+    At each budget the widest swept TD width whose head has at most that share of the
+    full-width head's parameters is used; the value is its top-1 over the full-width top-1.
+    The gap is the reference (unconstrained network) top-1 minus the full-width TD top-1.
+    """
+    model, max_gap = spec.model, spec.max_gap
+    td = table[table["model"] == model].sort_values("head_params")
+    if td.empty:
+        raise ValueError(f"no rows of model {model!r} in the table")
+    exp = td["experiment"].iloc[0]
+    full = td.iloc[-1]
+    rows = []
+    for budget, threshold in ((0.25, spec.kept_25), (0.10, spec.kept_10)):
+        fits = td[td["head_pct"] <= 100 * budget + 1e-9]
+        if fits.empty:
+            continue
+        r = fits.iloc[-1]
+        rows.append(
+            {
+                "claim": f"{model}: top-1 kept at <= {budget:.0%} of head parameters (width "
+                f"{int(r['width'])}, {r['head_pct']:.1f}% of head), relative to full width",
+                "metric": "top1_ratio",
+                "value": r["top1"] / full["top1"],
+                "threshold": threshold,
+                "held": bool(r["top1"] / full["top1"] >= threshold),
+            }
+        )
+    ref = table[table["model"] == "reference"]
+    if not ref.empty:
+        gap = float(ref["top1"].iloc[0] - full["top1"])
+        rows.append(
+            {
+                "claim": f"{model}: full-width top-1 gap to the unconstrained network (reference "
+                "minus TD, at most the threshold)",
+                "metric": "top1_gap",
+                "value": gap,
+                "threshold": max_gap,
+                "held": bool(gap <= max_gap),
+            }
+        )
+    out = pd.DataFrame(rows)
+    out.insert(0, "experiment", exp)
+    return out[["experiment", "claim", "metric", "value", "threshold", "held"]]
 
 
 def combine(paths: Iterable[str | Path]) -> pd.DataFrame:

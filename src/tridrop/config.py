@@ -6,6 +6,7 @@ fails before any job runs. The Snakefile calls :func:`problems` on the loaded co
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +64,10 @@ def _consistency(config: dict) -> list[str]:
     out = []
     preset = config["preset"]
     if preset not in config["presets"]:
-        return [f"config: preset = {preset!r} is not defined; choose one of "
-                f"{sorted(config['presets'])}"]  # fmt: skip
+        return [
+            f"config: preset = {preset!r} is not defined; choose one of {sorted(config['presets'])}"
+        ]
+    out += _shared(config["presets"][preset], f"presets.{preset}")
     for name, spec in config["presets"][preset].get("autoencoders", {}).items():
         key = f"presets.{preset}.autoencoders.{name}"
         if spec.get("source") == "local":
@@ -72,25 +75,68 @@ def _consistency(config: dict) -> list[str]:
             if not path:
                 out.append(f"config: {key}: `source: local` needs `path:` (the dataset's folder)")
             elif not Path(path).is_dir():
-                out.append(f"config: {key}.path = {path!r} is not a folder; "
-                           "point it at the dataset's files or use `source: download`")  # fmt: skip
+                out.append(
+                    f"config: {key}.path = {path!r} is not a folder; "
+                    "point it at the dataset's files or use `source: download`"
+                )
         for field in ("recon_widths", "headline_widths", "fixed_widths"):
             too_wide = [w for w in spec.get(field, []) if w > spec["latent"]]
             if too_wide:
-                out.append(f"config: {key}.{field} = {too_wide}: width larger than the latent "
-                           f"layer (latent: {spec['latent']})")  # fmt: skip
+                out.append(
+                    f"config: {key}.{field} = {too_wide}: width larger than the latent "
+                    f"layer (latent: {spec['latent']})"
+                )
     for name, spec in config["presets"][preset].get("heads", {}).items():
         key = f"presets.{preset}.heads.{name}"
         for field in ("widths", "fixed_widths"):
             too_wide = [w for w in spec[field] if w > spec["hidden"]]
             if too_wide:
-                out.append(f"config: {key}.{field} = {too_wide}: width larger than the hidden "
-                           f"layers (hidden: {spec['hidden']})")  # fmt: skip
+                out.append(
+                    f"config: {key}.{field} = {too_wide}: width larger than the hidden "
+                    f"layers (hidden: {spec['hidden']})"
+                )
         if spec["dataset"] == "imagenet" and "imagenet" not in spec:
             out.append(f"config: {key}: dataset imagenet needs an `imagenet:` section")
         if spec["reference"] == "pretrained" and spec["dataset"] != "imagenet":
-            out.append(f"config: {key}.reference = 'pretrained' needs dataset imagenet "
-                       f"(got {spec['dataset']!r})")  # fmt: skip
+            out.append(
+                f"config: {key}.reference = 'pretrained' needs dataset imagenet "
+                f"(got {spec['dataset']!r})"
+            )
+    return out
+
+
+# Names that label other outputs of an experiment's run folder, not variants.
+RESERVED = ("baselines", "features", "pretrained", "notd_reference")
+SPLIT_KEYS = ("source", "path", "test_fraction", "split_seed", "max_train", "max_test")
+
+
+def _shared(preset: dict, key: str) -> list[str]:
+    """Across experiments: unique names, and one split per dataset (it is stored once)."""
+    out = []
+    aes, heads = preset.get("autoencoders", {}), preset.get("heads", {})
+    for name in sorted(set(aes) & set(heads)):
+        out.append(
+            f"config: {key}: experiment {name!r} is both an autoencoder and a head; "
+            "experiment names must be unique"
+        )
+    first: dict[str, tuple[str, dict]] = {}
+    for family, section in (("autoencoders", aes), ("heads", heads)):
+        for name, spec in section.items():
+            for variant in spec.get("variants", {}):
+                if variant in RESERVED or re.fullmatch(r"fixed\d+", variant):
+                    out.append(
+                        f"config: {key}.{family}.{name}.variants.{variant}: reserved "
+                        "name (fixed<width> variants come from fixed_widths)"
+                    )
+            split = {k: spec.get(k) for k in SPLIT_KEYS}
+            seen = first.setdefault(spec["dataset"], (f"{family}.{name}", split))
+            diff = [k for k in SPLIT_KEYS if split[k] != seen[1][k]]
+            if diff:
+                out.append(
+                    f"config: {key}.{family}.{name}: dataset {spec['dataset']!r} is "
+                    f"stored once per preset, but its {diff} differ from "
+                    f"{key}.{seen[0]}; make them equal"
+                )
     return out
 
 

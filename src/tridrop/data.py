@@ -141,6 +141,14 @@ def find_idx(folder: str | Path, stem: str) -> Path | None:
     return None
 
 
+def raw_files(dataset: str, folder: str | Path) -> list[Path]:
+    """The files a local copy of ``dataset`` is read from (CelebA: its folder), so that a
+    pipeline can depend on their contents rather than on the folder's modification time."""
+    if dataset == "celeba":
+        return [Path(folder)]
+    return [f for stem in IDX_FILES.values() if (f := find_idx(folder, stem)) is not None]
+
+
 def load_idx_pair(images: Path, labels: Path) -> tuple[np.ndarray, np.ndarray]:
     """Images ``(N, 1, H, W)`` uint8 and labels ``(N,)`` int64, checked against each other."""
     x, y = read_idx(images), read_idx(labels)
@@ -169,8 +177,12 @@ def load_mnist_folder(
         )
     x_te, y_te = load_idx_pair(files["test_images"], files["test_labels"])
     if files["train_images"] is None or files["train_labels"] is None:
-        log.warning("%s: no train files, splitting the t10k files %.0f/%.0f", folder,
-                    100 * (1 - test_fraction), 100 * test_fraction)  # fmt: skip
+        log.warning(
+            "%s: no train files, splitting the t10k files %.0f/%.0f",
+            folder,
+            100 * (1 - test_fraction),
+            100 * test_fraction,
+        )
         return split_arrays(x_te, y_te, test_fraction, seed)
     x_tr, y_tr = load_idx_pair(files["train_images"], files["train_labels"])
     if x_tr.shape[1:] != x_te.shape[1:]:
@@ -309,8 +321,12 @@ def prepare(
             arrays = load_celeba_folder(path, max_train=max_train, max_test=max_test)
         else:
             arrays = load_mnist_folder(path, test_fraction, seed)
-            arrays = (arrays[0][:max_train], arrays[1][:max_train],
-                      arrays[2][:max_test], arrays[3][:max_test])  # fmt: skip
+            arrays = (
+                arrays[0][:max_train],
+                arrays[1][:max_train],
+                arrays[2][:max_test],
+                arrays[3][:max_test],
+            )
         save_arrays(out, dict(zip(KEYS, arrays, strict=True)))
         split = load_split(out)
     log.info(
@@ -330,8 +346,10 @@ def download(dataset: str, root: str | Path) -> Path:
         return download_mnist(root, dataset)
     if dataset == "celeba":
         return download_celeba(root)
-    raise ValueError(f"dataset {dataset!r} is not downloadable; choose one of "
-                     f"{sorted([*TORCHVISION_MNIST, 'celeba'])}")  # fmt: skip
+    raise ValueError(
+        f"dataset {dataset!r} is not downloadable; choose one of "
+        f"{sorted([*TORCHVISION_MNIST, 'celeba'])}"
+    )
 
 
 def save_arrays(path: str | Path, arrays: dict[str, np.ndarray]) -> None:

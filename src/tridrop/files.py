@@ -1,4 +1,5 @@
-"""Atomic file writes: a result appears under its name only once it is complete.
+"""Run files: atomic writes (a result appears under its name only once it is complete) and
+safe reads of model files (``weights_only``: no pickled code runs).
 
 A job killed while writing leaves a ``*.tmp*`` file behind, never a truncated output that a
 rerun (or a reader) would take for a finished one.
@@ -6,10 +7,15 @@ rerun (or a reader) would take for a finished one.
 
 from __future__ import annotations
 
+import json
 import os
+import pickle
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import torch
+from torch import nn
 
 
 @contextmanager
@@ -27,3 +33,48 @@ def atomic(path: str | Path) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_text(text: str, path: str | Path) -> None:
+    with atomic(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_json(obj: object, path: str | Path) -> None:
+    write_text(json.dumps(obj, indent=2) + "\n", path)
+
+
+def write_csv(df, path: str | Path) -> None:
+    """A tidy table as CSV (6 significant digits, so reruns with equal results are equal)."""
+    with atomic(path) as tmp:
+        df.to_csv(tmp, index=False, float_format="%.6g")
+
+
+def save_torch(obj: object, path: str | Path) -> None:
+    with atomic(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def save_model(path: str | Path, model: nn.Module, meta: dict) -> None:
+    """Write the weights and the run's metadata (architecture, config, environment)."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    save_torch({"state_dict": state, "meta": meta}, path)
+
+
+def load_model_file(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """Read a file written by :func:`save_model`; ``weights_only`` never runs pickled code."""
+    blob = safe_load(path)
+    return blob["state_dict"], blob["meta"]
+
+
+def safe_load(path: str | Path, map_location: torch.device | str = "cpu") -> dict:
+    """``torch.load`` with ``weights_only=True``; a file holding other objects is refused."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        first = str(err).split("WeightsUnpickler error:")[-1].strip().splitlines()[0]
+        raise ValueError(
+            f"{path}: refused to load: it holds Python objects other than tensors and plain "
+            f"data, which could run code ({first}). Recreate it with tridrop, or load it "
+            "yourself only if you trust its source."
+        ) from None

@@ -224,9 +224,11 @@ def cache_features(
         torch.manual_seed(seed * 1_000_003 + k)
         loader = DataLoader(
             torch.utils.data.Subset(dataset, range(starts[k], starts[k] + sizes[k])),
-            batch_size=batch_size, num_workers=workers, pin_memory=device.type == "cuda",
+            batch_size=batch_size,
+            num_workers=workers,
+            pin_memory=device.type == "cuda",
             generator=torch.Generator().manual_seed(seed * 1_000_003 + k),
-        )  # fmt: skip
+        )
         feats, labels = [], []
         for x, y in loader:
             with torch.autocast("cuda", dtype=torch.float16, enabled=device.type == "cuda"):
@@ -237,8 +239,14 @@ def cache_features(
         write_shard(out, k, np.concatenate(feats), np.concatenate(labels))
         dim = feats[0].shape[1]
         seconds = time.perf_counter() - t0
-        log.info("shard %d/%d: %d images in %.1fs (%.1f images/s)", k + 1, len(starts),
-                 sizes[k], seconds, sizes[k] / seconds)  # fmt: skip
+        log.info(
+            "shard %d/%d: %d images in %.1fs (%.1f images/s)",
+            k + 1,
+            len(starts),
+            sizes[k],
+            seconds,
+            sizes[k] / seconds,
+        )
     bar.close()
     if dim is None:
         dim = int(np.load(Path(out) / "features_00000.npy", mmap_mode="r").shape[1])

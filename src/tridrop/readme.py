@@ -44,8 +44,15 @@ def caption(captions: Path, figure: Path, config: dict, preset: str) -> str:
 
 def _experiments(config: dict, preset: str) -> list[str]:
     p = config["presets"][preset]
-    return sorted({name for section in p.values() if isinstance(section, dict) for name in section
-                   if isinstance(section[name], dict) and "seeds" in section[name]})  # fmt: skip
+    return sorted(
+        {
+            name
+            for section in p.values()
+            if isinstance(section, dict)
+            for name in section
+            if isinstance(section[name], dict) and "seeds" in section[name]
+        }
+    )
 
 
 def width_table(summary: pd.DataFrame, experiment: str, metric: str) -> str:
@@ -53,12 +60,16 @@ def width_table(summary: pd.DataFrame, experiment: str, metric: str) -> str:
     sel = summary[(summary["experiment"] == experiment) & (summary["metric"] == metric)]
     full = int(sel["width"].max())
     widths = sorted({w for w in sel["width"].unique() if w & (w - 1) == 0} | {full})
-    lines = ["| model | " + " | ".join(f"w={w}" for w in widths) + " |",
-             "|---|" + "---|" * len(widths)]  # fmt: skip
+    lines = [
+        "| model | " + " | ".join(f"w={w}" for w in widths) + " |",
+        "|---|" + "---|" * len(widths),
+    ]
     for model, g in sel.groupby("model"):
         by = g.set_index("width")
-        cells = [f"{by.at[w, 'mean']:.4g} ± {by.at[w, 'std']:.2g}" if w in by.index else ""
-                 for w in widths]  # fmt: skip
+        cells = [
+            f"{by.at[w, 'mean']:.4g} ± {by.at[w, 'std']:.2g}" if w in by.index else ""
+            for w in widths
+        ]
         lines.append(f"| {LABELS.get(model, model)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -68,15 +79,20 @@ def accuracy_table(table: pd.DataFrame) -> str:
     td = table[table["model"] == "td"].set_index("width")
     top1 = table.pivot_table(index="width", columns="model", values="top1")
     models = [m for m in top1.columns if m != "td"]
-    lines = ["| width | head params (TD) | % of head | TD top-1 | "
-             + " | ".join(f"{LABELS.get(m, m)} top-1" for m in models) + " |",
-             "|---|---|---|---|" + "---|" * len(models)]  # fmt: skip
+    lines = [
+        "| width | head params (TD) | % of head | TD top-1 | "
+        + " | ".join(f"{LABELS.get(m, m)} top-1" for m in models)
+        + " |",
+        "|---|---|---|---|" + "---|" * len(models),
+    ]
     for w in sorted(top1.index, reverse=True):
         if w not in td.index:
             continue
         cells = [f"{top1.at[w, m]:.3f}" if pd.notna(top1.at[w, m]) else "" for m in models]
-        lines.append(f"| {w} | {int(td.at[w, 'head_params']):,} | {td.at[w, 'head_pct']:.1f} | "
-                     f"{td.at[w, 'top1']:.3f} | " + " | ".join(cells) + " |")  # fmt: skip
+        lines.append(
+            f"| {w} | {int(td.at[w, 'head_params']):,} | {td.at[w, 'head_pct']:.1f} | "
+            f"{td.at[w, 'top1']:.3f} | " + " | ".join(cells) + " |"
+        )
     return "\n".join(lines)
 
 
@@ -96,8 +112,12 @@ def section(results: Path, captions: Path, config: dict, preset: str, command: s
         out += [f"### {exp}: {metric} by width", "", width_table(summary, exp, metric), ""]
     for path in sorted((results / "tables").glob("*_accuracy_vs_params.csv")):
         name = path.name.removesuffix("_accuracy_vs_params.csv")
-        out += [f"### {name}: top-1 against head parameters", "",
-                accuracy_table(pd.read_csv(path)), ""]  # fmt: skip
+        out += [
+            f"### {name}: top-1 against head parameters",
+            "",
+            accuracy_table(pd.read_csv(path)),
+            "",
+        ]
     for fig in sorted((results / "figures").glob("*.png")):
         text = caption(captions, fig, config, preset)
         out += [f"![{fig.stem}]({fig.as_posix()})", "", f"*{text}*" if text else "", ""]

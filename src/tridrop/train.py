@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 
@@ -21,25 +20,12 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from tridrop.files import atomic
+from tridrop.files import safe_load, save_model, save_torch, write_json
+from tridrop.specs import TrainSpec
 
 log = logging.getLogger(__name__)
 
 LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Optimisation settings of one training run."""
-
-    epochs: int = 100
-    batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    seed: int = 0
-    device: str = "auto"
-    # CUDA only (the CPU is deterministic already): deterministic kernels, no autotuning.
-    deterministic: bool = False
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -99,13 +85,15 @@ def fit(
     model: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
-    cfg: TrainConfig,
+    cfg: TrainSpec,
     loss_fn: LossFn = reconstruction_loss,
     checkpoint: str | Path | None = None,
+    tag: str = "",
 ) -> list[dict[str, float]]:
     """Train ``model`` in place on ``(x, y)`` with Adam; return one record per epoch.
 
-    ``checkpoint``: a file outside the declared outputs; if it exists training resumes from it.
+    ``checkpoint``: a file outside the declared outputs; if it exists and was written with the
+    same ``tag`` (the run's spec), training resumes from it, else it starts fresh and says why.
     ``x`` may be any object with ``len``, ``.device`` and row gathering by an index tensor (a
     :class:`tridrop.feature_cache.FeatureCache`). Under ``torch.distributed`` (``torchrun``) every
     process draws the same batches and takes every world-th sample of each; gradients are
@@ -128,6 +116,12 @@ def fit(
     start = 0
     if checkpoint is not None and Path(checkpoint).exists():
         state = safe_load(checkpoint, map_location=device)
+    else:
+        state = None
+    if state is not None and state.get("tag", "") != tag:
+        log.warning("%s was written by a run with other settings; starting fresh", checkpoint)
+        state = None
+    if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         order.set_state(state["order_rng"])
@@ -167,12 +161,16 @@ def fit(
             record["seconds"],
         )
         if checkpoint is not None and rank == 0:
-            _save_atomic(
-                {"model": model.state_dict(), "optimizer": opt.state_dict(),
-                 "order_rng": order.get_state(), "torch_rng": torch.get_rng_state(),
-                 "history": history, "epoch": epoch + 1},
-                checkpoint,
-            )  # fmt: skip
+            state = {
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "order_rng": order.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "history": history,
+                "epoch": epoch + 1,
+                "tag": tag,
+            }
+            save_torch(state, checkpoint)
     for m in model.modules():
         if hasattr(m, "set_batch_shard"):
             m.set_batch_shard(0, 1, None)
@@ -185,31 +183,26 @@ def _distributed():
     return d if d.is_available() and d.is_initialized() and d.get_world_size() > 1 else None
 
 
-def save_model(path: str | Path, model: nn.Module, meta: dict) -> None:
-    """Write the weights and the run's metadata (architecture, config, environment)."""
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    _save_atomic({"state_dict": state, "meta": meta}, path)
+def save_run(
+    path: str | Path,
+    model: nn.Module,
+    meta: dict,
+    device: torch.device,
+    history: list[dict[str, float]],
+    checkpoint: str | Path | None = None,
+) -> None:
+    """Write a trained model and its metadata (``.json`` beside it), then drop the checkpoint.
 
-
-def load_model_file(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
-    """Read a file written by :func:`save_model`; ``weights_only`` never runs pickled code."""
-    blob = safe_load(path)
-    return blob["state_dict"], blob["meta"]
-
-
-def safe_load(path: str | Path, map_location: torch.device | str = "cpu") -> dict:
-    """``torch.load`` with ``weights_only=True``; a file holding other objects is refused."""
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as err:
-        first = str(err).split("WeightsUnpickler error:")[-1].strip().splitlines()[0]
-        raise ValueError(
-            f"{path}: refused to load: it holds Python objects other than tensors and plain "
-            f"data, which could run code ({first}). Recreate it with tridrop, or load it "
-            "yourself only if you trust its source."
-        ) from None
-
-
-def _save_atomic(obj: object, path: str | Path) -> None:
-    with atomic(path) as tmp:
-        torch.save(obj, tmp)
+    ``meta["train"]`` (a :class:`TrainSpec`) is stored as a dict; the environment (versions,
+    device) and the per-epoch history are added.
+    """
+    meta = {
+        **meta,
+        "train": asdict(meta["train"]),
+        "environment": environment(device),
+        "history": history,
+    }
+    save_model(path, model, meta)
+    write_json(meta, Path(path).with_suffix(".json"))
+    if checkpoint is not None:
+        Path(checkpoint).unlink(missing_ok=True)  # the run is complete; the outputs hold it

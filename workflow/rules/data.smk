@@ -1,39 +1,34 @@
-# Datasets: each stored once per preset as a fixed train/test split.
+# Datasets: each stored once per preset as a fixed train/test split (the same for every
+# experiment that uses it: the config check refuses experiments that disagree on it).
 
 
 rule download_data:
     output:
-        directory("results/{preset}/data/raw/{dataset}"),
+        directory(out("data/raw/{dataset}")),
     log:
-        "logs/{preset}/download/{dataset}.log",
+        logs("download/{dataset}.log"),
     # Mirrors fail now and then; torchvision checks MD5 sums, so a retry starts clean.
     retries: 3
     conda:
         CONDA_ENV
+    params:
+        spec=data_spec,
     shell:
-        "tridrop download --dataset {wildcards.dataset} --root {output} 2> {log}"
+        "tridrop data download --spec {params.spec:q} --root {output:q} 2> {log:q}"
 
 
 rule prepare_data:
     input:
-        raw=raw_data,
-        code=SRC,
+        raw=raw_files,
+        code=code("data:prepare"),
     output:
-        "results/{preset}/data/{dataset}.npz",
+        out("data/{dataset}.npz"),
     log:
-        "logs/{preset}/prepare_data/{dataset}.log",
+        logs("prepare_data/{dataset}.log"),
     conda:
         CONDA_ENV
     params:
-        test_fraction=lambda w: data_spec(w)["test_fraction"],
-        split_seed=lambda w: data_spec(w)["split_seed"],
-        limits=lambda w: "".join(
-            f" --{k.replace('_', '-')} {data_spec(w)[k]}"
-            for k in ("max_train", "max_test")
-            if k in data_spec(w)
-        ),
-        path=lambda w, input: f" --path {input.raw}" if input.raw else "",
+        spec=data_spec,
+        raw=raw_option,
     shell:
-        "tridrop prepare-data --dataset {wildcards.dataset} --out {output}"
-        " --test-fraction {params.test_fraction} --split-seed {params.split_seed}"
-        "{params.path}{params.limits} 2> {log}"
+        "tridrop data prepare --spec {params.spec:q} {params.raw} --out {output:q} 2> {log:q}"

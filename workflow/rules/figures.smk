@@ -1,93 +1,117 @@
 # The paper's figures, drawn from the aggregated results (PNG and PDF).
 
 
-rule figure_mse_vs_width:
+rule plot_sweep:
     input:
-        sweeps="results/{preset}/sweeps.csv",
-        code=SRC,
+        sweeps=rules.collect.output,
+        code=code("plot:sweep"),
     output:
         png=report(
-            "results/{preset}/figures/{experiment}_mse_vs_width.png",
+            out("figures/{experiment}_mse_vs_width.png"),
             caption="../report/mse_vs_width.rst",
             category="{experiment}",
             subcategory="Width sweep",
         ),
-        pdf="results/{preset}/figures/{experiment}_mse_vs_width.pdf",
+        pdf=out("figures/{experiment}_mse_vs_width.pdf"),
     log:
-        "logs/{preset}/figures/{experiment}_mse_vs_width.log",
+        logs("figures/{experiment}_mse_vs_width.log"),
+    wildcard_constraints:
+        experiment=AE,
     conda:
         CONDA_ENV
+    params:
+        spec=sweep_figure_spec,
     shell:
-        "tridrop plot sweep --input {input.sweeps} --experiment {wildcards.experiment}"
-        " --out {output.png} 2> {log}"
+        "tridrop plot sweep --spec {params.spec:q} --sweeps {input.sweeps:q}"
+        " --png {output.png:q} 2> {log:q}"
 
 
-rule figure_reconstructions:
+rule plot_reconstructions:
     input:
-        recon=lambda w: f"results/{w.preset}/runs/{w.experiment}/{w.variant}/seed{ae(w)['seeds'][0]}/reconstructions.npz",
-        code=SRC,
+        recon=first_seed_recon,
+        code=code("plot:reconstructions"),
     output:
         png=report(
-            "results/{preset}/figures/{experiment}_reconstructions_{variant}.png",
+            out("figures/{experiment}_reconstructions_{variant}.png"),
             caption="../report/reconstructions.rst",
             category="{experiment}",
             subcategory="Reconstructions",
             labels={"model": "{variant}"},
         ),
-        pdf="results/{preset}/figures/{experiment}_reconstructions_{variant}.pdf",
+        pdf=out("figures/{experiment}_reconstructions_{variant}.pdf"),
     log:
-        "logs/{preset}/figures/{experiment}_reconstructions_{variant}.log",
+        logs("figures/{experiment}_reconstructions_{variant}.log"),
+    wildcard_constraints:
+        experiment=AE,
     conda:
         CONDA_ENV
     params:
-        title=lambda w, input: (
-            f"{w.experiment}: {w.variant} (seed {ae(w)['seeds'][0]}),"
-            " test images reconstructed from the first w latent units"
-        ),
+        spec=recon_title,
     shell:
-        "tridrop plot reconstructions --input {input.recon} --title '{params.title}'"
-        " --out {output.png} 2> {log}"
+        "tridrop plot reconstructions --spec {params.spec:q} --recon {input.recon:q}"
+        " --png {output.png:q} 2> {log:q}"
 
 
-rule figure_mask:
+rule plot_mask:
     input:
-        code=SRC,
+        code=code("plot:mask"),
     output:
         png=report(
-            "results/{preset}/figures/triangular_mask.png",
+            out("figures/triangular_mask.png"),
             caption="../report/triangular_mask.rst",
             category="Method",
         ),
-        pdf="results/{preset}/figures/triangular_mask.pdf",
+        pdf=out("figures/triangular_mask.pdf"),
     log:
-        "logs/{preset}/figures/triangular_mask.log",
+        logs("figures/triangular_mask.log"),
     conda:
         CONDA_ENV
     params:
-        batch=lambda w: preset(w)["figures"]["mask_batch"],
-        width=lambda w: preset(w)["figures"]["mask_width"],
+        spec=specs.dump(specs.pick(specs.MaskFigure, FIGURES)),
     shell:
-        "tridrop plot mask --batch {params.batch} --width {params.width}"
-        " --out {output.png} 2> {log}"
+        "tridrop plot mask --spec {params.spec:q} --png {output.png:q} 2> {log:q}"
 
 
-rule figure_features:
+rule plot_features:
     input:
-        table="results/{preset}/tables/{experiment}_{kind}.csv",
-        code=SRC,
+        table=out("tables/{experiment}_{kind}.csv"),
+        code=feature_figure_code,
     output:
         png=report(
-            "results/{preset}/figures/{experiment}_{kind}.png",
+            out("figures/{experiment}_{kind}.png"),
             caption="../report/features.rst",
             category="{experiment}",
             subcategory="Features",
         ),
-        pdf="results/{preset}/figures/{experiment}_{kind}.pdf",
+        pdf=out("figures/{experiment}_{kind}.pdf"),
     log:
-        "logs/{preset}/figures/{experiment}_{kind}.log",
+        logs("figures/{experiment}_{kind}.log"),
     wildcard_constraints:
         kind="importance|dependence",
+        experiment=AE,
     conda:
         CONDA_ENV
     shell:
-        "tridrop plot {wildcards.kind} --input {input.table} --out {output.png} 2> {log}"
+        "tridrop plot {wildcards.kind} --table {input.table:q} --png {output.png:q} 2> {log:q}"
+
+
+rule plot_accuracy:
+    input:
+        table=rules.head_table.output,
+        code=code("plot:accuracy"),
+    output:
+        png=report(
+            out("figures/{experiment}_accuracy_vs_params.png"),
+            caption="../report/accuracy_vs_params.rst",
+            category="{experiment}",
+            subcategory="Width sweep",
+        ),
+        pdf=out("figures/{experiment}_accuracy_vs_params.pdf"),
+    log:
+        logs("figures/{experiment}_accuracy_vs_params.log"),
+    wildcard_constraints:
+        experiment=HEAD,
+    conda:
+        CONDA_ENV
+    shell:
+        "tridrop plot accuracy --table {input.table:q} --png {output.png:q} 2> {log:q}"

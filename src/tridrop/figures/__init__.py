@@ -1,17 +1,16 @@
-"""The paper's figures: one ``plot(...) -> Figure`` per figure, drawn from aggregated results."""
+"""The paper's figures: one ``plot(...) -> Figure`` per figure, drawn from aggregated results.
+
+The backend is the caller's choice (the figure jobs pick Agg: figures are files).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # figures are files; no display is assumed
-
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from tridrop.files import atomic  # noqa: E402
+from tridrop.files import atomic
 
 # One colour per model across every figure.
 PALETTE = {

@@ -14,7 +14,7 @@ from tridrop.figures import LABELS, PALETTE
 def plot(df: pd.DataFrame) -> Figure:
     """One heat map per model (mean over seeds) on a shared logarithmic colour scale.
 
-    Row i, column j: ``Dep[i, j]`` as defined in :mod:`tridrop.features` (the diagonal is
+    Row i, column j: ``Dep[i, j]`` as defined in :mod:`tridrop.analysis` (the diagonal is
     blank). Mass below the diagonal means later units depend on earlier ones.
     """
     present = set(df["model"])
@@ -30,11 +30,13 @@ def plot(df: pd.DataFrame) -> Figure:
     values = np.concatenate([m[np.isfinite(m)] for m in mats.values()])
     positive = values[values > 0]
     norm = LogNorm(vmin=max(positive.min(), positive.max() * 1e-4), vmax=positive.max())
-    fig, axes = plt.subplots(1, len(models), figsize=(3.0 * len(models) + 1.0, 3.3),
-                             squeeze=False, layout="constrained")  # fmt: skip
+    fig, axes = plt.subplots(
+        1, len(models), figsize=(3.0 * len(models) + 1.0, 3.3), squeeze=False, layout="constrained"
+    )
     for ax, model in zip(axes[0], models, strict=True):
-        image = ax.imshow(np.clip(mats[model], norm.vmin, None), cmap="magma", norm=norm,
-                          interpolation="nearest")  # fmt: skip
+        image = ax.imshow(
+            np.clip(mats[model], norm.vmin, None), cmap="magma", norm=norm, interpolation="nearest"
+        )
         ax.set_title(LABELS.get(model, model), fontsize=9)
         ax.set_xlabel("removed unit j")
     axes[0, 0].set_ylabel("unit i")

@@ -16,13 +16,21 @@ def plot(df: pd.DataFrame) -> Figure:
     """
     present = set(df["model"])
     models = [m for m in PALETTE if m in present] + sorted(present - set(PALETTE))
-    fig, axes = plt.subplots(1, len(models), figsize=(3.2 * len(models), 3.2), sharey=True,
-                             squeeze=False)  # fmt: skip
+    fig, axes = plt.subplots(
+        1, len(models), figsize=(3.2 * len(models), 3.2), sharey=True, squeeze=False
+    )
     for ax, model in zip(axes[0], models, strict=True):
         g = df[df["model"] == model].groupby("unit")["value"].agg(["mean", "min", "max"])
         err = [g["mean"] - g["min"], g["max"] - g["mean"]]
-        ax.bar(g.index, g["mean"], yerr=err, color=PALETTE.get(model), capsize=1.5, width=0.8,
-               error_kw={"linewidth": 0.7})  # fmt: skip
+        ax.bar(
+            g.index,
+            g["mean"],
+            yerr=err,
+            color=PALETTE.get(model),
+            capsize=1.5,
+            width=0.8,
+            error_kw={"linewidth": 0.7},
+        )
         seeds = df.loc[df["model"] == model, "seed"].nunique()
         ax.set_title(f"{LABELS.get(model, model)} ({seeds} seeds)", fontsize=9)
         ax.set_xlabel("latent unit index")

@@ -28,8 +28,15 @@ def plot(df: pd.DataFrame, metric: str = "mse", ylabel: str = "test MSE per pixe
         g = sel[sel["model"] == model].groupby("width")["value"].agg(["mean", "min", "max"])
         style, marker = STYLES.get(model, ("-", "o"))
         color = PALETTE.get(model)
-        ax.plot(g.index, g["mean"], style, marker=marker, markersize=4, color=color,
-                label=LABELS.get(model, model))  # fmt: skip
+        ax.plot(
+            g.index,
+            g["mean"],
+            style,
+            marker=marker,
+            markersize=4,
+            color=color,
+            label=LABELS.get(model, model),
+        )
         ax.fill_between(g.index, g["min"], g["max"], color=color, alpha=0.2, linewidth=0)
     seeds = sel[sel["model"] != "pca"].groupby("model")["seed"].nunique()
     ax.set_yscale("log")
@@ -37,7 +44,8 @@ def plot(df: pd.DataFrame, metric: str = "mse", ylabel: str = "test MSE per pixe
     ax.set_ylabel(ylabel + " (log scale)")
     ax.set_title(f"{sel['experiment'].iloc[0]}: reconstruction error vs width")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(title=f"line: mean, band: range over {seeds.max()} seeds", fontsize=8,
-              title_fontsize=8)  # fmt: skip
+    ax.legend(
+        title=f"line: mean, band: range over {seeds.max()} seeds", fontsize=8, title_fontsize=8
+    )
     fig.tight_layout()
     return fig

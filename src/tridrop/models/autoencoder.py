@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 
 from torch import nn
 
 from tridrop.dropout import SharedWidth, TriangularDropout
+from tridrop.files import load_model_file
 
 ARCHS = ("mlp", "conv")
 
@@ -92,3 +94,11 @@ def split_at_latent(model: nn.Sequential) -> tuple[nn.Sequential, TriangularDrop
         raise ValueError(f"expected one TriangularDropout layer, found {len(idx)}")
     i = idx[0]
     return model[:i], model[i], model[i + 1 :]
+
+
+def load_autoencoder(path: str | Path, device: str | object = "cpu") -> SharedWidth:
+    """Rebuild a trained autoencoder from its model file, in eval mode."""
+    state, meta = load_model_file(path)
+    model = build_autoencoder(meta["arch"])
+    model.load_state_dict(state)
+    return model.to(device).eval()

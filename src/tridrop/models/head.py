@@ -9,10 +9,13 @@ whose two hidden layers are replaced by truncated SVDs at a given parameter budg
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
 from tridrop.dropout import SharedWidth, TriangularDropout
+from tridrop.files import load_model_file
 
 
 def td_head(
@@ -121,3 +124,12 @@ def _copy_linear(layer: nn.Linear) -> nn.Linear:
     new = nn.Linear(layer.in_features, layer.out_features)
     new.load_state_dict(layer.state_dict())
     return new
+
+
+def load_head(path: str | Path, device: torch.device | str = "cpu") -> SharedWidth:
+    """Rebuild a head from a model file (VGG19's reference or a trained one), in eval mode."""
+    state, meta = load_model_file(path)
+    a = meta["arch"]
+    model = td_head(a["in_features"], a["hidden"], a["classes"], a["mode"], a["p"])
+    model.load_state_dict(state)
+    return model.to(device).eval()

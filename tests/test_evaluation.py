@@ -3,8 +3,8 @@
 import torch
 
 from tridrop.dropout import narrow
+from tridrop.evaluation import COLUMNS, latent_mse, reconstructions, tidy
 from tridrop.models.autoencoder import mlp_autoencoder, split_at_latent
-from tridrop.sweep import COLUMNS, latent_mse, reconstructions, tidy
 
 
 def model():

@@ -1,18 +1,38 @@
-"""Autoencoder runs end to end in the library: the real MNIST test split (qualitative claims at
+"""Autoencoder jobs end to end in the library: the real MNIST test split (qualitative claims at
 reduced epochs), CelebA's conv path on synthetic faces, the fixed-width baseline's row."""
 
+import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from test_data import MNIST, celeba_tree, needs_mnist
 
 from tridrop.data import load_split, prepare
 from tridrop.dropout import narrow
-from tridrop.experiment import features_autoencoder, load_autoencoder, sweep_autoencoder
-from tridrop.experiment import train_autoencoder as train
-from tridrop.train import TrainConfig
+from tridrop.jobs import autoencoder as jobs
+from tridrop.models.autoencoder import load_autoencoder
+from tridrop.specs import (
+    AutoencoderAnalysis,
+    AutoencoderModel,
+    AutoencoderSweep,
+    AutoencoderTrain,
+    Rows,
+    TrainSpec,
+)
+
+
+def train(data: Path, out: Path, cfg: TrainSpec, **model) -> None:
+    jobs.train(AutoencoderTrain(AutoencoderModel(**model), cfg), data=data, model=out)
+
+
+def sweep(model: Path, data: Path, width: int, name: str = "td", seed: int = 0, **kw):
+    spec = AutoencoderSweep(Rows("x", name, seed), width, device="cpu", **kw)
+    recon = model.with_name("recon.npz")
+    jobs.sweep(spec, model=model, data=data, out=model.with_name("sweep.csv"), recon=recon)
+    return pd.read_csv(model.with_name("sweep.csv"))
 
 
 @pytest.mark.slow
@@ -20,12 +40,12 @@ from tridrop.train import TrainConfig
 def test_mnist_td_beats_truncated_notd_and_improves_with_width(tmp_path: Path):
     data = tmp_path / "mnist.npz"
     prepare("mnist", data, 0.2, 0, path=MNIST)  # 8000 train / 2000 test from t10k
-    cfg = TrainConfig(epochs=6, batch_size=64, lr=2e-3, seed=0, device="cpu")
+    cfg = TrainSpec(epochs=6, batch_size=64, lr=2e-3, seed=0, device="cpu")
     mse = {}
     for name, mode in (("td", "triangle"), ("notd", "none")):
         out = tmp_path / name / "model.pt"
-        train(data, out, hidden=128, latent=16, mode=mode, p=0.1, cfg=cfg)
-        df = sweep_autoencoder(out, data, experiment="mnist", name=name, seed=0, device="cpu")
+        train(data, out, cfg, hidden=128, latent=16, mode=mode)
+        df = sweep(out, data, 16, name)
         mse[name] = df.set_index("width")["value"]
     td, notd = mse["td"], mse["notd"]
     # TD's MSE at a small width is clearly below the truncated plain autoencoder's ...
@@ -42,15 +62,13 @@ def test_celeba_conv_autoencoder_trains_sweeps_and_narrows(tmp_path: Path):
     data = tmp_path / "celeba.npz"
     prepare("celeba", data, path=tmp_path / "raw")
     out = tmp_path / "td" / "model.pt"
-    cfg = TrainConfig(epochs=2, batch_size=5, lr=1e-3, seed=0, device="cpu")
-    meta = train(data, out, hidden=0, latent=6, mode="triangle", p=0.1, cfg=cfg, arch="conv",
-                 channels=[4, 8, 8, 8])  # fmt: skip
+    cfg = TrainSpec(epochs=2, batch_size=5, lr=1e-3, seed=0, device="cpu")
+    train(data, out, cfg, arch="conv", hidden=0, latent=6, channels=(4, 8, 8, 8))
+    meta = json.loads(out.with_suffix(".json").read_text())
     assert meta["arch"]["kind"] == "conv_autoencoder" and len(meta["history"]) == 2
-    df = sweep_autoencoder(out, data, experiment="celeba", name="td", seed=0, device="cpu",
-                           recon_out=tmp_path / "r.npz", recon_images=3,
-                           recon_widths=[1, 6])  # fmt: skip
+    df = sweep(out, data, 6, recon_images=3, recon_widths=(1, 6))
     assert df["width"].tolist() == list(range(1, 7)) and (df["value"] > 0).all()
-    with np.load(tmp_path / "r.npz") as f:
+    with np.load(out.with_name("recon.npz")) as f:
         assert f["recons"].shape == (2, 3, 3, 64, 64)
     # The latent Linear-TD-Linear narrows to a smaller dense conv net with the same output.
     model = load_autoencoder(out)
@@ -58,17 +76,21 @@ def test_celeba_conv_autoencoder_trains_sweeps_and_narrows(tmp_path: Path):
     model.set_width(3)
     small = narrow(model, 3).eval()
     assert torch.allclose(small(x), model(x), atol=1e-5)
-    imp, dep = features_autoencoder(out, data, experiment="celeba", name="td", seed=0,
-                                    images=4, device="cpu")  # fmt: skip
-    assert len(imp) == 6 and len(dep) == 30
+    spec = AutoencoderAnalysis(Rows("celeba", "td", 0), feature_images=4, device="cpu")
+    paths = {"importance": tmp_path / "imp.csv", "dependence": tmp_path / "dep.csv"}
+    jobs.analyse(spec, model=out, data=data, **paths)
+    assert len(pd.read_csv(paths["importance"])) == 6
+    assert len(pd.read_csv(paths["dependence"])) == 30
 
 
 def test_fixed_width_baseline_has_one_row_at_its_width(tmp_path: Path):
     data = tmp_path / "digits.npz"
     prepare("digits", data)
     out = tmp_path / "m.pt"
-    cfg = TrainConfig(epochs=1, device="cpu")
-    train(data, out, hidden=16, latent=3, mode="none", p=0.1, cfg=cfg)
-    df = sweep_autoencoder(out, data, experiment="digits", name="fixed", seed=4, device="cpu",
-                           full_width_only=True)  # fmt: skip
+    cfg = TrainSpec(epochs=1, device="cpu")
+    train(data, out, cfg, hidden=16, latent=3, mode="none")
+    # Narrower (3 units) than the experiment's latent layer (8): a point at its own width.
+    df = sweep(out, data, 8, "fixed", 4)
     assert df[["model", "seed", "width"]].values.tolist() == [["fixed", 4, 3]]
+    with np.load(out.with_name("recon.npz")) as f:
+        assert f["widths"].tolist() == [3]

@@ -1,4 +1,4 @@
-"""Width sweeps: a trained network evaluated at every width, as tidy long-form rows.
+"""Evaluation: a trained network at every width (width sweeps), as tidy long-form rows.
 
 The encoder runs once per batch; the decoder then sees the latent code under every prefix mask
 at once (widths stacked along the batch), so sweeping all W widths costs one encoder pass and
@@ -50,9 +50,15 @@ def reconstructions(model: nn.Sequential, x: torch.Tensor, widths: list[int]) ->
 def tidy(values: torch.Tensor, experiment: str, model: str, seed: int, metric: str) -> pd.DataFrame:
     """Long-form rows for ``values[w - 1]`` at widths ``1..len(values)``."""
     return pd.DataFrame(
-        {"experiment": experiment, "model": model, "seed": seed,
-         "width": range(1, len(values) + 1), "metric": metric, "value": values.tolist()}
-    )[COLUMNS]  # fmt: skip
+        {
+            "experiment": experiment,
+            "model": model,
+            "seed": seed,
+            "width": range(1, len(values) + 1),
+            "metric": metric,
+            "value": values.tolist(),
+        }
+    )[COLUMNS]
 
 
 @torch.no_grad()
@@ -121,6 +127,26 @@ def tidy_at(
 ) -> pd.DataFrame:
     """Long-form rows for ``values[i]`` at ``widths[i]`` (widths need not be ``1..W``)."""
     return pd.DataFrame(
-        {"experiment": experiment, "model": model, "seed": seed, "width": list(widths),
-         "metric": metric, "value": list(values)}
-    )[COLUMNS]  # fmt: skip
+        {
+            "experiment": experiment,
+            "model": model,
+            "seed": seed,
+            "width": list(widths),
+            "metric": metric,
+            "value": list(values),
+        }
+    )[COLUMNS]
+
+
+def one_per_class(x: torch.Tensor, y: torch.Tensor, n: int) -> torch.Tensor:
+    """The first test image of each class in turn, so a grid shows different classes."""
+    picks: list[int] = []
+    classes = torch.unique(y).tolist()
+    for rank in range(len(x)):
+        for c in classes:
+            hits = (y == c).nonzero().flatten()
+            if rank < len(hits) and len(picks) < n:
+                picks.append(int(hits[rank]))
+        if len(picks) >= n:
+            break
+    return x[picks]

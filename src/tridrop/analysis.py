@@ -88,13 +88,27 @@ def tidy_features(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Long-form rows: importance per unit (0-based), dependence per (unit, removed) pair."""
     width = len(importance)
-    imp = pd.DataFrame({"experiment": experiment, "model": model, "seed": seed,
-                        "unit": range(width), "metric": "importance",
-                        "value": importance.tolist()})[IMPORTANCE_COLUMNS]  # fmt: skip
+    imp = pd.DataFrame(
+        {
+            "experiment": experiment,
+            "model": model,
+            "seed": seed,
+            "unit": range(width),
+            "metric": "importance",
+            "value": importance.tolist(),
+        }
+    )[IMPORTANCE_COLUMNS]
     units, removed = torch.meshgrid(torch.arange(width), torch.arange(width), indexing="ij")
     off = units != removed
-    dep = pd.DataFrame({"experiment": experiment, "model": model, "seed": seed,
-                        "unit": units[off].tolist(), "removed": removed[off].tolist(),
-                        "metric": "dependence",
-                        "value": dependence[off].tolist()})[DEPENDENCE_COLUMNS]  # fmt: skip
+    dep = pd.DataFrame(
+        {
+            "experiment": experiment,
+            "model": model,
+            "seed": seed,
+            "unit": units[off].tolist(),
+            "removed": removed[off].tolist(),
+            "metric": "dependence",
+            "value": dependence[off].tolist(),
+        }
+    )[DEPENDENCE_COLUMNS]
     return imp, dep

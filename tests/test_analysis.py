@@ -3,7 +3,7 @@
 import pandas as pd
 import torch
 
-from tridrop.features import importance_and_dependence, lower_share, tidy_features
+from tridrop.analysis import importance_and_dependence, lower_share, tidy_features
 from tridrop.models.autoencoder import mlp_autoencoder, split_at_latent
 
 

@@ -1,0 +1,130 @@
+"""Autoencoder jobs: train a variant, sweep it over latent widths, baselines, analyse, claims.
+
+Variants (TD, no TD, random widths, nested dropout, and ``fixed<width>``: trained without TD
+at one width) all train through :func:`train`; a model narrower than the experiment's latent
+layer is a fixed-width baseline and is swept at its own width only.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from tridrop import analysis, evaluation
+from tridrop.baselines import pca_mse
+from tridrop.claims import autoencoder_claims
+from tridrop.data import load_split
+from tridrop.files import atomic, write_csv
+from tridrop.models.autoencoder import build_autoencoder, load_autoencoder, split_at_latent
+from tridrop.specs import (
+    AutoencoderAnalysis,
+    AutoencoderBaselines,
+    AutoencoderClaims,
+    AutoencoderSweep,
+    AutoencoderTrain,
+    Nothing,
+    dump,
+)
+from tridrop.train import fit, resolve_device, save_run
+
+log = logging.getLogger(__name__)
+
+
+def train(spec: AutoencoderTrain, *, data: Path, model: Path, checkpoint: Path | None = None):
+    """Train an autoencoder on a stored split; write its weights and metadata (``.json``)."""
+    m, cfg = spec.model, spec.train
+    device = resolve_device(cfg.device)
+    split = load_split(data).to(device)
+    shape = list(split.x_train.shape[1:])
+    if m.arch == "mlp":
+        arch = {"kind": "mlp_autoencoder", "shape": shape, "hidden": m.hidden}
+    else:
+        arch = {"kind": "conv_autoencoder", "shape": shape, "channels": list(m.channels)}
+    arch = {**arch, "latent": m.latent, "mode": m.mode, "p": m.p}
+    torch.manual_seed(cfg.seed)
+    net = build_autoencoder(arch).to(device)
+    log.info("training %s on %s (%d images) on %s", arch, data, len(split.x_train), device)
+    history = fit(net, split.x_train, split.y_train, cfg, checkpoint=checkpoint, tag=dump(spec))
+    meta = {"arch": arch, "train": cfg, "data": str(data)}
+    save_run(model, net, meta, device, history, checkpoint)
+
+
+def sweep(spec: AutoencoderSweep, *, model: Path, data: Path, out: Path, recon: Path):
+    """Test MSE at every latent width as tidy rows, and reconstructions at a few widths."""
+    dev = resolve_device(spec.device)
+    split = load_split(data).to(dev)
+    net = load_autoencoder(model, dev)
+    own = split_at_latent(net)[1].width
+    r = spec.rows
+    df = evaluation.tidy(
+        evaluation.latent_mse(net, split.x_test), r.experiment, r.model, r.seed, "mse"
+    )
+    widths = [w for w in spec.recon_widths or range(1, own + 1) if w <= own]
+    if own < spec.width:  # a fixed-width baseline: a point at its own width, not a curve
+        df, widths = df.iloc[[-1]].reset_index(drop=True), [own]
+    write_csv(df, out)
+    x = evaluation.one_per_class(split.x_test, split.y_test, spec.recon_images)
+    rec = evaluation.reconstructions(net, x, widths)
+    with atomic(recon) as tmp:
+        np.savez(tmp, originals=x.cpu().numpy(), recons=rec.cpu().numpy(), widths=np.array(widths))
+
+
+def baselines(spec: AutoencoderBaselines, *, data: Path, out: Path):
+    """PCA, the optimal linear autoencoder, at widths ``1..width`` (model ``pca``, seed 0)."""
+    split = load_split(data)
+    values = pca_mse(split.x_train.numpy(), split.x_test.numpy(), spec.width)
+    log.info(
+        "PCA on %s: MSE %.4g at width 1, %.4g at width %d", data, values[0], values[-1], spec.width
+    )
+    write_csv(evaluation.tidy(torch.from_numpy(values), spec.experiment, "pca", 0, "mse"), out)
+
+
+def analyse(
+    spec: AutoencoderAnalysis, *, model: Path, data: Path, importance: Path, dependence: Path
+):
+    """Importance and dependence of the latent units on the first test images."""
+    dev = resolve_device(spec.device)
+    split = load_split(data).to(dev)
+    net = load_autoencoder(model, dev)
+    x = split.x_test[: spec.feature_images]
+    imp, dep = analysis.importance_and_dependence(net, x)
+    r = spec.rows
+    log.info(
+        "%s/%s seed %d: importance by unit on %d test images: %s",
+        r.experiment,
+        r.model,
+        r.seed,
+        len(x),
+        [round(v, 5) for v in imp.tolist()],
+    )
+    imp_rows, dep_rows = analysis.tidy_features(imp, dep, r.experiment, r.model, r.seed)
+    write_csv(imp_rows, importance)
+    write_csv(dep_rows, dependence)
+
+
+def table(
+    spec: Nothing,
+    *,
+    importance: list[Path],
+    dependence: list[Path],
+    importance_out: Path,
+    dependence_out: Path,
+):
+    """The experiment's importance and dependence tables: every run's rows, concatenated."""
+    for inputs, out in ((importance, importance_out), (dependence, dependence_out)):
+        write_csv(pd.concat([pd.read_csv(f) for f in inputs], ignore_index=True), out)
+
+
+def claims(spec: AutoencoderClaims, *, sweeps: Path, importance: Path, dependence: Path, out: Path):
+    """The paper's autoencoder claims, measured on the aggregated results and checked."""
+    rows = autoencoder_claims(
+        pd.read_csv(sweeps), pd.read_csv(importance), pd.read_csv(dependence), spec
+    )
+    write_csv(rows, out)
+
+
+VERBS = ("train", "sweep", "baselines", "analyse", "table", "claims")

@@ -1,0 +1,86 @@
+"""Figure jobs: each draws one of the paper's figures from aggregated results (PNG and PDF)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+from tridrop.specs import MaskFigure, Nothing, ReconstructionsFigure, SweepFigure
+
+
+def _save(fig, png: Path) -> None:
+    from tridrop.figures import save
+
+    save(fig, png)
+
+
+def _agg() -> None:
+    matplotlib.use("Agg")  # figures are files; no display is assumed
+
+
+def mask(spec: MaskFigure, *, png: Path):
+    """The triangular mask of one batch (the method's picture)."""
+    _agg()
+    from tridrop.figures.mask import plot
+
+    _save(plot(spec.mask_batch, spec.mask_width), png)
+
+
+def sweep(spec: SweepFigure, *, sweeps: Path, png: Path):
+    """The metric against width of every model and baseline of one experiment."""
+    import pandas as pd
+
+    _agg()
+    from tridrop.figures.sweep import plot
+
+    df = pd.read_csv(sweeps)
+    df = df[df["experiment"] == spec.experiment]
+    if df.empty:
+        raise ValueError(f"{sweeps}: no rows for experiment {spec.experiment!r}")
+    _save(plot(df, spec.metric), png)
+
+
+def reconstructions(spec: ReconstructionsFigure, *, recon: Path, png: Path):
+    """Test images reconstructed from the first w latent units, as w grows."""
+    import numpy as np
+
+    _agg()
+    from tridrop.figures.reconstructions import plot
+
+    with np.load(recon, allow_pickle=False) as f:
+        fig = plot(f["originals"], f["recons"], f["widths"].tolist(), spec.title)
+    _save(fig, png)
+
+
+def importance(spec: Nothing, *, table: Path, png: Path):
+    """Feature importance by unit index."""
+    import pandas as pd
+
+    _agg()
+    from tridrop.figures.importance import plot
+
+    _save(plot(pd.read_csv(table)), png)
+
+
+def dependence(spec: Nothing, *, table: Path, png: Path):
+    """The feature dependence matrix."""
+    import pandas as pd
+
+    _agg()
+    from tridrop.figures.dependence import plot
+
+    _save(plot(pd.read_csv(table)), png)
+
+
+def accuracy(spec: Nothing, *, table: Path, png: Path):
+    """A head's top-1 against its parameters."""
+    import pandas as pd
+
+    _agg()
+    from tridrop.figures.accuracy import plot
+
+    _save(plot(pd.read_csv(table)), png)
+
+
+VERBS = ("mask", "sweep", "reconstructions", "importance", "dependence", "accuracy")

@@ -1,0 +1,72 @@
+"""Result jobs shared by every experiment family: collect and aggregate sweeps, combine
+claims, record the environment, and write the README's results from them."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from tridrop import tables
+from tridrop.claims import combine, markdown, tally
+from tridrop.files import write_csv, write_json, write_text
+from tridrop.specs import Aggregate, Environment, Nothing, Readme
+from tridrop.train import environment as versions
+from tridrop.train import resolve_device
+
+log = logging.getLogger(__name__)
+
+
+def collect(spec: Nothing, *, sweeps: list[Path], out: Path):
+    """One experiment's per-run sweeps (models, seeds, baselines) in one tidy file."""
+    write_csv(tables.combine(sweeps), out)
+
+
+def aggregate(
+    spec: Aggregate, *, sweeps: list[Path], out: Path, summary: Path, wide: str, metrics: Path
+):
+    """The preset's results: every experiment's sweeps, summaries, wide tables, metrics.
+
+    ``wide`` is a path with ``{experiment}`` and ``{metric}``: one table per pair.
+    """
+    df = tables.combine(sweeps)
+    means = tables.summary(df)
+    write_csv(df, out)
+    write_csv(means, summary)
+    for (experiment, metric), part in means.groupby(["experiment", "metric"]):
+        write_csv(tables.wide(part, metric), wide.format(experiment=experiment, metric=metric))
+    write_text(json.dumps(tables.headline(means, spec.headline_widths), indent=2), metrics)
+
+
+def claims(spec: Nothing, *, claims: list[Path], out: Path, metrics: Path):
+    """The preset's claims table, and the claims held per experiment (for DVC metrics)."""
+    df = combine(claims)
+    write_csv(df, out)
+    write_json(tally(df), metrics)
+    log.info("claims:\n%s", markdown(df))
+
+
+def environment(spec: Environment, *, out: Path):
+    """Library versions, the device and the resolved config: the run's record."""
+    write_json({"environment": versions(resolve_device(spec.device)), "config": spec.config}, out)
+
+
+def readme(
+    spec: Readme, *, config: Path, results: Path, captions: Path, readme: Path, check: bool = False
+):
+    """Write (or with ``check``, verify) the README's results section from ``results``."""
+    import yaml
+
+    from tridrop.readme import section, splice
+
+    cfg = yaml.safe_load(Path(config).read_text())
+    new = section(Path(results), Path(captions), cfg, spec.preset, spec.command)
+    old = Path(readme).read_text()
+    text = splice(old, new)
+    if check and text != old:
+        raise ValueError(f"{readme}'s results section is out of date; run `make readme`")
+    if not check:
+        write_text(text, readme)
+
+
+VERBS = ("collect", "aggregate", "claims", "environment", "readme")

@@ -1,0 +1,74 @@
+"""Typed specs: JSON round trips, validation messages that name the key, config picking."""
+
+import dataclasses
+import json
+
+import pytest
+
+from tridrop import specs
+from tridrop.specs import AutoencoderModel, AutoencoderTrain, SpecError, TrainSpec
+
+
+def every_spec():
+    return [v for v in vars(specs).values() if dataclasses.is_dataclass(v) and isinstance(v, type)]
+
+
+@pytest.mark.parametrize("cls", every_spec(), ids=lambda c: c.__name__)
+def test_defaults_round_trip_through_json(cls):
+    none = dataclasses.MISSING
+    required = {f.name for f in dataclasses.fields(cls)
+                if f.default is none and f.default_factory is none}  # fmt: skip
+    values = {
+        "experiment": "e",
+        "model": "m",
+        "dataset": "digits",
+        "split": "train",
+        "rows": {"experiment": "e", "model": "m"},
+        "width": 4,
+        "widths": [1, 4],
+    }
+    nested = {"model": {}, "train": {}} if cls in (AutoencoderTrain, specs.HeadTrain) else {}
+    spec = specs.load(cls, {k: nested.get(k, values.get(k)) for k in required})
+    assert specs.load(cls, specs.dump(spec)) == spec
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"model": {}, "train": {"epochs": -5}}, "spec.train.epochs = -5 is not allowed"),
+        ({"model": {}, "train": {"lr": "1e-3"}}, "spec.train.lr = '1e-3' is not allowed; expected a number"),
+        ({"model": {"mode": "tri"}, "train": {}}, "spec.model.mode = 'tri' is not allowed"),
+        ({"model": {"latent": True}, "train": {}}, "spec.model.latent = True is not allowed"),
+        ({"model": {}, "train": {}, "extra": 1}, "spec: unknown key(s) ['extra']"),
+        ({"model": {}}, "spec: missing required key 'train'"),
+        ({"model": {}, "train": {"device": "tpu"}}, "spec.train.device = 'tpu' is not allowed"),
+    ],
+)  # fmt: skip
+def test_bad_values_name_their_key(data, message):
+    with pytest.raises(SpecError) as err:
+        specs.load(AutoencoderTrain, json.dumps(data))
+    assert message in str(err.value)
+
+
+def test_pick_takes_only_fields_and_keeps_defaults_in_the_dataclass():
+    section = {"epochs": 7, "seeds": [0, 1], "hidden": 32, "latent": 8, "lr": 0.01}
+    train = specs.pick(TrainSpec, section, seed=1)
+    assert train == TrainSpec(epochs=7, lr=0.01, seed=1)
+    model = specs.pick(AutoencoderModel, section, {"mode": "none", "latent": 2})
+    assert (model.hidden, model.latent, model.mode, model.p) == (32, 2, "none", 0.1)
+
+
+def test_variants_fixed_widths_and_row_names():
+    section = {"variants": {"td": {"mode": "triangle"}}}
+    assert specs.variant(section, "td", "latent") == {"mode": "triangle"}
+    assert specs.variant(section, "fixed8", "latent") == {"mode": "none", "init": "scratch",
+                                                          "latent": 8}  # fmt: skip
+    assert specs.variant(section, "notd", "hidden")["mode"] == "none"
+    with pytest.raises(SpecError, match="unknown variant 'tdd'"):
+        specs.variant(section, "tdd", "latent")
+    assert [specs.rows_name(v) for v in ("td", "fixed8", "fixedx")] == ["td", "fixed", "fixedx"]
+
+
+def test_describe_lists_nested_fields_with_defaults():
+    text = specs.describe(AutoencoderTrain)
+    assert "model:" in text and "latent (int): default 16" in text and "epochs (int)" in text

@@ -1,0 +1,329 @@
+# What each job gets: its spec (JSON, built from the config by tridrop.specs), its input
+# paths, and the target lists, for every rule file. Only functions here (snakemake --lint).
+
+# ---------------------------------------------------------------- Data
+
+
+def split_spec(dataset):
+    sections = [*AUTOENCODERS.values(), *HEADS.values()]
+    return next(s for s in sections if s["dataset"] == dataset)
+
+
+def raw_files(w):
+    """The raw files a split is built from: none (digits), the user's files (source: local,
+    so an edit of a file in place reruns) or the download rule's folder."""
+    s = split_spec(w.dataset)
+    if s["dataset"] == "digits":
+        return []
+    if s.get("source", "download") == "local":
+        from tridrop.data import raw_files as local_files
+
+        return local_files(s["dataset"], s["path"])
+    return [out(f"data/raw/{w.dataset}")]
+
+
+def raw_option(w):
+    s = split_spec(w.dataset)
+    if s["dataset"] == "digits":
+        return ""
+    local = s.get("source") == "local"
+    return option("--raw", s["path"] if local else out(f"data/raw/{w.dataset}"))
+
+
+def data_spec(w):
+    return specs.dump(specs.pick(specs.SplitSpec, split_spec(w.dataset)))
+
+
+# ---------------------------------------------------------------- Autoencoders
+
+
+def ae(w):
+    return AUTOENCODERS[w.experiment]
+
+
+def ae_data(w):
+    return out(f"data/{ae(w)['dataset']}.npz")
+
+
+def ae_train_spec(w):
+    model = specs.pick(
+        specs.AutoencoderModel, ae(w), specs.variant(ae(w), w.variant, "latent")
+    )
+    return specs.dump(specs.AutoencoderTrain(model, train_spec(ae(w), w.seed)))
+
+
+def ae_sweep_spec(w):
+    return specs.dump(
+        specs.pick(
+            specs.AutoencoderSweep,
+            ae(w),
+            rows=rows(w),
+            width=ae(w)["latent"],
+            device=config["device"],
+        )
+    )
+
+
+def ae_analysis_spec(w):
+    return specs.dump(
+        specs.pick(
+            specs.AutoencoderAnalysis, ae(w), rows=rows(w), device=config["device"]
+        )
+    )
+
+
+def ae_baselines_spec(w):
+    return specs.dump(specs.AutoencoderBaselines(w.experiment, ae(w)["latent"]))
+
+
+def ae_claims_spec(w):
+    return specs.dump(
+        specs.pick(
+            specs.AutoencoderClaims, ae(w).get("claims", {}), experiment=w.experiment
+        )
+    )
+
+
+def ae_analyses(w, name):
+    """Per-run importance or dependence files of the configured variants."""
+    return expand(
+        rules.ae_analyse.output[name],
+        experiment=w.experiment,
+        variant=ae(w)["variants"],
+        seed=ae(w)["seeds"],
+    )
+
+
+def ae_sweeps(experiment):
+    section = AUTOENCODERS[experiment]
+    found = runs(section, experiment, rules.ae_sweep.output.sweep)
+    if section.get("pca", False):
+        found += expand(rules.ae_baselines.output, experiment=experiment)
+    return found
+
+
+# ---------------------------------------------------------------- Classifier heads
+
+
+def head(w):
+    return HEADS[w.experiment]
+
+
+def imagenet_copy(w):
+    """Stop before any job when the ImageNet copy is missing: only targets that need it."""
+    from tridrop.imagenet import ImageNetMissing, check
+
+    s = specs.pick(specs.ImageNetSpec, head(w)["imagenet"])
+    try:
+        check(s.root, s.layout, s.max_classes)
+    except ImageNetMissing as err:
+        key = f"presets.{PRESET}.heads.{w.experiment}.imagenet.root"
+        raise ValueError(f"config: {key}: {err}") from None
+    return []
+
+
+def imagenet_spec(w):
+    return specs.dump(specs.pick(specs.ImageNetSpec, head(w)["imagenet"]))
+
+
+def cache_spec(w):
+    s = head(w)
+    imagenet = s.get("imagenet") and specs.pick(specs.ImageNetSpec, s["imagenet"])
+    return specs.dump(
+        specs.FeatureCacheSpec(
+            s["dataset"], w.split, imagenet or None, config["device"]
+        )
+    )
+
+
+def cache_input(w):
+    if head(w)["dataset"] == "digits":
+        return {"data": out("data/digits.npz"), "code": code("head:cache")}
+    manifest = rules.head_check.output[0].format(experiment=w.experiment)
+    return {"manifest": manifest, "code": code("head:cache")}
+
+
+def pretrained_spec(w):
+    s = head(w)["imagenet"]
+    return specs.dump(
+        specs.PretrainedHead(
+            s["weights"], s.get("max_classes") or 1000, head(w)["hidden"]
+        )
+    )
+
+
+def head_model(w):
+    return specs.pick(
+        specs.HeadModel, head(w), specs.variant(head(w), w.variant, "hidden")
+    )
+
+
+def head_train_spec(w):
+    return specs.dump(specs.HeadTrain(head_model(w), train_spec(head(w), w.seed)))
+
+
+def reference(experiment):
+    """The unconstrained head: VGG19's own (pretrained) or one trained without TD (seeded)."""
+    s = HEADS[experiment]
+    if s["reference"] == "pretrained":
+        return rules.head_pretrained.output.model.format(experiment=experiment)
+    path = rules.head_train.output.model
+    return path.format(experiment=experiment, variant="notd", seed=s["reference_seed"])
+
+
+def head_init(w):
+    return reference(w.experiment) if head_model(w).init == "reference" else []
+
+
+def head_sweep_spec(w):
+    s = head(w)
+    return specs.dump(
+        specs.HeadSweep(rows(w), s["hidden"], tuple(s["widths"]), config["device"])
+    )
+
+
+def head_baselines_spec(w):
+    return specs.dump(
+        specs.pick(
+            specs.HeadBaselines,
+            head(w),
+            experiment=w.experiment,
+            device=config["device"],
+        )
+    )
+
+
+def head_params(w):
+    """Parameter counts of every run and of the baselines (the accuracy table's x axis)."""
+    return [
+        *runs(head(w), w.experiment, rules.head_sweep.output.params),
+        rules.head_baselines.output.params.format(experiment=w.experiment),
+    ]
+
+
+def head_sweeps(experiment):
+    return [
+        *runs(HEADS[experiment], experiment, rules.head_sweep.output.sweep),
+        rules.head_baselines.output.sweep.format(experiment=experiment),
+    ]
+
+
+def head_claims_spec(w):
+    return specs.dump(specs.pick(specs.HeadClaims, head(w)["claims"]))
+
+
+def cache_threads(w):
+    return 1 if head(w)["dataset"] == "digits" else workflow.cores
+
+
+def cache_gpus(w):
+    return 1 if USE_GPU and head(w)["dataset"] == "imagenet" else 0
+
+
+def processes(w):
+    return head(w)["processes"]
+
+
+def train_gpus(w):
+    return processes(w) if USE_GPU else 0
+
+
+def reference_of(w):
+    return reference(w.experiment)
+
+
+def table_spec(w):
+    return specs.dump(specs.Experiment(w.experiment))
+
+
+def head_launcher(w):
+    """Several processes: data-parallel training (DDP) launched by torchrun."""
+    n = head(w)["processes"]
+    return f"torchrun --standalone --nproc-per-node {n} --no-python " if n > 1 else ""
+
+
+# ---------------------------------------------------------------- Results across families
+
+
+def experiment_sweeps(w):
+    if w.experiment in HEADS:
+        return head_sweeps(w.experiment)
+    return ae_sweeps(w.experiment)
+
+
+def wide_tables():
+    """Mean-by-width tables per experiment and metric (autoencoders: mse; heads: top1, top5)."""
+    pairs = [(e, "mse") for e in AUTOENCODERS]
+    pairs += [(e, m) for e in HEADS for m in ("top1", "top5")]
+    return [wide_template(None).format(experiment=e, metric=m) for e, m in pairs]
+
+
+def wide_template(w):
+    """The wide tables' path; the job fills in {experiment} and {metric}."""
+    return out("tables/{experiment}_{metric}_by_width.csv")
+
+
+def aggregate_spec(w):
+    widths = {x for s in AUTOENCODERS.values() for x in s["headline_widths"]}
+    return specs.dump(specs.Aggregate(tuple(sorted(widths))))
+
+
+def environment_spec(w):
+    return specs.dump(specs.Environment(config["device"], config))
+
+
+# ---------------------------------------------------------------- Figures
+
+
+def recon_title(w):
+    seed = AUTOENCODERS[w.experiment]["seeds"][0]
+    title = (
+        f"{w.experiment}: {w.variant} (seed {seed}),"
+        " test images reconstructed from the first w latent units"
+    )
+    return specs.dump(specs.ReconstructionsFigure(title))
+
+
+def first_seed_recon(w):
+    seed = AUTOENCODERS[w.experiment]["seeds"][0]
+    return rules.ae_sweep.output.recon.format(
+        experiment=w.experiment, variant=w.variant, seed=seed
+    )
+
+
+def sweep_figure_spec(w):
+    return specs.dump(specs.SweepFigure(w.experiment))
+
+
+def feature_figure_code(w):
+    return code(f"plot:{w.kind}")
+
+
+# ---------------------------------------------------------------- Targets of `rule all`, `autoencoders` and `heads`
+
+
+def autoencoder_targets():
+    e = list(AUTOENCODERS)
+    recon = [
+        rules.plot_reconstructions.output.png.format(experiment=x, variant=v)
+        for x in e
+        for v in AUTOENCODERS[x]["variants"]
+    ]
+    return [
+        *expand(rules.plot_sweep.output.png, experiment=e),
+        *expand(
+            rules.plot_features.output.png,
+            experiment=e,
+            kind=["importance", "dependence"],
+        ),
+        *recon,
+        *expand(rules.ae_claims.output, experiment=e),
+    ]
+
+
+def head_targets():
+    return [
+        *expand(rules.head_table.output, experiment=list(HEADS)),
+        *expand(rules.plot_accuracy.output.png, experiment=list(HEADS)),
+        *expand(rules.head_claims.output, experiment=list(HEADS)),
+    ]
