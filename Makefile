@@ -10,7 +10,7 @@ CORES ?= all
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[dev]'
+	$(VENV)/bin/pip install -q -e '.[pipeline,dev]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -75,7 +75,7 @@ def test_nested_widths_follow_a_truncated_geometric():
 def test_none_and_dropout_modes():
     assert torch.equal(triangular_mask(5, 4, "none"), torch.ones(5, 4))
     gen = torch.Generator().manual_seed(3)
-    kept = triangular_mask(2000, 50, "dropout", p=0.25, generator=gen).mean()
+    kept = (triangular_mask(2000, 50, "dropout", p=0.25, generator=gen) > 0).float().mean()
     assert abs(float(kept) - 0.75) < 0.01
 
 
@@ -190,7 +190,143 @@ def test_narrow_refuses_layers_it_cannot_cut_exactly():
     with pytest.raises(ValueError, match="no TriangularDropout"):
         narrow(nn.Sequential(nn.Linear(2, 2)), 1)
     bad = nn.Sequential(nn.Linear(2, 4), TriangularDropout(4), nn.Sigmoid(), nn.Linear(4, 2))
-    with pytest.raises(ValueError, match="needs an nn.Linear after"):
+    with pytest.raises(ValueError, match="'2'.*maps 0 to 0.5"):
         narrow(bad, 2)
     with pytest.raises(ValueError, match="2 widths for 1"):
         narrow(autoencoder(), [1, 2])
+
+
+# Bugs found against the authors' vsnn (each test failed before its fix).
+
+
+@pytest.mark.parametrize("width", [10, 100, 7, 4096])
+def test_fraction_widths_keep_the_units_training_keeps(width):
+    # f = j/W is not exact in float32: 0.3 * 10 became 3.0000001 and kept 4 units, not 3.
+    td = TriangularDropout(width)
+    for j in range(1, width + 1, max(1, width // 100)):
+        f = j / width
+        trained = widths_from_fractions(torch.tensor([f], dtype=torch.float64), width)
+        assert td.kept_units(f) == j == int(trained), f
+        td.eval().set_width(f)
+        assert int((td(torch.ones(1, width)) != 0).sum()) == j
+
+
+def test_narrow_with_a_fraction_keeps_the_trained_units():
+    model = autoencoder(10).eval()
+    for j in range(1, 11):
+        assert narrow(model, j / 10)[2].out_features == j
+
+
+def test_vsnn_widths_are_reproduced_by_rounding_to_an_int():
+    # vsnn keeps int(round(f W)) units; pass that as an int width.
+    td = TriangularDropout(8)
+    assert td.kept_units(0.3) == 3 and td.kept_units(max(1, round(0.3 * 8))) == 2
+
+
+def test_token_tensors_are_masked_on_their_last_dim():
+    # (B, T, C) with T != C raised; with T == C the time steps were masked.
+    for t in (3, 6):
+        x = torch.randn(6, t, 6)
+        y = TriangularDropout(6).train()(x)
+        assert torch.equal(y, x * naive_triangle(6, 6)[:, None, :])
+        td = TriangularDropout(6).eval()
+        td.set_width(2)
+        assert torch.equal(td(x), x * (torch.arange(6) < 2))
+
+
+@pytest.mark.parametrize(("shape", "dim"), [((4, 5, 3), 1), ((4, 2, 3, 5), -1), ((4, 3, 5), -1)])
+def test_an_explicit_dim_is_masked(shape, dim):
+    x = torch.randn(shape)
+    y = TriangularDropout(5, dim=dim).train()(x)
+    mask = naive_triangle(4, 5)
+    view = [4] + [1] * (x.dim() - 1)
+    view[dim] = 5
+    assert torch.equal(y, x * mask.reshape(view))
+    with pytest.raises(ValueError, match="dim 0 is the batch"):
+        TriangularDropout(5, dim=0)
+
+
+def test_dropout_mask_and_layer_both_rescale_with_the_same_random_numbers():
+    x = torch.randn(64, 33)
+    torch.manual_seed(5)
+    mask = triangular_mask(64, 33, "dropout", p=0.25)
+    torch.manual_seed(5)
+    y = TriangularDropout(33, "dropout", p=0.25).train()(x)
+    assert torch.equal(y, x * mask)
+    assert torch.equal(mask.unique(), torch.tensor([0.0, 1 / 0.75]))
+
+
+def test_eval_mask_is_built_on_the_input_device():
+    # It was built on the CPU and copied to x's device at every forward.
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Devices(TorchDispatchMode):
+        seen: set = set()
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            for t in out if isinstance(out, tuple | list) else [out]:
+                if isinstance(t, torch.Tensor):
+                    self.seen.add(t.device.type)
+            return out
+
+    td = TriangularDropout(8).eval()
+    td.set_width(3)
+    x = torch.empty(2, 8, device="meta")
+    with Devices() as mode:
+        td(x)
+    assert mode.seen == {"meta"}
+
+
+def test_random_layers_outside_shared_width_share_each_samples_width():
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Linear(3, 8), TriangularDropout(8, "random"), nn.Linear(8, 32),
+        TriangularDropout(32, "random"),
+    ).train()  # fmt: skip
+    seen = []
+    for td in net[1], net[3]:
+        td.register_forward_hook(lambda m, i, o: seen.append((o != 0).sum(1)))
+    with torch.no_grad():
+        for _ in range(2):
+            net(torch.randn(256, 3).abs())
+    first8, first32, next8, _ = seen
+    assert ((first32 > (first8 - 1) * 4) & (first32 <= first8 * 4)).all()
+    assert not torch.equal(first8, next8)  # a new draw at the next step
+
+
+def test_a_single_random_layer_draws_what_it_drew_before_sharing():
+    # The pipeline's results must not change: one layer draws sample_fractions' numbers.
+    td = TriangularDropout(12, "random").train()
+    x = torch.ones(50, 12)
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        y = td(x)
+        torch.manual_seed(seed)
+        assert torch.equal(y, triangular_mask(50, 12, "random"))
+
+
+def test_independent_random_layers_when_not_shared():
+    torch.manual_seed(0)
+    a, b = (
+        TriangularDropout(16, "random", share=False),
+        TriangularDropout(16, "random", share=False),
+    )
+    x = torch.ones(64, 16)
+    assert not torch.equal(a.train()(x), b.train()(x))
+
+
+def test_shared_width_draws_the_same_numbers_as_before():
+    # SharedWidth's fractions come from one sample_fractions call per forward, in order.
+    net = SharedWidth(nn.Identity(), TriangularDropout(8, "random"), TriangularDropout(8, "random"))
+    torch.manual_seed(3)
+    y = net.train()(torch.ones(40, 8))
+    torch.manual_seed(3)
+    f = sample_fractions(40, "random", width=8)
+    assert torch.equal(y, (torch.arange(8) < widths_from_fractions(f, 8)[:, None]).float())
+
+
+def test_eval_widths_are_set_without_changing_the_state_dict():
+    td = TriangularDropout(8)
+    td.set_width(3)
+    assert td.state_dict() == {}

@@ -1,7 +1,7 @@
 """The conda environments (envs/*.yaml) stay in step with pyproject.toml, and every rule uses one.
 
 Creating the environments needs conda-forge, which is not reachable here, so this checks the
-files: the same packages as pyproject's dependencies, pinned to a major.minor that pyproject
+files: the same packages as pyproject's dependencies and its `pipeline` extra, pinned to a major.minor that pyproject
 allows, conda-forge only; and `conda: CONDA_ENV` on every rule, pointing at these files.
 """
 
@@ -33,8 +33,10 @@ def pyproject() -> dict:
 
 
 def requirements() -> dict[str, Requirement]:
-    reqs = (Requirement(r) for r in pyproject()["project"]["dependencies"])
-    return {r.name.lower(): r for r in reqs}
+    """The core's and the `pipeline` extra's requirements: what the rules' environments need."""
+    project = pyproject()["project"]
+    needed = project["dependencies"] + project["optional-dependencies"]["pipeline"]
+    return {r.name.lower(): r for r in map(Requirement, needed)}
 
 
 def conda_deps(variant: str) -> dict[str, str]:

@@ -4,6 +4,10 @@ Each sample i of a batch keeps the prefix ``[0, w_i)`` of a layer's units. In "t
 ``w_i = ceil((i+1) W / B)``, so the stacked masks form a lower-triangular matrix. Several layers
 share each sample's width *fraction* ``f_i``: a layer of width W keeps ``ceil(f_i W)`` units.
 After training, :func:`narrow` cuts the network to a smaller dense one with equal outputs.
+
+Fractions become units by ``ceil(f W)`` (computed in float64, clipped to [1, W]); the authors'
+``vsnn`` rounds instead (``round(f W)``, half to even): pass ``max(1, round(f * W))`` as an int
+width to reproduce its widths.
 """
 
 from __future__ import annotations
@@ -80,8 +84,9 @@ def triangular_mask(
     """The training mask of one layer for a batch, shape ``(batch, width)``.
 
     "triangle" gives row i the prefix ``ceil((i+1) width / batch)`` (computed in integers);
-    "random" and "nested" draw prefixes; "dropout" keeps each unit with probability 1-p
-    (plain dropout, not a prefix); "none" keeps everything.
+    "random" and "nested" draw prefixes; "dropout" is plain inverted dropout, as in the layer:
+    each unit is kept with probability 1-p and *rescaled* by 1/(1-p) (the same random numbers as
+    ``nn.functional.dropout`` on a CPU); "none" keeps everything. Prefix masks never rescale.
     """
     if width < 1:
         raise ValueError(f"width must be >= 1, got {width}")
@@ -89,37 +94,60 @@ def triangular_mask(
         i = torch.arange(batch, device=device)
         return prefix_mask((i + 1) * width // batch + ((i + 1) * width % batch > 0), width)
     if mode == "dropout":
-        keep = torch.rand(batch, width, generator=generator, device=device) >= p
-        return keep.float()
+        if p >= 1.0:
+            return torch.zeros(batch, width, device=device)
+        keep = torch.empty(batch, width, device=device).bernoulli_(1.0 - p, generator=generator)
+        return keep.div_(1.0 - p)
     f = sample_fractions(batch, mode, width=width, p=p, generator=generator, device=device)
     return prefix_mask(widths_from_fractions(f, width), width)
 
 
 class TriangularDropout(nn.Module):
-    """Multiply a layer's output by a prefix mask over its units (dim 1), with no rescaling.
+    """Multiply a layer's output by a prefix mask over its units, with no rescaling.
 
-    In training each sample keeps a prefix drawn by ``mode`` (or given through ``fraction``,
-    which lets several layers share each sample's width fraction). In eval mode the layer keeps
-    the first ``eval_width`` units (an int, or a fraction of ``width``); the default is full
-    width, where it is the identity. Mode "dropout" is plain inverted dropout with rate ``p``.
+    The units lie on ``dim``; by default dim 1 (channels of (B, C, ...) conv maps and of (B, C)
+    inputs) or, for 3-D (B, T, C) token tensors, the last dim (pass ``dim=1`` for (B, C, L) maps).
+    In training each sample keeps a prefix drawn by ``mode``, or given through ``fraction``
+    (:class:`SharedWidth` passes one fraction per sample to all its TD layers). Outside
+    ``SharedWidth``, "random" and "nested" layers share one draw per forward pass when ``share``
+    (the default): the first layer draws, the others reuse it until the first runs again. In
+    eval mode the layer keeps the first ``eval_width`` units (an int, or a fraction of
+    ``width``); the default is full width, the identity. Mode "dropout" is plain inverted
+    dropout with rate ``p`` (rescaled by 1/(1-p), as ``triangular_mask(mode="dropout")``).
     """
 
-    def __init__(self, width: int, mode: str = "triangle", p: float = 0.1) -> None:
+    def __init__(
+        self,
+        width: int,
+        mode: str = "triangle",
+        p: float = 0.1,
+        *,
+        dim: int | None = None,
+        share: bool = True,
+    ) -> None:
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; choose one of {MODES}")
         if width < 1:
             raise ValueError(f"width must be >= 1, got {width}")
-        self.width, self.mode, self.p = width, mode, p
+        if dim == 0:
+            raise ValueError("dim 0 is the batch; the units must lie on another dim")
+        self.width, self.mode, self.p, self.dim, self.share = width, mode, p, dim, share
         self.eval_width: int | float | None = None
+        # Kept units in eval mode as a tensor, so that a new width needs no recompilation.
+        self._masked = False
+        self.register_buffer("_kept", torch.tensor(width), persistent=False)
 
     def extra_repr(self) -> str:
-        return f"width={self.width}, mode={self.mode!r}, p={self.p}"
+        dim = "" if self.dim is None else f", dim={self.dim}"
+        return f"width={self.width}, mode={self.mode!r}, p={self.p}{dim}"
 
     def set_width(self, width: int | float | None) -> None:
         """Choose the evaluation width: units (int), a fraction in (0, 1] (float) or None (full)."""
-        self.kept_units(width)  # validates
+        kept = self.kept_units(width)  # validates
         self.eval_width = width
+        self._masked = kept < self.width
+        self._kept.fill_(kept)
 
     def kept_units(self, width: int | float | None = None) -> int:
         """Resolve an evaluation width (int, fraction or None) to a number of units."""
@@ -130,31 +158,78 @@ class TriangularDropout(nn.Module):
         if isinstance(width, float):
             if not 0.0 < width <= 1.0:
                 raise ValueError(f"a width fraction must be in (0, 1], got {width}")
-            return int(widths_from_fractions(torch.tensor([width]), self.width))
+            # float64, as in training: in float32 e.g. 0.3 * 10 rounds up to 3.0000001 -> 4.
+            fraction = torch.tensor([width], dtype=torch.float64)
+            return int(widths_from_fractions(fraction, self.width))
         if not 1 <= width <= self.width:
             raise ValueError(f"width must be in [1, {self.width}], got {width}")
         return width
 
+    def unit_dim(self, x: torch.Tensor) -> int:
+        """The (non-negative) dim of ``x`` that holds the units."""
+        dim = (2 if x.dim() == 3 else 1) if self.dim is None else self.dim
+        dim = dim + x.dim() if dim < 0 else dim
+        if not 1 <= dim < x.dim():
+            raise ValueError(f"dim {self.dim} is not a feature dim of shape {tuple(x.shape)}")
+        return dim
+
     def forward(self, x: torch.Tensor, fraction: torch.Tensor | None = None) -> torch.Tensor:
-        if x.shape[1] != self.width:
-            raise ValueError(f"expected {self.width} units on dim 1, got shape {tuple(x.shape)}")
+        dim = self.unit_dim(x)
+        if x.shape[dim] != self.width:
+            raise ValueError(
+                f"expected {self.width} units on dim {dim}, got shape {tuple(x.shape)}"
+            )
         if self.training and self.mode != "none":
             if self.mode == "dropout":
                 return nn.functional.dropout(x, self.p, training=True)
+            if fraction is None and self.share and self.mode in ("random", "nested"):
+                fraction = _shared_fractions(self, x.shape[0], x.device)
             if fraction is None:
                 mask = triangular_mask(x.shape[0], self.width, self.mode, p=self.p, device=x.device)
             else:
                 mask = prefix_mask(widths_from_fractions(fraction, self.width), self.width)
-            return x * _expand(mask.to(device=x.device, dtype=x.dtype), x)
-        kept = self.kept_units(self.eval_width)
-        if self.training or kept == self.width:
+            return x * _expand(mask.to(device=x.device, dtype=x.dtype), x, dim)
+        if self.training or not self._masked:
             return x
-        return x * _expand(prefix_mask(torch.tensor([kept]), self.width).to(x), x)
+        mask = torch.arange(self.width, device=x.device) < self._kept.to(x.device)
+        return x * _expand(mask.to(x.dtype).unsqueeze(0), x, dim)
 
 
-def _expand(mask: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Broadcast a (B or 1, W) mask over the trailing dims of x (channels of a conv map)."""
-    return mask.reshape(mask.shape + (1,) * (x.dim() - 2))
+def _expand(mask: torch.Tensor, x: torch.Tensor, dim: int = 1) -> torch.Tensor:
+    """Broadcast a (B or 1, W) mask over x with the W units on ``dim``."""
+    shape = [1] * x.dim()
+    shape[0], shape[dim] = mask.shape
+    return mask.reshape(shape)
+
+
+class _WidthDraw:
+    """The fractions of the latest shared draw, and the TD layer that drew them."""
+
+    owner: TriangularDropout | None = None
+    fraction: torch.Tensor | None = None
+
+
+_DRAW = _WidthDraw()
+
+
+def _shared_fractions(td: TriangularDropout, batch: int, device: torch.device) -> torch.Tensor:
+    """One draw per forward pass for all sharing layers (as vsnn's shared mask maker).
+
+    The layer that drew last draws again when it runs again (the next step), so a single layer
+    draws exactly what it drew on its own; the others reuse the draw of a matching batch.
+    """
+    owner, f = _DRAW.owner, _DRAW.fraction
+    if (
+        owner is None
+        or owner is td
+        or f is None
+        or f.shape[0] != batch
+        or f.device != device
+        or (owner.mode, owner.p) != (td.mode, td.p)
+    ):
+        f = sample_fractions(batch, td.mode, width=td.width, p=td.p, device=device)
+        _DRAW.owner, _DRAW.fraction = td, f
+    return f
 
 
 class SharedWidth(nn.Sequential):
@@ -218,22 +293,44 @@ def narrow_linear(layer: nn.Linear, width: int, dim: str) -> nn.Linear:
     return new
 
 
-def narrow(model: nn.Sequential, width: int | float | Sequence[int | float]) -> nn.Sequential:
+def narrow(
+    model: nn.Module, width: int | float | Sequence[int | float]
+) -> nn.Sequential | nn.Module:
     """Extract the smaller dense network: each TD layer is cut to ``width`` and removed.
 
-    For each Triangular Dropout layer, the nearest Linear before it keeps its first w output
-    rows and the nearest Linear after it keeps its first w input columns; element-wise layers in
-    between are kept (after the TD layer only maps with f(0) = 0, such as ReLU). ``width`` is
-    one value for every TD layer (units or a fraction) or one per TD layer. The result's output
-    equals the masked model's in eval mode.
+    ``width`` is one value for every TD layer (units or a fraction) or one per TD layer, in
+    module order. For an ``nn.Sequential`` of Linear layers, the nearest Linear before each TD
+    layer keeps its first w output rows and the nearest Linear after it its first w input
+    columns (element-wise layers in between; after the TD layer only maps with f(0) = 0, such
+    as ReLU), giving an ``nn.Sequential``. Any other model goes through
+    :func:`tridrop.extract.narrow_graph` (torch.fx). The result's output equals the masked
+    model's in eval mode.
     """
-    layers = [copy.deepcopy(m) for m in model]
-    tds = [i for i, m in enumerate(layers) if isinstance(m, TriangularDropout)]
+    tds = [m for m in model.modules() if isinstance(m, TriangularDropout)]
     if not tds:
         raise ValueError("the model has no TriangularDropout layer to narrow")
     widths = list(width) if isinstance(width, Sequence) else [width] * len(tds)
     if len(widths) != len(tds):
         raise ValueError(f"got {len(widths)} widths for {len(tds)} TriangularDropout layers")
+    if isinstance(model, nn.Sequential) and len(widths) == sum(
+        isinstance(m, TriangularDropout) for m in model
+    ):
+        try:
+            return _narrow_sequential(model, widths)
+        except _NotSequential:
+            pass  # e.g. Conv2d-BatchNorm2d-ReLU-TD: the graph extraction cuts those
+    from tridrop.extract import narrow_graph  # torch.fx, only for models that need it
+
+    return narrow_graph(model, widths)
+
+
+class _NotSequential(ValueError):
+    """The Sequential path cannot cut this model (no Linear next to a TD layer)."""
+
+
+def _narrow_sequential(model: nn.Sequential, widths: list[int | float]) -> nn.Sequential:
+    layers = [copy.deepcopy(m) for m in model]
+    tds = [i for i, m in enumerate(layers) if isinstance(m, TriangularDropout)]
     for i, w in zip(tds, widths, strict=True):
         kept = layers[i].kept_units(w)
         before = _nearest_linear(layers, range(i - 1, -1, -1), i, "before")
@@ -251,7 +348,7 @@ def _nearest_linear(layers: list[nn.Module], search: range, td: int, side: str) 
             break
         if side == "after" and not _keeps_zero(layers[j]):
             break  # e.g. Sigmoid: a removed unit would no longer contribute zero
-    raise ValueError(
+    raise _NotSequential(
         f"TriangularDropout at index {td} needs an nn.Linear {side} it, with only "
         "parameter-free element-wise layers (ReLU, ...) in between"
     )
