@@ -137,20 +137,19 @@ def _plot(a: argparse.Namespace) -> None:
 def _readme(a: argparse.Namespace) -> None:
     import yaml
 
-    from tridrop.readme import section, splice
+    from tridrop.readme import rewrite
 
     config = yaml.safe_load(Path(a.config).read_text())
     preset = a.preset or config["preset"]
-    new = section(Path(a.results or f"results/{preset}"), Path(a.captions), config, preset,
-                  a.command_name)  # fmt: skip
-    readme = Path(a.readme)
-    old = readme.read_text()
-    text = splice(old, new)
-    if a.check:
-        if text != old:
-            raise ValueError(f"{readme}'s results section is out of date; run `make readme`")
-        return
-    readme.write_text(text)
+    results = Path(a.results or f"results/{preset}")
+    for page in (Path(a.readme), Path(a.results_page)):  # the headline, the full results
+        old = page.read_text()
+        text = rewrite(old, page, results, Path(a.captions), config, preset, a.command_name,
+                       Path(a.results_page))  # fmt: skip
+        if a.check and text != old:
+            raise ValueError(f"{page}'s results are out of date; run `make readme`")
+        if not a.check:
+            page.write_text(text)
 
 
 def _environment(a: argparse.Namespace) -> None:
@@ -378,12 +377,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output JSON")
     p.set_defaults(func=_environment)
 
-    p = sub.add_parser("readme", help="rewrite the README's results section from results/")
+    p = sub.add_parser("readme", help="rewrite the results in the README and docs/ from results/")
     p.add_argument("--config", default="config/config.yaml", help="the pipeline's config")
     p.add_argument("--preset", help="preset whose results to show (default: the config's)")
     p.add_argument("--results", help="results folder (default: results/<preset>)")
     p.add_argument("--captions", default="workflow/report", help="report caption files")
     p.add_argument("--readme", default="README.md", help="README to update in place")
+    p.add_argument("--results-page", default="docs/results.md", help="full results page")
     p.add_argument("--command-name", default="make run", help="command named as the producer")
     p.add_argument("--check", action="store_true", help="only check it is up to date")
     p.set_defaults(func=_readme)
