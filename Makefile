@@ -15,14 +15,17 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# `make run PRESET=paper` picks another preset of config/config.yaml.
 run: install
-	snakemake --cores $(CORES)
+	snakemake --cores $(CORES) $(if $(PRESET),--config preset=$(PRESET))
 
 test: install
 	pytest
 
 readme: install
-	tridrop readme
+	tridrop results readme --spec '{"preset": "$(or $(PRESET),demo)"}' --config config/config.yaml \
+	  --results results/$(or $(PRESET),demo) --captions workflow/report --readme README.md \
+	  --page docs/results.md
 	cd tests && python3 failures.py
 
 lint: install

@@ -1,8 +1,9 @@
 """Failure cases the tests provoke, as data: what the input is, what the user sees, what is kept.
 
 Test modules list their cases as :class:`Failure` rows and assert ``seen`` against the real
-message; ``render`` turns every module's rows into the README's reliability table, so the table
-shows exactly what the tests check (``make readme`` writes it, a test keeps it in step).
+message; ``render`` turns every module's rows into the reliability table of
+``docs/reliability.md``, so the table shows exactly what the tests check (``make readme`` writes
+it, a test keeps it in step).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 START = "<!-- reliability:start (written by `make readme` from the tests' cases) -->"
 END = "<!-- reliability:end -->"
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "reliability.md"
 MODULES = ("test_config", "test_train", "test_data", "test_vgg", "test_cli", "test_files")
 
 
@@ -50,11 +52,10 @@ def render(rows: list[Failure]) -> str:
     return "\n".join([*lines, "", END]) + "\n"
 
 
-def splice(readme: str, table: str) -> str:
-    start, end = readme.index(START), readme.index(END) + len(END) + 1
-    return readme[:start] + table + readme[end:]
+def splice(page: str, table: str) -> str:
+    start, end = page.index(START), page.index(END) + len(END) + 1
+    return page[:start] + table + page[end:]
 
 
 if __name__ == "__main__":
-    readme = Path(__file__).resolve().parents[1] / "README.md"
-    readme.write_text(splice(readme.read_text(), render(cases())))
+    PAGE.write_text(splice(PAGE.read_text(), render(cases())))

@@ -1,33 +1,76 @@
-"""The README's results section is generated, and up to date with the committed results."""
+"""The generated pages (README headline, docs/results.md, docs/reliability.md) are up to date
+with the committed results, and every relative link in the README and docs/ resolves."""
 
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 
 from conftest import ROOT
-from tridrop.readme import END, START, section, splice
+from tridrop.readme import (
+    END,
+    HEADLINE_END,
+    HEADLINE_START,
+    RESULTS_PAGE,
+    START,
+    headline,
+    rewrite,
+    section,
+    splice,
+)
+
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
 @pytest.fixture(autouse=True)
 def at_root(monkeypatch):
-    monkeypatch.chdir(ROOT)  # the README links figures by paths relative to the repository
+    monkeypatch.chdir(ROOT)  # the pages link figures by paths relative to the repository
 
 
-def test_readme_results_are_up_to_date():
-    config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+def _config() -> dict:
+    return yaml.safe_load((ROOT / "config/config.yaml").read_text())
+
+
+@pytest.mark.parametrize("page", [Path("README.md"), RESULTS_PAGE], ids=str)
+def test_results_are_up_to_date(page):
+    config = _config()
     preset = config["preset"]
-    new = section(Path("results", preset), Path("workflow/report"), config, preset, "make run")
-    readme = (ROOT / "README.md").read_text()
-    assert splice(readme, new) == readme, "README results are stale: run `make readme`"
+    text = (ROOT / page).read_text()
+    new = rewrite(text, page, Path("results", preset), Path("workflow/report"), config, preset,
+                  "make run")  # fmt: skip
+    assert new == text, f"{page}'s results are stale: run `make readme`"
 
 
-def test_section_names_every_figure_with_its_caption(tmp_path):
-    config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
-    text = section(Path("results/demo"), Path("workflow/report"), config, "demo", "make run")
+def test_readme_has_the_headline_and_docs_the_full_section():
+    readme, full = (ROOT / "README.md").read_text(), (ROOT / RESULTS_PAGE).read_text()
+    assert HEADLINE_START in readme and START not in readme
+    assert START in full and HEADLINE_START not in full
+
+
+def test_section_names_every_figure_with_its_caption():
+    config = _config()
+    args = (Path("results/demo"), Path("workflow/report"), config, "demo", "make run")
+    text = section(*args, base=Path("docs"))
     for fig in (ROOT / "results/demo/figures").glob("*.png"):
-        assert f"(results/demo/figures/{fig.name})" in text
+        assert f"(../results/demo/figures/{fig.name})" in text
     assert "batch of 16 samples on a layer of 16" in text  # the mask caption, rendered
+    assert "### digits_head: top5 by width" in text and "top-1 against head parameters" in text
+
+
+def test_headline_has_the_claims_and_key_figures():
+    config = _config()
+    args = (Path("results/demo"), Path("workflow/report"), config, "demo", "make run")
+    text = headline(*args)
+    assert text.startswith(HEADLINE_START) and text.rstrip().endswith(HEADLINE_END)
+    assert "### Claims" in text and "[docs/results.md](docs/results.md)" in text
+    figures = re.findall(r"!\[[^]]*\]\(([^)]+)\)", text)
+    assert figures == [
+        "results/demo/figures/digits_mse_vs_width.png",
+        "results/demo/figures/digits_head_accuracy_vs_params.png",
+        "results/demo/figures/digits_reconstructions_td.png",
+    ]
+    assert "by width" not in text  # the width tables stay on the full page
 
 
 def test_splice_needs_markers():
@@ -36,12 +79,37 @@ def test_splice_needs_markers():
     )
     with pytest.raises(ValueError, match="no results markers"):
         splice("no markers here", "x")
+    with pytest.raises(ValueError, match="no results or headline markers"):
+        rewrite("no markers", Path("x.md"), Path("results/demo"), Path("."), {}, "demo", "x")
 
 
 def test_reliability_table_is_up_to_date():
     import failures
 
-    readme = (ROOT / "README.md").read_text()
+    page = failures.PAGE.read_text()
     rows = failures.cases()
     assert len(rows) >= 25
-    assert failures.splice(readme, failures.render(rows)) == readme, "run `make readme`"
+    assert failures.splice(page, failures.render(rows)) == page, "run `make readme`"
+
+
+def _links(text: str) -> list[str]:
+    text = re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)  # no links in code blocks
+    text = re.sub(r"`[^`\n]*`", "", text)  # nor in inline code
+    return re.findall(r"\]\(([^)\s]+)\)", text)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_relative_links_resolve(page):
+    missing = []
+    for link in _links(page.read_text()):
+        if re.match(r"[a-z]+:", link) or link.startswith("#"):
+            continue  # web addresses, mail, anchors in the same page
+        target = (page.parent / link.split("#")[0]).resolve()
+        if not target.exists():
+            missing.append(link)
+    assert not missing, f"{page.name}: broken links {missing}"
+
+
+def test_link_finder_sees_links_and_skips_code():
+    text = "[a](docs/a.md) ![f](x.png)\n```\n[b](no.md)\n```\n`[c](no.md)`\n"
+    assert _links(text) == ["docs/a.md", "x.png"]

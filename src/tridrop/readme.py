@@ -1,11 +1,16 @@
-"""The README's "Results" section, written from a preset's results and the report captions.
+"""The results pages, written from a preset's results and the report captions.
 
-Nothing in that section is typed by hand: tables come from the aggregated CSVs, figures are
-linked from ``results/<preset>/figures``, captions are the Snakemake report's caption files.
+Two generated blocks, each between its own markers: the full results ``section`` (claims,
+every table, every figure with its caption; in ``docs/results.md``) and a short ``headline``
+(the claims and a few key figures; in the README). Nothing in them is typed by hand: tables
+come from the aggregated CSVs, figures are linked from ``results/<preset>/figures``, captions
+are the Snakemake report's caption files. The functions take and return text; the caller
+chooses the files.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,6 +23,11 @@ from tridrop.figures import LABELS
 
 START = "<!-- results:start (written by `make readme`; do not edit by hand) -->"
 END = "<!-- results:end -->"
+HEADLINE_START = "<!-- headline:start (written by `make readme`; do not edit by hand) -->"
+HEADLINE_END = "<!-- headline:end -->"
+RESULTS_PAGE = Path("docs/results.md")
+# The headline's figures, by the end of their stem: the first figure of each kind is shown.
+KEY_FIGURES = ("mse_vs_width", "accuracy_vs_params", "reconstructions_td")
 # Figures drawn by one rule with a `kind` wildcard share its caption file.
 SHARED_CAPTIONS = {"importance": "features", "dependence": "features"}
 
@@ -96,18 +106,31 @@ def accuracy_table(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def section(results: Path, captions: Path, config: dict, preset: str, command: str) -> str:
-    """Markdown for the results of ``preset`` found under ``results``."""
+def _link(path: Path, base: Path) -> str:
+    """``path`` (relative to the working folder) as a link from a page in folder ``base``."""
+    return Path(os.path.relpath(path, base)).as_posix()
+
+
+def _figure(fig: Path, captions: Path, config: dict, preset: str, base: Path) -> list[str]:
+    text = caption(captions, fig, config, preset)
+    return [f"![{fig.stem}]({_link(fig, base)})", "", f"*{text}*" if text else "", ""]
+
+
+def _claims(results: Path) -> list[str]:
+    claims = results / "claims.csv"
+    return ["### Claims", "", markdown(pd.read_csv(claims)), ""] if claims.exists() else []
+
+
+def section(results: Path, captions: Path, config: dict, preset: str, command: str,
+            base: Path = Path(".")) -> str:  # fmt: skip
+    """Markdown for the results of ``preset`` found under ``results``, for a page in ``base``."""
     summary = pd.read_csv(results / "tables" / "summary.csv")
     intro = (
         f"Produced by `{command}` with `config/config.yaml` as committed (preset `{preset}`); "
         f"the device and library versions of every run are in `{results}/runs/*/*/*/model.json`."
         " Tables: mean ± standard deviation over seeds."
     )
-    out = [START, "", f"## Results ({preset} preset)", "", intro, ""]
-    claims = results / "claims.csv"
-    if claims.exists():
-        out += ["### Claims", "", markdown(pd.read_csv(claims)), ""]
+    out = [START, "", f"## Results ({preset} preset)", "", intro, "", *_claims(results)]
     for (exp, metric), _ in summary.groupby(["experiment", "metric"]):
         out += [f"### {exp}: {metric} by width", "", width_table(summary, exp, metric), ""]
     for path in sorted((results / "tables").glob("*_accuracy_vs_params.csv")):
@@ -119,15 +142,49 @@ def section(results: Path, captions: Path, config: dict, preset: str, command: s
             "",
         ]
     for fig in sorted((results / "figures").glob("*.png")):
-        text = caption(captions, fig, config, preset)
-        out += [f"![{fig.stem}]({fig.as_posix()})", "", f"*{text}*" if text else "", ""]
+        out += _figure(fig, captions, config, preset, base)
     out.append(END)
-    return "\n".join(line for line in out) + "\n"
+    return "\n".join(out) + "\n"
 
 
-def splice(readme: str, new_section: str) -> str:
-    """Replace the marked results section of ``readme`` (which must have both markers)."""
-    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END) + "\n?", re.S)
-    if not pattern.search(readme):
-        raise ValueError("README has no results markers; add the start and end lines first")
-    return pattern.sub(lambda _: new_section, readme, count=1)
+def headline(results: Path, captions: Path, config: dict, preset: str, command: str,
+             base: Path = Path("."), page: Path = RESULTS_PAGE) -> str:  # fmt: skip
+    """The claims and the key figures of ``preset``, linking to the full results ``page``."""
+    link = f"[{page.as_posix()}]({_link(page, base)})"
+    intro = (
+        f"Produced by `{command}` with `config/config.yaml` as committed (preset `{preset}`). "
+        f"Every table and figure, with the baselines' numbers: {link}."
+    )
+    out = [HEADLINE_START, "", intro, "", *_claims(results)]
+    figures = sorted((results / "figures").glob("*.png"))
+    for key in KEY_FIGURES:
+        for fig in [f for f in figures if f.stem.endswith("_" + key)][:1]:
+            out += _figure(fig, captions, config, preset, base)
+    out.append(HEADLINE_END)
+    return "\n".join(out) + "\n"
+
+
+def splice(text: str, new_section: str, start: str = START, end: str = END) -> str:
+    """Replace the block of ``text`` between the ``start`` and ``end`` markers (both needed)."""
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end) + "\n?", re.S)
+    if not pattern.search(text):
+        raise ValueError(f"no results markers ({start!r} ... {end!r}); add both lines first")
+    return pattern.sub(lambda _: new_section, text, count=1)
+
+
+def rewrite(text: str, page: Path, results: Path, captions: Path, config: dict, preset: str,
+            command: str, results_page: Path = RESULTS_PAGE) -> str:  # fmt: skip
+    """``text`` of the Markdown file ``page`` with each generated block it holds made anew.
+
+    Links are relative to ``page``'s folder; the headline links to ``results_page``.
+    """
+    args, base = (results, captions, config, preset, command), page.parent
+    found = False
+    if START in text:
+        text, found = splice(text, section(*args, base=base)), True
+    if HEADLINE_START in text:
+        new = headline(*args, base=base, page=results_page)
+        text, found = splice(text, new, HEADLINE_START, HEADLINE_END), True
+    if not found:
+        raise ValueError(f"{page} has no results or headline markers; add them first")
+    return text

@@ -51,22 +51,22 @@ def environment(spec: Environment, *, out: Path):
     write_json({"environment": versions(resolve_device(spec.device)), "config": spec.config}, out)
 
 
-def readme(
-    spec: Readme, *, config: Path, results: Path, captions: Path, readme: Path, check: bool = False
-):
-    """Write (or with ``check``, verify) the README's results section from ``results``."""
+def readme(spec: Readme, *, config: Path, results: Path, captions: Path, readme: Path,
+           page: Path, check: bool = False):  # fmt: skip
+    """Write (with ``check``: verify) the README's headline and the full results ``page``."""
     import yaml
 
-    from tridrop.readme import section, splice
+    from tridrop.readme import rewrite
 
     cfg = yaml.safe_load(Path(config).read_text())
-    new = section(Path(results), Path(captions), cfg, spec.preset, spec.command)
-    old = Path(readme).read_text()
-    text = splice(old, new)
-    if check and text != old:
-        raise ValueError(f"{readme}'s results section is out of date; run `make readme`")
-    if not check:
-        write_text(text, readme)
+    for path in (readme, page):
+        old = Path(path).read_text()
+        text = rewrite(old, Path(path), Path(results), Path(captions), cfg, spec.preset,
+                       spec.command, Path(page))  # fmt: skip
+        if check and text != old:
+            raise ValueError(f"{path}'s results are out of date; run `make readme`")
+        if not check:
+            write_text(text, path)
 
 
 VERBS = ("collect", "aggregate", "claims", "environment", "readme")
