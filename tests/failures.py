@@ -13,7 +13,15 @@ from pathlib import Path
 
 START = "<!-- reliability:start (written by `make readme` from the tests' cases) -->"
 END = "<!-- reliability:end -->"
-MODULES = ("test_config", "test_train", "test_data", "test_vgg", "test_cli", "test_files")
+MODULES = (
+    "test_config",
+    "test_train",
+    "test_data",
+    "test_vgg",
+    "test_cli",
+    "test_files",
+    "test_dvc_exp",
+)
 
 
 @dataclass(frozen=True)
