@@ -3,6 +3,7 @@
 from snakemake.utils import min_version, validate
 
 from tridrop.config import load_schema, problems
+from tridrop.dvc_record import record
 
 min_version("9.0")
 
@@ -49,3 +50,17 @@ rule all:
         rules.claims.output,
         rules.environment.output,
         rules.plot_mask.output,
+
+
+# After a complete run, DVC records the outputs (dvc.lock and its cache): `dvc exp run` and
+# `dvc checkout` delete or revert stage outputs that dvc.lock does not know (see dvc_record.py).
+onsuccess:
+    _dag = workflow.dag_settings
+    record(
+        ".",
+        PRESET,
+        _dag.targets,
+        partial=bool(
+            _dag.until or _dag.omit_from or _dag.batch or _dag.allowed_rules
+        ),
+    )

@@ -15,7 +15,15 @@ from pathlib import Path
 START = "<!-- reliability:start (written by `make readme` from the tests' cases) -->"
 END = "<!-- reliability:end -->"
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "reliability.md"
-MODULES = ("test_config", "test_train", "test_data", "test_vgg", "test_cli", "test_files")
+MODULES = (
+    "test_config",
+    "test_train",
+    "test_data",
+    "test_vgg",
+    "test_cli",
+    "test_files",
+    "test_dvc_exp",
+)
 
 
 @dataclass(frozen=True)

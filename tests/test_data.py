@@ -214,3 +214,75 @@ def test_a_real_zip_is_not_mistaken_for_a_quota_page(tmp_path: Path):
     with zipfile.ZipFile(tmp_path / "img_align_celeba.zip", "w") as z:
         z.writestr("img_align_celeba/000001.jpg", b"<html> inside a member is fine")
     check_not_html(tmp_path / "img_align_celeba.zip")
+
+
+FAILURES += [
+    Failure("data", "both t10k-images-idx3-ubyte and t10k-images-idx3-ubyte.gz, with different data",
+            "are two copies of t10k-images-idx3-ubyte with different data", IDX_KEPT + " (both files)"),
+    Failure("data", "a local MNIST folder with the train files only",
+            "missing t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte", "nothing written; the missing files and the ones found are listed"),
+    Failure("data", "an IDX file name that is a loop of symbolic links",
+            "a loop of symbolic links", IDX_KEPT + " (the link)"),
+    Failure("data", "a label outside 0-9 in an IDX labels file", "label 12 at position 3 is outside 0-9",
+            IDX_KEPT),
+    Failure("data", "t10k files only, with a class of a single image (no stratified split)",
+            "t10k-labels-idx1-ubyte: cannot split", IDX_KEPT),
+]  # fmt: skip
+
+
+def test_gz_and_plain_copies_must_agree(tmp_path: Path, caplog):
+    a = np.zeros((20, 4, 4), np.uint8)
+    plain = write_idx(tmp_path / "t10k-images-idx3-ubyte", a)
+    gz = write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", a, gz=True)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.arange(20) % 2)
+    with caplog.at_level("INFO", logger="tridrop.data"):
+        assert len(load_mnist_folder(tmp_path)[0]) == 16
+    assert f"using {plain}" in caplog.text and str(gz) in caplog.text
+
+    write_idx(gz, a + 1, gz=True)
+    with pytest.raises(DataFormatError, match=FAILURES[8].seen) as err:
+        load_mnist_folder(tmp_path)
+    assert str(plain) in str(err.value) and str(gz) in str(err.value)
+
+
+def test_train_files_only_names_the_missing_test_files(tmp_path: Path):
+    write_idx(tmp_path / "train-images-idx3-ubyte", np.zeros((3, 4, 4)))
+    write_idx(tmp_path / "train-labels-idx1-ubyte", np.arange(3))
+    with pytest.raises(FileNotFoundError, match=FAILURES[9].seen) as err:
+        prepare("mnist", tmp_path / "m.npz", path=tmp_path)
+    assert str(tmp_path / "train-labels-idx1-ubyte") in str(err.value)
+    assert "no MNIST-format IDX files" not in str(err.value)
+    (tmp_path / "train-labels-idx1-ubyte").unlink()  # half a train pair is named too
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", np.zeros((3, 4, 4)))
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.arange(3))
+    with pytest.raises(FileNotFoundError, match="missing train-labels-idx1-ubyte"):
+        load_mnist_folder(tmp_path)
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_symlink_loop_is_named(tmp_path: Path):
+    loop = tmp_path / "t10k-images-idx3-ubyte"
+    loop.symlink_to(tmp_path / "other")
+    (tmp_path / "other").symlink_to(loop)
+    with pytest.raises(DataFormatError, match=FAILURES[10].seen) as err:
+        load_mnist_folder(tmp_path)
+    assert str(loop) in str(err.value)
+    folder = tmp_path / "folder"
+    folder.symlink_to(folder)
+    with pytest.raises(DataFormatError, match=f"{folder}: {FAILURES[10].seen}"):
+        load_mnist_folder(folder)
+
+
+def test_label_outside_the_classes_names_the_file(tmp_path: Path):
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", np.zeros((20, 4, 4)))
+    labels = write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.array([0, 1, 2, 12] + [5] * 16))
+    with pytest.raises(DataFormatError, match=FAILURES[11].seen) as err:
+        prepare("mnist", tmp_path / "m.npz", path=tmp_path)
+    assert str(labels) in str(err.value)
+
+
+def test_unsplittable_labels_name_the_file(tmp_path: Path):
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", np.zeros((20, 4, 4)))
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.array([7] + [5] * 19))
+    with pytest.raises(DataFormatError, match=FAILURES[12].seen + ".*label 7 has 1 image"):
+        prepare("mnist", tmp_path / "m.npz", path=tmp_path)

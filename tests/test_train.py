@@ -175,3 +175,51 @@ def test_killed_job_resumes_to_the_same_result(tmp_path: Path):
     got, meta = load_model_file(tmp_path / "run.pt")
     assert all(torch.equal(ref[k], got[k]) for k in ref)
     assert len(meta["history"]) == 100 and not ckpt.exists()
+
+
+UNREADABLE = "not a readable PyTorch file (empty/truncated/corrupt: "
+FAILURES += [
+    Failure("model files", "an empty, truncated or garbled `.pt` model or checkpoint",
+            "m.pt: " + UNREADABLE + "...)", "nothing is executed; the message names the file"),
+    Failure("interruption", "a truncated checkpoint in work/ (e.g. the disk filled up while writing)",
+            "moved it to work/ckpt.pt.corrupt and training starts from epoch 0",
+            "the damaged checkpoint, renamed for inspection; the rerun trains from scratch"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("damage", "detail"),
+    [(lambda raw: b"", "0 bytes"), (lambda raw: raw[: len(raw) // 2], ""),
+     (lambda raw: raw[:10], "not a ZIP archive"), (lambda raw: b"hello, world", "KeyError"),
+     (lambda raw: b"\x80\x02garbage", "Unsupported operand")],
+    ids=["empty", "truncated", "cut-in-header", "text", "broken-pickle"],
+)  # fmt: skip
+def test_unreadable_pt_file_is_named_and_not_called_code(tmp_path: Path, damage, detail):
+    path = tmp_path / "m.pt"
+    save_model(path, fresh(), {})
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(ValueError) as err:
+        load_model_file(path)
+    assert FAILURES[4].seen.split("...")[0].replace("m.pt", str(path)) in str(err.value)
+    assert detail in str(err.value) and "could run code" not in str(err.value)
+
+
+def test_truncated_checkpoint_is_moved_aside_and_training_starts_fresh(tmp_path: Path, caplog):
+    x, y = data()
+    cfg = TrainSpec(epochs=2, batch_size=64, lr=1e-3, seed=3, device="cpu")
+    ref = fresh()
+    fit(ref, x, y, cfg)
+    ckpt = tmp_path / "work" / "ckpt.pt"
+    fit(fresh(), x, y, cfg, checkpoint=ckpt)
+    damaged = ckpt.read_bytes()[: ckpt.stat().st_size // 2]
+    ckpt.write_bytes(damaged)
+
+    model = fresh()
+    with caplog.at_level("WARNING", logger="tridrop.train"):
+        history = fit(model, x, y, cfg, checkpoint=ckpt)
+    seen = FAILURES[5].seen.replace("work/ckpt.pt", str(ckpt))
+    assert seen in caplog.text and UNREADABLE in caplog.text
+    assert (tmp_path / "work" / "ckpt.pt.corrupt").read_bytes() == damaged
+    assert [r["epoch"] for r in history] == [1, 2]
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in ref.state_dict().items())
+    assert torch.load(ckpt, weights_only=True)["epoch"] == 2  # a new, whole checkpoint

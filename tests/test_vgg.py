@@ -20,7 +20,7 @@ from conftest import copy_workflow, run
 from failures import Failure
 from tridrop import imagenet
 from tridrop.feature_cache import FeatureCache
-from tridrop.jobs.head import cache
+from tridrop.jobs import head as head_jobs
 from tridrop.models import vgg
 from tridrop.specs import FeatureCacheSpec, ImageNetSpec
 
@@ -110,7 +110,7 @@ def test_cached_features_equal_a_direct_forward_pass(data: Path, tmp_path: Path,
     s = ImageNetSpec(
         str(data), weights="random", max_classes=3, shard_size=4, batch_size=64, workers=0, **SIZES
     )
-    cache(FeatureCacheSpec("imagenet", "val", s, "cpu"), out=out, work=tmp_path / "work")
+    head_jobs.cache(FeatureCacheSpec("imagenet", "val", s, "cpu"), out=out, work=tmp_path / "work")
     cache = FeatureCache(out)
     assert cache.dim == vgg.FEATURES == 25088 and len(cache) == 9
     assert cache.meta["shards"] == [4, 4, 1] and cache.meta["classes"] == CLASSES

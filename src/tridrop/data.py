@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import logging
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,8 @@ IDX_FILES = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
+# Classes of MNIST-format datasets (MNIST, Fashion-MNIST): labels 0-9.
+CLASSES = 10
 # IDX type codes: numpy dtype (big-endian) of the elements.
 IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 CELEBA_LAYOUT = """\
@@ -127,18 +130,52 @@ def read_idx(path: str | Path) -> np.ndarray:
     return np.frombuffer(raw, dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
 
 
+def _idx_bytes(path: Path) -> bytes:
+    raw = path.read_bytes()
+    return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+
+
+def _check_link(path: Path) -> None:
+    """A symbolic link that leads nowhere is an error naming it, not a missing file."""
+    if path.is_symlink() and not path.exists():
+        try:
+            target = path.resolve(strict=True)
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"{path}: a symbolic link to {os.readlink(path)}, which does not exist"
+            ) from None
+        except (RuntimeError, OSError) as err:  # RuntimeError/ELOOP: a loop of links
+            raise DataFormatError(f"{path}: a loop of symbolic links ({err})") from None
+        raise DataFormatError(f"{path}: cannot be read through its link to {target}")
+
+
 def find_idx(folder: str | Path, stem: str) -> Path | None:
     """The IDX file ``stem`` (or ``stem.gz``, or ``stem`` with '.' for the last '-') in
-    ``folder`` or in torchvision's ``folder/<Dataset>/raw``; None when absent."""
+    ``folder`` or in torchvision's ``folder/<Dataset>/raw``; None when absent.
+
+    Two copies (e.g. ``stem`` and ``stem.gz``) with the same data: the first is used and the
+    choice logged; with different data: a :class:`DataFormatError` naming both.
+    """
     folder = Path(folder)
     names = [stem, stem + ".gz"]
     dotted = stem[::-1].replace("-", ".", 1)[::-1]  # t10k-images.idx3-ubyte style
     names += [dotted, dotted + ".gz"]
+    found: list[Path] = []
     for base in [folder, *sorted(folder.glob("*/raw"))]:
         for name in names:
+            _check_link(base / name)
             if (base / name).is_file():
-                return base / name
-    return None
+                found.append(base / name)
+    if len(found) > 1:
+        first = _idx_bytes(found[0])
+        for other in found[1:]:
+            if _idx_bytes(other) != first:
+                raise DataFormatError(
+                    f"{found[0]} and {other} are two copies of {stem} with different data; "
+                    "remove the wrong one"
+                )
+        log.info("%s: same data in %s; using %s", stem, ", ".join(map(str, found)), found[0])
+    return found[0] if found else None
 
 
 def raw_files(dataset: str, folder: str | Path) -> list[Path]:
@@ -158,6 +195,12 @@ def load_idx_pair(images: Path, labels: Path) -> tuple[np.ndarray, np.ndarray]:
         raise DataFormatError(f"{labels}: expected labels (N,), got shape {y.shape}")
     if len(x) != len(y):
         raise DataFormatError(f"{images} has {len(x)} images but {labels} has {len(y)} labels")
+    if len(y) and (y.min() < 0 or y.max() >= CLASSES):
+        bad = int(np.flatnonzero((y < 0) | (y >= CLASSES))[0])
+        raise DataFormatError(
+            f"{labels}: label {int(y[bad])} at position {bad} is outside 0-{CLASSES - 1} "
+            "(MNIST-format datasets have 10 classes)"
+        )
     return x[:, None], y.astype(np.int64)
 
 
@@ -169,20 +212,35 @@ def load_mnist_folder(
     With both the train and the t10k files the official split is used; with only the t10k
     pair (as in ``../shared/data/mnist``) it is split by ``test_fraction`` (stratified).
     """
+    folder = Path(folder)
+    _check_link(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such folder (the IDX files' folder)")
     files = {k: find_idx(folder, v) for k, v in IDX_FILES.items()}
-    if files["test_images"] is None or files["test_labels"] is None:
+    where = "(optionally .gz) in the folder or in <folder>/<Dataset>/raw"
+    found = [str(p) for p in files.values() if p is not None]
+    missing = [IDX_FILES[k] for k, p in files.items() if p is None]
+    if not found:
         raise FileNotFoundError(
             f"{folder}: no MNIST-format IDX files; expected {', '.join(IDX_FILES.values())} "
-            "(optionally .gz) in the folder or in <folder>/<Dataset>/raw"
+            + where
+        )
+    # The test pair is needed; the train pair is optional, but half of it is a mistake.
+    if files["test_images"] is None or files["test_labels"] is None or len(missing) == 1:
+        raise FileNotFoundError(
+            f"{folder}: missing {', '.join(missing)} {where}; found {', '.join(found)}"
         )
     x_te, y_te = load_idx_pair(files["test_images"], files["test_labels"])
-    if files["train_images"] is None or files["train_labels"] is None:
-        log.warning(
-            "%s: no train files, splitting the t10k files %.0f/%.0f",
-            folder,
-            100 * (1 - test_fraction),
-            100 * test_fraction,
-        )
+    if files["train_images"] is None:
+        log.warning("%s: no train files, splitting the t10k files %.0f/%.0f", folder,
+                    100 * (1 - test_fraction), 100 * test_fraction)  # fmt: skip
+        counts = np.bincount(y_te, minlength=CLASSES)
+        if rare := [c for c in range(CLASSES) if counts[c] == 1]:
+            raise DataFormatError(
+                f"{files['test_labels']}: cannot split it {1 - test_fraction:.0%}/"
+                f"{test_fraction:.0%} by class: label {rare[0]} has 1 image (a stratified split "
+                "needs at least 2 per class); check the labels or add the train files"
+            )
         return split_arrays(x_te, y_te, test_fraction, seed)
     x_tr, y_tr = load_idx_pair(files["train_images"], files["train_labels"])
     if x_tr.shape[1:] != x_te.shape[1:]:

@@ -68,13 +68,35 @@ def load_model_file(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
 
 
 def safe_load(path: str | Path, map_location: torch.device | str = "cpu") -> dict:
-    """``torch.load`` with ``weights_only=True``; a file holding other objects is refused."""
+    """``torch.load`` with ``weights_only=True``; a file holding other objects is refused.
+
+    Both failures are ValueErrors that name the file: one for pickled objects that could run
+    code, one for a file that is not a readable PyTorch file at all (empty, truncated, corrupt).
+    """
+
+    def unreadable(detail: str) -> ValueError:
+        return ValueError(
+            f"{path}: not a readable PyTorch file (empty/truncated/corrupt: {detail}). Delete "
+            "it and rerun the job that writes it."
+        )
+
+    if Path(path).is_file() and Path(path).stat().st_size == 0:
+        raise unreadable("0 bytes")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        first = str(err).split("WeightsUnpickler error:")[-1].strip().splitlines()[0]
+        lines = [x.strip() for x in str(err).split("WeightsUnpickler error:")[-1].splitlines()]
+        lines = [x for x in lines if x and not x.startswith(("Weights only", "Check the doc"))]
+        first = next((x for x in lines if "global" in x.lower()), None)
+        if first is None:  # a broken pickle stream, not a refused object
+            raise unreadable(lines[0] if lines else "not a pickle") from None
         raise ValueError(
             f"{path}: refused to load: it holds Python objects other than tensors and plain "
             f"data, which could run code ({first}). Recreate it with tridrop, or load it "
             "yourself only if you trust its source."
         ) from None
+    except (EOFError, RuntimeError, KeyError, IndexError, UnicodeDecodeError, OSError) as err:
+        if isinstance(err, OSError) and type(err) is not OSError:
+            raise  # a missing file, a folder, no permission: the usual message says it
+        detail = str(err).split(". This is an internal")[0].strip() or type(err).__name__
+        raise unreadable(f"{type(err).__name__}: {detail}") from None

@@ -114,10 +114,15 @@ def fit(
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     history: list[dict[str, float]] = []
     start = 0
+    state = None
     if checkpoint is not None and Path(checkpoint).exists():
-        state = safe_load(checkpoint, map_location=device)
-    else:
-        state = None
+        try:
+            state = safe_load(checkpoint, map_location=device)
+        except ValueError as err:  # truncated or foreign: keep it for inspection, start fresh
+            aside = Path(checkpoint).with_name(Path(checkpoint).name + ".corrupt")
+            if rank == 0:  # under torchrun every process finds it unreadable and starts fresh
+                os.replace(checkpoint, aside)
+            log.warning("%s; moved it to %s and training starts from epoch 0", err, aside)
     if state is not None and state.get("tag", "") != tag:
         log.warning("%s was written by a run with other settings; starting fresh", checkpoint)
         state = None

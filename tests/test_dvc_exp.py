@@ -1,0 +1,118 @@
+"""`dvc exp run` after `snakemake` keeps every trained model (it used to delete them all).
+
+`dvc exp run` first checks the workspace out to match dvc.lock (with --force): a stage output
+that dvc.lock has no hash for is deleted, one with an older hash reverted. A complete Snakemake
+run therefore ends with `dvc commit --force pipeline` (Snakefile, onsuccess; tridrop.dvc_record).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT, one_seed, run
+from failures import Failure
+from tridrop.dvc_record import record
+
+NOTHING = "Nothing to be done"
+GIT = ["git", "-c", "user.email=t@t", "-c", "user.name=t"]
+MODELS_KEPT = "every trained model byte for byte (SHA-256); only what the change affects reruns"
+
+FAILURES = [
+    Failure("DVC", "`dvc exp run -S config/config.yaml:...` after `snakemake` and a git commit",
+            "Recording the outputs in DVC's cache and dvc.lock: dvc commit --force pipeline",
+            MODELS_KEPT),
+    Failure("DVC", "a new model trained by `snakemake` after `dvc repro`, then `dvc exp run -S`",
+            "Recording the outputs in DVC's cache and dvc.lock", MODELS_KEPT),
+    Failure("DVC", "a partial `snakemake` run (a target other than `all`)",
+            "not recording the outputs in dvc.lock: this was a partial run",
+            "the outputs; the warning says `dvc exp run` would delete them until a complete run"),
+    Failure("DVC", "`dvc exp run -S presets...` without the file name",
+            "Could not override 'presets.demo.figures.mask_width'",
+            "everything: DVC stops before running or checking out anything"),
+]  # fmt: skip
+
+
+def sha256(root: Path, pattern: str = "model.pt") -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted((root / "results").rglob(pattern))
+    }
+
+
+def commit(root: Path) -> None:
+    run([*GIT, "add", "-A"], root)
+    run([*GIT, "commit", "-qm", "results"], root)
+
+
+def documented_set(assignment: str) -> list[str]:
+    """`dvc exp run -S` in the form that config/config.yaml's header comment documents."""
+    header = (ROOT / "config/config.yaml").read_text().split("\npreset:")[0]
+    prefix = re.search(r"dvc exp run -S (\S*:)presets\.", header)
+    assert prefix, header
+    return ["dvc", "exp", "run", "-S", prefix.group(1) + assignment]
+
+
+def assert_clean(root: Path) -> None:
+    """Both tools agree that nothing is to be done."""
+    dry = run(["snakemake", "-n"], root)
+    assert NOTHING in dry.stdout + dry.stderr
+    assert "didn't change, skipping" in run(["dvc", "repro"], root).stdout
+    assert "up to date" in run(["dvc", "status"], root).stdout
+
+
+@pytest.mark.slow
+def test_exp_run_after_snakemake_keeps_every_model(workflow_copy: Path):
+    root = one_seed(workflow_copy)
+    proc = run(["snakemake", "--cores", "2"], root)
+    assert FAILURES[0].seen in proc.stderr
+    commit(root)
+    models, mask = sha256(root), sha256(root, "triangular_mask.png")
+    assert len(models) >= 7
+
+    # The reported sequence: an experiment that changes one figure's parameter.
+    proc = run(documented_set("presets.demo.figures.mask_width=3"), root)
+    out = proc.stdout + proc.stderr
+    assert "No file hash info" not in out
+    assert "rule figure_mask:" in out and "rule train_" not in out
+    assert sha256(root) == models
+    assert sha256(root, "triangular_mask.png") != mask  # the changed parameter's output
+    assert_clean(root)
+    assert sha256(root) == models
+
+    # After DVC ran the pipeline, Snakemake trains one more model (a new fixed-width baseline);
+    # then another experiment. The new model was unknown to dvc.lock before Snakemake's record.
+    commit(root)
+    cfg_path = root / "config/config.yaml"
+    cfg = yaml.safe_load(cfg_path.read_text())
+    cfg["presets"]["demo"]["autoencoders"]["digits"]["fixed_widths"] = [2, 3]
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    assert FAILURES[1].seen in run(["snakemake", "--cores", "2"], root).stderr
+    commit(root)
+    models = sha256(root)
+    assert "results/demo/runs/digits/fixed/w3/seed0/model.pt" in models
+    proc = run(documented_set("presets.demo.figures.mask_width=2"), root)
+    assert "No file hash info" not in proc.stdout + proc.stderr
+    assert sha256(root) == models
+    assert_clean(root)
+
+
+def test_partial_run_is_not_recorded_and_says_why(workflow_copy: Path):
+    said: list[str] = []
+    target = "results/demo/figures/triangular_mask.png"
+    assert not record(workflow_copy, "demo", [target], say=said.append)
+    assert FAILURES[2].seen in said[0] and "`dvc exp run`" in said[0]
+    assert not (workflow_copy / "dvc.lock").exists()
+
+
+def test_exp_run_without_the_file_name_changes_nothing(workflow_copy: Path):
+    commit(workflow_copy)
+    cmd = ["dvc", "exp", "run", "-S", "presets.demo.figures.mask_width=3"]
+    proc = run(cmd, workflow_copy, check=False)
+    assert proc.returncode != 0 and FAILURES[3].seen in proc.stderr
+    assert not (workflow_copy / "results").exists()
+    assert run(["git", "status", "--porcelain"], workflow_copy).stdout == ""
