@@ -5,7 +5,7 @@ VENV ?= .venv
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 CORES ?= all
 
-.PHONY: install run test lint readme report bench clean-work
+.PHONY: install run test lint readme report bench bench-paper clean-work
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ lint: install
 bench: install
 	python benchmarks/bench_autoencoder.py
 	python benchmarks/head_cache.py
+
+# The paper preset's memory and wall time, estimated from a few timed steps per experiment
+# (CSV and JSON under results/benchmarks/); on a GPU add e.g. ARGS="--steps 50 --images 512".
+bench-paper: install
+	python benchmarks/paper_scale.py $(ARGS)
 
 clean-work:
 	rm -rf work logs
