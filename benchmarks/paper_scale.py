@@ -38,12 +38,13 @@ from head_cache import images as synthetic_jpegs  # benchmarks/head_cache.py: 50
 
 # The project's API in one block (names follow the pipeline's modules; update here on renames).
 from tridrop import imagenet
+from tridrop.evaluation import head_topk, latent_mse
 from tridrop.feature_cache import FeatureCache, write_index, write_shard
 from tridrop.models import vgg
 from tridrop.models.autoencoder import build_autoencoder
 from tridrop.models.head import count_params, td_head
-from tridrop.sweep import head_topk, latent_mse
-from tridrop.train import TrainConfig, classification_loss, environment, fit, resolve_device
+from tridrop.specs import TrainSpec
+from tridrop.train import classification_loss, environment, fit, resolve_device
 
 ROOT = Path(__file__).resolve().parents[1]
 # Real dataset sizes: train rows, test rows (CelebA's test partition, capped by max_test).
@@ -101,7 +102,7 @@ def timed(fn, device: torch.device) -> float:
     return time.perf_counter() - t0
 
 
-def step_seconds(model, x, y, cfg: TrainConfig, a, loss_fn=None) -> float:
+def step_seconds(model, x, y, cfg: TrainSpec, a, loss_fn=None) -> float:
     """Seconds per training step of ``fit`` (after ``a.warmup`` untimed steps on the same model).
 
     ``fit`` trains whole epochs, so it gets ``steps x batch_size`` rows and one epoch; its own
@@ -140,7 +141,7 @@ def autoencoder(name: str, spec: dict, a, device: torch.device) -> dict:
     arch = {"kind": f"{spec['arch']}_autoencoder", "shape": list(shape),
             "hidden": spec["hidden"], "channels": spec.get("channels"), "latent": latent,
             "mode": "triangle", "p": 0.1}  # fmt: skip
-    cfg = TrainConfig(epochs=1, batch_size=b, lr=spec["lr"], weight_decay=spec["weight_decay"],
+    cfg = TrainSpec(epochs=1, batch_size=b, lr=spec["lr"], weight_decay=spec["weight_decay"],
                       device=str(device))  # fmt: skip
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(max(a.steps, a.warmup) * b, *shape, generator=gen).to(device)
@@ -220,7 +221,7 @@ def head(name: str, spec: dict, a, device: torch.device, tmp: Path) -> dict:
     """Cache throughput, train steps from a memory-mapped cache, sweeps, and the matmul bound."""
     im, b, hidden = spec["imagenet"], spec["batch_size"], spec["hidden"]
     rows, test_rows = DATA["imagenet"]["train"], DATA["imagenet"]["test"]
-    cfg = TrainConfig(epochs=1, batch_size=b, lr=spec["lr"], weight_decay=spec["weight_decay"],
+    cfg = TrainSpec(epochs=1, batch_size=b, lr=spec["lr"], weight_decay=spec["weight_decay"],
                       device=str(device))  # fmt: skip
     seeds, variants, fixed = len(spec["seeds"]), len(spec["variants"]), spec["fixed_widths"]
     with Peak(device) as peak:
