@@ -78,15 +78,15 @@ def test_profile_resources(device: str):
          "--config", f"device={device}"], ROOT,
     ).stdout  # fmt: skip
     jobs = [(rule, res) for rule, res in job_resources(dry) if rule != "all"]
-    assert {rule for rule, _ in jobs} >= {"prepare_data", "train_autoencoder", "aggregate"}
+    assert {rule for rule, _ in jobs} >= {"prepare_data", "ae_train", "aggregate"}
     for rule, res in jobs:
         want = {**profile["default-resources"], **profile["set-resources"].get(rule, {})}
         assert int(res["runtime"]) == want["runtime"], rule
         assert int(res["mem_mb"]) == want["mem_mb"], rule
         gpu = int(res.get("gpu", 0))
-        if device == "cpu" or rule == "prepare_data" or rule.startswith(("figure_", "aggregate")):
+        if device == "cpu" or rule == "prepare_data" or rule.startswith(("plot_", "aggregate")):
             assert gpu == 0, rule
-        elif rule.startswith("train_"):
+        elif rule.endswith("_train"):
             assert gpu == 1, rule
 
 

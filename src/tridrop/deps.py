@@ -3,7 +3,8 @@
 A rule lists ``sources("tridrop.jobs.autoencoder:train")`` as inputs, so an edit reruns only
 the jobs whose code changed: the job's module, the library modules the job function reaches
 (through the module-level helpers it calls and the imports it uses), and everything those
-modules import in turn. Library modules count whole; job modules count per function.
+modules import in turn. Library modules count whole; job modules count per function; a
+package's ``__init__`` reached only as a parent counts as a file (its re-exports are not used).
 """
 
 from __future__ import annotations
@@ -21,14 +22,18 @@ def sources(target: str) -> list[str]:
     module, _, function = target.partition(":")
     tree = _parse(module)
     seen = _module_names(module, tree, _reachable(tree, function)) if function else _imports(module)
-    todo, done = [module, *seen], set()
+    todo, done, parents = [module, *seen], set(), set()
     while todo:
         m = todo.pop()
         if m in done:
             continue
         done.add(m)
-        todo += [_parent(m)] if "." in m else []
-        todo += [] if m == module and function else sorted(_imports(m))
+        if "." in m and _parent(m) not in done:
+            parents.add(_parent(m))
+            todo.append(_parent(m))
+        # A package's __init__ reached only as a parent runs, but its re-exports are not used.
+        if not (m == module and function) and (m not in parents or m in seen):
+            todo += sorted(_imports(m))
     base = ROOT.parent.parent
     return sorted(str(_path(m).relative_to(base)) for m in done)
 
