@@ -78,7 +78,7 @@ def test_exp_run_after_snakemake_keeps_every_model(workflow_copy: Path):
     proc = run(documented_set("presets.demo.figures.mask_width=3"), root)
     out = proc.stdout + proc.stderr
     assert "No file hash info" not in out
-    assert "rule figure_mask:" in out and "rule train_" not in out
+    assert "rule plot_mask:" in out and "rule train_" not in out
     assert sha256(root) == models
     assert sha256(root, "triangular_mask.png") != mask  # the changed parameter's output
     assert_clean(root)

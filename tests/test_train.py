@@ -43,6 +43,7 @@ def fresh(mode="random"):
 
 
 def test_a_checkpoint_of_other_settings_is_not_resumed(tmp_path, caplog):
+    caplog.set_level("INFO")
     x, y = data()
     ckpt = tmp_path / "work" / "ckpt.pt"
     fit(fresh(), x, y, CFG, checkpoint=ckpt, tag="epochs 4")  # leaves a checkpoint at epoch 4
@@ -200,7 +201,7 @@ def test_unreadable_pt_file_is_named_and_not_called_code(tmp_path: Path, damage,
     path.write_bytes(damage(path.read_bytes()))
     with pytest.raises(ValueError) as err:
         load_model_file(path)
-    assert FAILURES[4].seen.split("...")[0].replace("m.pt", str(path)) in str(err.value)
+    assert FAILURES[5].seen.split("...")[0].replace("m.pt", str(path)) in str(err.value)
     assert detail in str(err.value) and "could run code" not in str(err.value)
 
 
@@ -217,7 +218,7 @@ def test_truncated_checkpoint_is_moved_aside_and_training_starts_fresh(tmp_path:
     model = fresh()
     with caplog.at_level("WARNING", logger="tridrop.train"):
         history = fit(model, x, y, cfg, checkpoint=ckpt)
-    seen = FAILURES[5].seen.replace("work/ckpt.pt", str(ckpt))
+    seen = FAILURES[6].seen.replace("work/ckpt.pt", str(ckpt))
     assert seen in caplog.text and UNREADABLE in caplog.text
     assert (tmp_path / "work" / "ckpt.pt.corrupt").read_bytes() == damaged
     assert [r["epoch"] for r in history] == [1, 2]

@@ -110,7 +110,7 @@ def test_changing_a_parameter_reruns_only_what_depends_on_it(workflow_copy: Path
     cfg["presets"]["demo"]["figures"]["mask_width"] = 8
     cfg_path.write_text(yaml.safe_dump(cfg))
     dry = run(["snakemake", "-n"], workflow_copy).stdout
-    assert "figure_mask" in dry and "train_autoencoder" not in dry
+    assert "plot_mask" in dry and "ae_train" not in dry
 
 
 @pytest.mark.parametrize(
@@ -194,10 +194,10 @@ def test_an_edit_reruns_only_the_jobs_whose_code_changed(workflow_copy: Path):
 
 
 def test_the_paper_autoencoders_plan_without_imagenet(workflow_copy: Path):
-    config = ["--config", "preset=paper"]
-    ae = run(["snakemake", "-n", *config, "autoencoders"], workflow_copy)
+    config = ["--config", "preset=paper"]  # after the target: --config takes every word after it
+    ae = run(["snakemake", "-n", "autoencoders", *config], workflow_copy)
     assert {"ae_train", "download_data"} <= planned(ae) and "head_cache" not in planned(ae)
-    heads = run(["snakemake", "-n", *config, "heads"], workflow_copy, check=False)
+    heads = run(["snakemake", "-n", "heads", *config], workflow_copy, check=False)
     assert heads.returncode != 0
     out = heads.stdout + heads.stderr
     assert "presets.paper.heads.vgg19.imagenet.root" in out and "ImageNet not found" in out
