@@ -78,7 +78,7 @@ def test_exp_run_after_snakemake_keeps_every_model(workflow_copy: Path):
     proc = run(documented_set("presets.demo.figures.mask_width=3"), root)
     out = proc.stdout + proc.stderr
     assert "No file hash info" not in out
-    assert "rule plot_mask:" in out and "rule train_" not in out
+    assert "rule plot_mask:" in out and "rule ae_train" not in out
     assert sha256(root) == models
     assert sha256(root, "triangular_mask.png") != mask  # the changed parameter's output
     assert_clean(root)
@@ -94,7 +94,7 @@ def test_exp_run_after_snakemake_keeps_every_model(workflow_copy: Path):
     assert FAILURES[1].seen in run(["snakemake", "--cores", "2"], root).stderr
     commit(root)
     models = sha256(root)
-    assert "results/demo/runs/digits/fixed/w3/seed0/model.pt" in models
+    assert "results/demo/runs/digits/fixed3/seed0/model.pt" in models
     proc = run(documented_set("presets.demo.figures.mask_width=2"), root)
     assert "No file hash info" not in proc.stdout + proc.stderr
     assert sha256(root) == models
