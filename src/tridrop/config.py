@@ -68,17 +68,11 @@ def _consistency(config: dict) -> list[str]:
             f"config: preset = {preset!r} is not defined; choose one of {sorted(config['presets'])}"
         ]
     out += _shared(config["presets"][preset], f"presets.{preset}")
+    for family in ("autoencoders", "heads"):
+        for name, spec in config["presets"][preset].get(family, {}).items():
+            out += _source(spec, f"presets.{preset}.{family}.{name}")
     for name, spec in config["presets"][preset].get("autoencoders", {}).items():
         key = f"presets.{preset}.autoencoders.{name}"
-        if spec.get("source") == "local":
-            path = spec.get("path")
-            if not path:
-                out.append(f"config: {key}: `source: local` needs `path:` (the dataset's folder)")
-            elif not Path(path).is_dir():
-                out.append(
-                    f"config: {key}.path = {path!r} is not a folder; "
-                    "point it at the dataset's files or use `source: download`"
-                )
         for field in ("recon_widths", "headline_widths", "fixed_widths"):
             too_wide = [w for w in spec.get(field, []) if w > spec["latent"]]
             if too_wide:
@@ -102,11 +96,31 @@ def _consistency(config: dict) -> list[str]:
                 f"config: {key}.reference = 'pretrained' needs dataset imagenet "
                 f"(got {spec['dataset']!r})"
             )
+        if spec["reference"] == "backbone" and "backbone" not in spec:
+            out.append(f"config: {key}.reference = 'backbone' needs a `backbone:` section")
+        if "backbone" in spec and spec["dataset"] in ("digits", "imagenet"):
+            out.append(
+                f"config: {key}.backbone: a backbone is trained on mnist or fashion_mnist "
+                f"images, not {spec['dataset']!r}"
+            )
     return out
 
 
+def _source(spec: dict, key: str) -> list[str]:
+    """`source: local` and `auto` read `path:`; local needs the folder to exist."""
+    source, path = spec.get("source"), spec.get("path")
+    if source in ("local", "auto") and not path:
+        return [f"config: {key}: `source: {source}` needs `path:` (the dataset's folder)"]
+    if source == "local" and not Path(path).is_dir():
+        return [
+            f"config: {key}.path = {path!r} is not a folder; "
+            "point it at the dataset's files or use `source: download` or `auto`"
+        ]
+    return []
+
+
 # Names that label other outputs of an experiment's run folder, not variants.
-RESERVED = ("baselines", "features", "pretrained", "notd_reference")
+RESERVED = ("baselines", "features", "pretrained", "backbone", "notd_reference")
 SPLIT_KEYS = ("source", "path", "test_fraction", "split_seed", "max_train", "max_test")
 
 

@@ -186,6 +186,18 @@ def raw_files(dataset: str, folder: str | Path) -> list[Path]:
     return [f for stem in IDX_FILES.values() if (f := find_idx(folder, stem)) is not None]
 
 
+def uses_local(dataset: str, source: str = "download", path: str | Path | None = None) -> bool:
+    """Whether the raw files come from ``path`` (``source: local``, or ``auto`` with a copy
+    there) rather than a download (``download``, or ``auto`` without one)."""
+    if source == "local":
+        return True
+    if source != "auto" or not path or not Path(path).is_dir():
+        return False
+    if dataset == "celeba":
+        return True
+    return all(find_idx(path, stem) is not None for stem in IDX_FILES.values())
+
+
 def load_idx_pair(images: Path, labels: Path) -> tuple[np.ndarray, np.ndarray]:
     """Images ``(N, 1, H, W)`` uint8 and labels ``(N,)`` int64, checked against each other."""
     x, y = read_idx(images), read_idx(labels)

@@ -139,6 +139,28 @@ class HeadTrain:
 
 
 @dataclass(frozen=True)
+class BackboneModel:
+    """A small VGG-style CNN (conv blocks, then a head of two ``hidden``-wide layers) trained
+    without TD: the network whose frozen conv part feeds a head experiment's feature cache."""
+
+    channels: tuple[int, ...] = (32, 64, 128)
+    hidden: int = 512
+    dropout: float = 0.5
+
+    def __post_init__(self) -> None:
+        ok = len(self.channels) >= 1 and all(c >= 1 for c in self.channels)
+        _check(ok, "channels", self.channels, "a non-empty list of integers >= 1")
+        _check(self.hidden >= 1, "hidden", self.hidden, "an integer >= 1")
+        _check(0 <= self.dropout < 1, "dropout", self.dropout, "a number in [0, 1)")
+
+
+@dataclass(frozen=True)
+class BackboneTrain:
+    model: BackboneModel
+    train: TrainSpec
+
+
+@dataclass(frozen=True)
 class Rows:
     """The labels of the result rows a job writes about one trained model."""
 
@@ -224,7 +246,8 @@ class ImageNetSpec:
 
 @dataclass(frozen=True)
 class FeatureCacheSpec:
-    """Which features to cache: a split of the digits pixels, or VGG19 features of ImageNet."""
+    """Which features to cache: VGG19 features of ImageNet, or a stored split's images (their
+    pixels, or the frozen conv features of a trained backbone)."""
 
     dataset: str
     split: str
@@ -233,8 +256,6 @@ class FeatureCacheSpec:
 
     def __post_init__(self) -> None:
         _check(self.split in ("train", "val"), "split", self.split, "train or val")
-        ok = self.dataset in ("digits", "imagenet")
-        _check(ok, "dataset", self.dataset, "digits or imagenet")
         _check(
             self.dataset != "imagenet" or self.imagenet is not None,
             "imagenet",
@@ -245,7 +266,8 @@ class FeatureCacheSpec:
 
 @dataclass(frozen=True)
 class PretrainedHead:
-    """VGG19's own classifier as the reference head (``classes`` outputs, ``hidden`` units)."""
+    """The reference head: VGG19's own classifier (``classes`` outputs, ``hidden`` units), or
+    the head of a backbone trained here (then only ``hidden`` is checked against it)."""
 
     weights: str = "imagenet1k_v1"
     classes: int = 1000

@@ -1,5 +1,6 @@
-# Classifier heads (VGG19 on ImageNet; the digits stand-in): check the data, cache the
-# features once, train TD heads and baselines on the cache, sweep widths, table, claims.
+# Classifier heads (VGG19 on ImageNet; a small VGG-style network on Fashion-MNIST; the digits
+# stand-in): check the data or train the backbone, cache the features once, train TD heads and
+# baselines on the cache, sweep widths, table, claims.
 
 
 rule head_check:
@@ -18,6 +19,33 @@ rule head_check:
         spec=imagenet_spec,
     shell:
         "tridrop head check --spec {params.spec:q} --out {output:q} 2> {log:q}"
+
+
+rule head_backbone:
+    input:
+        data=head_data,
+        code=code("head:backbone"),
+    output:
+        model=out("runs/{experiment}/backbone/model.pt"),
+        meta=out("runs/{experiment}/backbone/model.json"),
+    log:
+        logs("heads/{experiment}/backbone.log"),
+    benchmark:
+        logs("benchmarks/train_{experiment}_backbone.tsv")
+    wildcard_constraints:
+        experiment=HEAD,
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        gpu=train_gpus,
+    params:
+        spec=backbone_spec,
+        checkpoint=work("{experiment}/backbone/checkpoint.pt"),
+    shell:
+        "OMP_NUM_THREADS={threads} tridrop head backbone --spec {params.spec:q}"
+        " --data {input.data:q} --model {output.model:q}"
+        " --checkpoint {params.checkpoint:q} 2> {log:q}"
 
 
 rule head_cache:
@@ -39,16 +67,17 @@ rule head_cache:
     params:
         spec=cache_spec,
         data=lambda w, input: option("--data", input.get("data")),
+        backbone=lambda w, input: option("--backbone", input.get("backbone")),
         work=work("features/{experiment}/{split}"),
     shell:
         "OMP_NUM_THREADS={threads} tridrop head cache --spec {params.spec:q}"
-        " {params.data} --work {params.work:q} --out {output:q} 2> {log:q}"
+        " {params.data} {params.backbone} --work {params.work:q} --out {output:q}"
+        " 2> {log:q}"
 
 
 rule head_pretrained:
     input:
-        manifest=rules.head_check.output[0],
-        code=code("head:pretrained"),
+        unpack(pretrained_input),
     output:
         model=out("runs/{experiment}/pretrained/model.pt"),
         meta=out("runs/{experiment}/pretrained/model.json"),
@@ -60,8 +89,10 @@ rule head_pretrained:
         CONDA_ENV
     params:
         spec=pretrained_spec,
+        backbone=lambda w, input: option("--backbone", input.get("backbone")),
     shell:
-        "tridrop head pretrained --spec {params.spec:q} --model {output.model:q} 2> {log:q}"
+        "tridrop head pretrained --spec {params.spec:q} {params.backbone}"
+        " --model {output.model:q} 2> {log:q}"
 
 
 rule head_train:

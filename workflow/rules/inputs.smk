@@ -9,13 +9,20 @@ def split_spec(dataset):
     return next(s for s in sections if s["dataset"] == dataset)
 
 
+def local_copy(s):
+    """The dataset's files come from `path:` (source local, or auto with a copy there)."""
+    from tridrop.data import uses_local
+
+    return uses_local(s["dataset"], s.get("source", "download"), s.get("path"))
+
+
 def raw_files(w):
-    """The raw files a split is built from: none (digits), the user's files (source: local,
+    """The raw files a split is built from: none (digits), the user's files (a local copy,
     so an edit of a file in place reruns) or the download rule's folder."""
     s = split_spec(w.dataset)
     if s["dataset"] == "digits":
         return []
-    if s.get("source", "download") == "local":
+    if local_copy(s):
         from tridrop.data import raw_files as local_files
 
         return local_files(s["dataset"], s["path"])
@@ -26,8 +33,7 @@ def raw_option(w):
     s = split_spec(w.dataset)
     if s["dataset"] == "digits":
         return ""
-    local = s.get("source") == "local"
-    return option("--raw", s["path"] if local else out(f"data/raw/{w.dataset}"))
+    return option("--raw", s["path"] if local_copy(s) else out(f"data/raw/{w.dataset}"))
 
 
 def data_spec(w):
@@ -136,18 +142,46 @@ def cache_spec(w):
     )
 
 
+def head_data(w):
+    return out(f"data/{head(w)['dataset']}.npz")
+
+
+def backbone_model(w):
+    return rules.head_backbone.output.model.format(experiment=w.experiment)
+
+
+def backbone_spec(w):
+    s = head(w)["backbone"]
+    model = specs.pick(specs.BackboneModel, s, hidden=head(w)["hidden"])
+    return specs.dump(specs.BackboneTrain(model, train_spec(s, s.get("seed", 0))))
+
+
 def cache_input(w):
-    if head(w)["dataset"] == "digits":
-        return {"data": out("data/digits.npz"), "code": code("head:cache")}
+    """ImageNet: its checked manifest; else the stored split (and a trained backbone)."""
+    if head(w)["dataset"] == "imagenet":
+        manifest = rules.head_check.output[0].format(experiment=w.experiment)
+        return {"manifest": manifest, "code": code("head:cache")}
+    found = {"data": head_data(w), "code": code("head:cache")}
+    if "backbone" in head(w):
+        found["backbone"] = backbone_model(w)
+    return found
+
+
+def pretrained_input(w):
+    if head(w)["reference"] == "backbone":
+        return {"backbone": backbone_model(w), "code": code("head:pretrained")}
     manifest = rules.head_check.output[0].format(experiment=w.experiment)
-    return {"manifest": manifest, "code": code("head:cache")}
+    return {"manifest": manifest, "code": code("head:pretrained")}
 
 
 def pretrained_spec(w):
-    s = head(w)["imagenet"]
+    s = head(w).get("imagenet", {})
     return specs.dump(
-        specs.PretrainedHead(
-            s["weights"], s.get("max_classes") or 1000, head(w)["hidden"]
+        specs.pick(
+            specs.PretrainedHead,
+            s,
+            classes=s.get("max_classes") or 1000,
+            hidden=head(w)["hidden"],
         )
     )
 
@@ -163,9 +197,10 @@ def head_train_spec(w):
 
 
 def reference(experiment):
-    """The unconstrained head: VGG19's own (pretrained) or one trained without TD (seeded)."""
+    """The unconstrained head: VGG19's own (pretrained), the head of the backbone trained here
+    (backbone), or one trained without TD on the cache (train, seeded)."""
     s = HEADS[experiment]
-    if s["reference"] == "pretrained":
+    if s["reference"] in ("pretrained", "backbone"):
         return rules.head_pretrained.output.model.format(experiment=experiment)
     path = rules.head_train.output.model
     return path.format(experiment=experiment, variant="notd", seed=s["reference_seed"])
@@ -213,7 +248,7 @@ def head_claims_spec(w):
 
 
 def cache_threads(w):
-    return 1 if head(w)["dataset"] == "digits" else workflow.cores
+    return workflow.cores if head(w)["dataset"] == "imagenet" else 1
 
 
 def cache_gpus(w):

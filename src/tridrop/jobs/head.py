@@ -1,9 +1,11 @@
-"""Classifier-head jobs: cache features, train heads, sweep widths, baselines, table, claims.
+"""Classifier-head jobs: train a backbone, cache features, train heads, sweep widths, baselines,
+table, claims.
 
-A head sees only cached features (VGG19's 25088-d features of ImageNet images, or the raw
-pixels of the bundled digits for the offline stand-in), so training and sweeps never run the
-backbone. Results are tidy rows (``top1``, ``top5`` per width) plus parameter counts per
-width (head and whole network, as fractions of the full-width network).
+A head sees only cached features (VGG19's 25088-d features of ImageNet images; the frozen conv
+features of a small VGG-style network trained here; or the raw pixels of the bundled digits),
+so training and sweeps never run the backbone. Results are tidy rows (``top1``, ``top5`` per
+width) plus parameter counts per width (head and whole network, as fractions of the
+full-width network).
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from tridrop.data import load_split
 from tridrop.evaluation import head_topk, tidy_at
 from tridrop.feature_cache import FeatureCache, write_index, write_shard
 from tridrop.files import load_model_file, save_model, write_csv, write_json
+from tridrop.models.cnn import build_cnn, count, head_share, load_cnn
 from tridrop.models.head import head_params, load_head, td_head
 from tridrop.specs import (
+    BackboneTrain,
     Experiment,
     FeatureCacheSpec,
     HeadBaselines,
@@ -47,16 +51,24 @@ def check(spec: ImageNetSpec, *, out: Path):
     write_json(imagenet.check(spec.root, spec.layout, spec.max_classes), out)
 
 
-def cache(spec: FeatureCacheSpec, *, out: Path, data: Path | None = None, work: Path | None = None):
-    """Cache one split's features: the digits pixels (``data``) or VGG19 features of ImageNet.
+def cache(
+    spec: FeatureCacheSpec,
+    *,
+    out: Path,
+    data: Path | None = None,
+    backbone: Path | None = None,
+    work: Path | None = None,
+):
+    """Cache one split's features: VGG19 features of ImageNet, or a stored split (``data``):
+    its pixels, or the frozen conv features of a trained ``backbone``.
 
     ImageNet shards go to ``work`` first (outside the declared outputs, so a killed job
     resumes there) and move to ``out`` when the cache is complete.
     """
-    if spec.dataset == "digits":
+    if spec.dataset != "imagenet":
         if data is None:
-            raise ValueError("the digits feature cache needs --data (the stored split)")
-        _cache_digits(data, spec.split, out)
+            raise ValueError(f"the {spec.dataset} feature cache needs --data (the stored split)")
+        _cache_split(data, spec.split, out, backbone, resolve_device(spec.device))
         return
     from tridrop import imagenet
     from tridrop.models import vgg
@@ -114,40 +126,100 @@ def cache(spec: FeatureCacheSpec, *, out: Path, data: Path | None = None, work: 
         stage.rmdir()
 
 
-def _cache_digits(data: Path, split: str, out: Path) -> None:
-    """The digits split as a feature cache: flattened pixels (k/16, exact in fp16), no backbone."""
+@torch.no_grad()
+def _cache_split(
+    data: Path, split: str, out: Path, backbone: Path | None, device: torch.device
+) -> None:
+    """A stored split as a feature cache: its pixels (k/16 digits are exact in fp16), or the
+    output of a trained backbone's frozen conv part (``features``), one shard."""
     s = load_split(data)
     x, y = (s.x_train, s.y_train) if split == "train" else (s.x_test, s.y_test)
-    write_shard(out, 0, x.flatten(1).numpy(), y.numpy())
-    meta = {
-        "source": "digits",
-        "split": split,
-        "classes": [str(c) for c in range(10)],
-        "backbone": "none",
-        "backbone_params": 0,
+    classes = [str(c) for c in range(int(max(s.y_train.max(), s.y_test.max())) + 1)]
+    meta = {"source": str(data), "split": split, "classes": classes}
+    if backbone is None:
+        rows = x.flatten(1)
+        meta |= {"backbone": "none", "backbone_params": 0}
+    else:
+        net, info = load_cnn(backbone, device)
+        rows = torch.cat([net.features(b.to(device)).cpu() for b in x.split(1024)])
+        meta |= {"backbone": str(backbone), "backbone_params": count(net.features)}
+        log.info("backbone %s: test top-1 %.4f", backbone, info.get("test_top1", float("nan")))
+    write_shard(out, 0, rows.numpy(), y.numpy())
+    write_index(out, [len(y)], rows.shape[1], meta)
+    log.info("%s %s: %d rows of %d features -> %s", data, split, len(y), rows.shape[1], out)
+
+
+def backbone(spec: BackboneTrain, *, data: Path, model: Path, checkpoint: Path | None = None):
+    """Train the small VGG-style network without TD on a stored split (the "pretrained"
+    network of a head experiment); its test top-1 is recorded in the model's metadata."""
+    m, cfg = spec.model, spec.train
+    device = resolve_device(cfg.device)
+    s = load_split(data).to(device)
+    classes = int(s.y_train.max()) + 1
+    arch = {
+        "kind": "cnn",
+        "shape": list(s.x_train.shape[1:]),
+        "channels": list(m.channels),
+        "hidden": m.hidden,
+        "classes": classes,
+        "dropout": m.dropout,
     }
-    write_index(out, [len(y)], x[0].numel(), meta)
-    log.info("digits %s: %d rows of %d features -> %s", split, len(y), x[0].numel(), out)
+    torch.manual_seed(cfg.seed)
+    net = build_cnn(arch).to(device)
+    log.info(
+        "training %s on %s (%d images, head %.0f%% of %d parameters) on %s",
+        arch,
+        data,
+        len(s.x_train),
+        100 * head_share(net),
+        count(net),
+        device,
+    )
+    history = fit(
+        net, s.x_train, s.y_train, cfg, classification_loss, checkpoint=checkpoint, tag=dump(spec)
+    )
+    net.eval()
+    with torch.no_grad():
+        logits = torch.cat([net(b) for b in s.x_test.split(1024)])
+    top1 = float((logits.argmax(1) == s.y_test).float().mean())
+    log.info("test top-1 %.4f", top1)
+    meta = {
+        "arch": arch,
+        "train": cfg,
+        "data": str(data),
+        "test_top1": top1,
+        "params": count(net),
+        "head_params": count(net.classifier),
+        "head_share": head_share(net),
+    }
+    save_run(model, net, meta, device, history, checkpoint)
 
 
-def pretrained(spec: PretrainedHead, *, model: Path):
-    """VGG19's own classifier, unmodified (the reference head), written as a model file."""
-    from tridrop.models import vgg
+def pretrained(spec: PretrainedHead, *, model: Path, backbone: Path | None = None):
+    """The reference head, unmodified, as a model file: VGG19's own classifier, or the head of
+    a ``backbone`` trained here (its dropout layers become TD layers of mode ``none``)."""
+    if backbone is not None:
+        net, info = load_cnn(backbone)
+        a = info["arch"]
+        if a["hidden"] != spec.hidden:
+            raise ValueError(f"{backbone}: head of {a['hidden']} units, expected {spec.hidden}")
+        head = td_head(net.feature_dim, a["hidden"], a["classes"], "none")
+        head.load_state_dict(net.classifier.state_dict())
+        in_features, classes, source = net.feature_dim, a["classes"], str(backbone)
+    else:
+        from tridrop.models import vgg
 
-    head = vgg.pretrained_head(vgg.load_state_dict(spec.weights), spec.classes, spec.hidden)
+        head = vgg.pretrained_head(vgg.load_state_dict(spec.weights), spec.classes, spec.hidden)
+        in_features, classes, source = vgg.FEATURES, spec.classes, f"vgg19 {spec.weights}"
     arch = {
         "kind": "head",
-        "in_features": vgg.FEATURES,
+        "in_features": in_features,
         "hidden": spec.hidden,
-        "classes": spec.classes,
+        "classes": classes,
         "mode": "none",
         "p": 0.1,
     }
-    meta = {
-        "arch": arch,
-        "source": f"vgg19 {spec.weights}",
-        "environment": environment(torch.device("cpu")),
-    }
+    meta = {"arch": arch, "source": source, "environment": environment(torch.device("cpu"))}
     save_model(model, head, meta)
     write_json(meta, model.with_suffix(".json"))
 
@@ -273,4 +345,14 @@ def claims(spec: HeadClaims, *, table: Path, out: Path):
     write_csv(head_claims(pd.read_csv(table), spec), out)
 
 
-VERBS = ("check", "cache", "pretrained", "train", "sweep", "baselines", "table", "claims")
+VERBS = (
+    "check",
+    "backbone",
+    "cache",
+    "pretrained",
+    "train",
+    "sweep",
+    "baselines",
+    "table",
+    "claims",
+)

@@ -3,10 +3,11 @@
 MLP (MNIST-format images): ``Flatten - Linear(D, hidden) - ReLU - Linear(hidden, latent) - TD -
 Linear(latent, hidden) - ReLU - Linear(hidden, D) - Sigmoid - Unflatten``.
 
-Conv (CelebA faces, 64x64): stride-2 ``Conv(4x4) - BatchNorm - ReLU`` blocks halve the image
-down to a 4x4 map, then ``Flatten - Linear - TD - Linear - Unflatten`` and mirrored transposed
-convolutions back up, ``Sigmoid`` output. In both the latent code is linear (as in PCA) and the
-TD layer sits between two ``nn.Linear`` layers, so :func:`~tridrop.dropout.narrow` cuts the code.
+Conv (CelebA faces, 64x64; Fashion-MNIST padded to 32x32): stride-2 ``Conv(4x4) - BatchNorm -
+ReLU`` blocks halve the image down to a 4x4 map, then ``Flatten - Linear - TD - Linear -
+Unflatten`` and mirrored transposed convolutions back up, ``Sigmoid`` output. In both the
+latent code is linear (as in PCA) and the TD layer sits between two ``nn.Linear`` layers, so
+:func:`~tridrop.dropout.narrow` cuts the code.
 """
 
 from __future__ import annotations
@@ -51,15 +52,17 @@ def conv_autoencoder(
 ) -> SharedWidth:
     """A convolutional autoencoder whose fully-connected latent layer has Triangular Dropout.
 
-    Each of the ``len(channels)`` encoder blocks halves height and width (``shape`` (C, H, W)
-    with H and W divisible by ``2 ** len(channels)``); the decoder mirrors the encoder.
+    Each of the ``len(channels)`` encoder blocks halves height and width; the decoder mirrors
+    the encoder. Images whose sides are not multiples of ``2 ** len(channels)`` are zero-padded
+    to the next multiple on the way in and cropped back on the way out (Fashion-MNIST: 28x28
+    to 32x32), so the loss and the MSE are over the original pixels.
     """
     c, h, w = shape
     scale = 2 ** len(channels)
-    if h % scale or w % scale:
-        raise ValueError(f"image size {h}x{w} is not divisible by 2^{len(channels)}")
-    small = (channels[-1], h // scale, w // scale)
-    layers: list[nn.Module] = []
+    ph, pw = -h % scale, -w % scale
+    pad = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
+    small = (channels[-1], (h + ph) // scale, (w + pw) // scale)
+    layers: list[nn.Module] = [nn.ZeroPad2d(pad)] if any(pad) else []
     for cin, cout in zip([c, *channels[:-1]], channels, strict=True):
         layers += [nn.Conv2d(cin, cout, 4, 2, 1), nn.BatchNorm2d(cout), nn.ReLU()]
     layers += [
@@ -73,6 +76,8 @@ def conv_autoencoder(
     for cin, cout in zip(ups[:-1], ups[1:], strict=True):
         layers += [nn.ReLU(), nn.ConvTranspose2d(cin, cout, 4, 2, 1), nn.BatchNorm2d(cout)]
     layers += [nn.ReLU(), nn.ConvTranspose2d(ups[-1], c, 4, 2, 1), nn.Sigmoid()]
+    if any(pad):
+        layers.append(nn.ZeroPad2d(tuple(-p for p in pad)))  # a negative pad crops
     return SharedWidth(*layers)
 
 
