@@ -5,7 +5,7 @@ VENV ?= .venv
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 CORES ?= all
 
-.PHONY: install run test lint readme report bench bench-paper clean-work
+.PHONY: install run test lint readme report bench bench-paper clean-work fashion-data
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +22,15 @@ run: install
 test: install
 	pytest
 
+# Debian's Fashion-MNIST, the `fashion` preset's offline copy (as root; nothing when present).
+FASHION_DIR := /usr/share/datasets/fashion-mnist
+fashion-data:
+	@test -f $(FASHION_DIR)/train-images-idx3-ubyte.gz || \
+	  (apt-get update -q && apt-get install -y -q dataset-fashion-mnist)
+
 readme: install
-	tridrop results readme --spec '{"preset": "$(or $(PRESET),demo)"}' --config config/config.yaml \
-	  --results results/$(or $(PRESET),demo) --captions workflow/report --readme README.md \
-	  --page docs/results.md
+	tridrop results readme --spec '{"presets": [$(if $(PRESET),"$(PRESET)")]}' \
+	  --config config/config.yaml --captions workflow/report
 	cd tests && python3 failures.py
 
 lint: install

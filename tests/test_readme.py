@@ -12,15 +12,17 @@ from tridrop.readme import (
     END,
     HEADLINE_END,
     HEADLINE_START,
-    RESULTS_PAGE,
+    PAGES,
+    RESULTS_PAGES,
     START,
     headline,
     rewrite,
     section,
     splice,
+    update,
 )
 
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+MARKDOWN = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
 @pytest.fixture(autouse=True)
@@ -32,20 +34,20 @@ def _config() -> dict:
     return yaml.safe_load((ROOT / "config/config.yaml").read_text())
 
 
-@pytest.mark.parametrize("page", [Path("README.md"), RESULTS_PAGE], ids=str)
+@pytest.mark.parametrize("page", list(PAGES), ids=str)
 def test_results_are_up_to_date(page):
-    config = _config()
-    preset = config["preset"]
-    text = (ROOT / page).read_text()
-    new = rewrite(text, page, Path("results", preset), Path("workflow/report"), config, preset,
-                  "make run")  # fmt: skip
-    assert new == text, f"{page}'s results are stale: run `make readme`"
+    assert update(page, _config(), Path("workflow/report")) == page.read_text(), (
+        f"{page}'s results are stale: run `make readme`"
+    )
 
 
-def test_readme_has_the_headline_and_docs_the_full_section():
-    readme, full = (ROOT / "README.md").read_text(), (ROOT / RESULTS_PAGE).read_text()
+def test_readme_has_the_headline_and_docs_the_full_sections():
+    readme = (ROOT / "README.md").read_text()
     assert HEADLINE_START in readme and START not in readme
-    assert START in full and HEADLINE_START not in full
+    assert "results/fashion/figures/" in readme and "results/demo/figures/digits_" not in readme
+    for page in RESULTS_PAGES.values():
+        full = (ROOT / page).read_text()
+        assert START in full and HEADLINE_START not in full
 
 
 def test_section_names_every_figure_with_its_caption():
@@ -66,10 +68,9 @@ def test_headline_has_the_claims_and_key_figures():
     assert "### Claims" in text and "[docs/results.md](docs/results.md)" in text
     figures = re.findall(r"!\[[^]]*\]\(([^)]+)\)", text)
     assert figures == [
-        "results/demo/figures/digits_mse_vs_width.png",
-        "results/demo/figures/digits_head_accuracy_vs_params.png",
-        "results/demo/figures/digits_reconstructions_td.png",
-    ]
+        f"results/demo/figures/digits_{key}.png"
+        for key in ("reconstructions_td", "mse_vs_width", "importance", "dependence")
+    ] + ["results/demo/figures/digits_head_accuracy_vs_params.png"]
     assert "by width" not in text  # the width tables stay on the full page
 
 
@@ -98,7 +99,7 @@ def _links(text: str) -> list[str]:
     return re.findall(r"\]\(([^)\s]+)\)", text)
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.relative_to(ROOT).as_posix())
+@pytest.mark.parametrize("page", MARKDOWN, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_relative_links_resolve(page):
     missing = []
     for link in _links(page.read_text()):

@@ -26,8 +26,23 @@ END = "<!-- results:end -->"
 HEADLINE_START = "<!-- headline:start (written by `make readme`; do not edit by hand) -->"
 HEADLINE_END = "<!-- headline:end -->"
 RESULTS_PAGE = Path("docs/results.md")
-# The headline's figures, by the end of their stem: the first figure of each kind is shown.
-KEY_FIGURES = ("mse_vs_width", "accuracy_vs_params", "reconstructions_td")
+# Each preset shown: its full results page and the command that produced its results.
+RESULTS_PAGES = {"demo": RESULTS_PAGE, "fashion": Path("docs/results-fashion.md")}
+COMMANDS = {"demo": "make run", "fashion": "make run PRESET=fashion"}
+# The generated pages and the preset each shows: the README's headline is the real-data preset.
+PAGES = {
+    Path("README.md"): "fashion",
+    RESULTS_PAGES["fashion"]: "fashion",
+    RESULTS_PAGES["demo"]: "demo",
+}
+# The headline's figures, by the end of their stem, every experiment's, in this order.
+KEY_FIGURES = (
+    "reconstructions_td",
+    "mse_vs_width",
+    "importance",
+    "dependence",
+    "accuracy_vs_params",
+)
 # Figures drawn by one rule with a `kind` wildcard share its caption file.
 SHARED_CAPTIONS = {"importance": "features", "dependence": "features"}
 
@@ -158,7 +173,7 @@ def headline(results: Path, captions: Path, config: dict, preset: str, command: 
     out = [HEADLINE_START, "", intro, "", *_claims(results)]
     figures = sorted((results / "figures").glob("*.png"))
     for key in KEY_FIGURES:
-        for fig in [f for f in figures if f.stem.endswith("_" + key)][:1]:
+        for fig in [f for f in figures if f.stem.endswith("_" + key)]:
             out += _figure(fig, captions, config, preset, base)
     out.append(HEADLINE_END)
     return "\n".join(out) + "\n"
@@ -188,3 +203,10 @@ def rewrite(text: str, page: Path, results: Path, captions: Path, config: dict, 
     if not found:
         raise ValueError(f"{page} has no results or headline markers; add them first")
     return text
+
+
+def update(page: Path, config: dict, captions: Path, results_root: Path = Path("results")) -> str:
+    """The text of generated ``page`` (a key of :data:`PAGES`) made anew from its preset."""
+    preset = PAGES[page]
+    return rewrite(page.read_text(), page, results_root / preset, captions, config, preset,
+                   COMMANDS[preset], RESULTS_PAGES[preset])  # fmt: skip

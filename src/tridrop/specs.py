@@ -345,10 +345,9 @@ class ReconstructionsFigure:
 
 @dataclass(frozen=True)
 class Readme:
-    """Which preset's results the README shows, and the command named as their source."""
+    """The presets whose generated pages are written (empty: every page)."""
 
-    preset: str = "demo"
-    command: str = "make run"
+    presets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -51,22 +51,22 @@ def environment(spec: Environment, *, out: Path):
     write_json({"environment": versions(resolve_device(spec.device)), "config": spec.config}, out)
 
 
-def readme(spec: Readme, *, config: Path, results: Path, captions: Path, readme: Path,
-           page: Path, check: bool = False):  # fmt: skip
-    """Write (with ``check``: verify) the README's headline and the full results ``page``."""
+def readme(spec: Readme, *, config: Path, captions: Path, check: bool = False):
+    """Write (with ``check``: verify) the generated results pages (``tridrop.readme.PAGES``:
+    the README's headline and each preset's full results page) of ``spec.presets``."""
     import yaml
 
-    from tridrop.readme import rewrite
+    from tridrop.readme import PAGES, update
 
     cfg = yaml.safe_load(Path(config).read_text())
-    for path in (readme, page):
-        old = Path(path).read_text()
-        text = rewrite(old, Path(path), Path(results), Path(captions), cfg, spec.preset,
-                       spec.command, Path(page))  # fmt: skip
-        if check and text != old:
-            raise ValueError(f"{path}'s results are out of date; run `make readme`")
+    for page, preset in PAGES.items():
+        if spec.presets and preset not in spec.presets:
+            continue
+        text = update(page, cfg, Path(captions))
+        if check and text != page.read_text():
+            raise ValueError(f"{page}'s results are out of date; run `make readme`")
         if not check:
-            write_text(text, path)
+            write_text(text, page)
 
 
 VERBS = ("collect", "aggregate", "claims", "environment", "readme")
