@@ -31,6 +31,8 @@ def read(path: str | Path) -> dict:
     """
     try:
         data = yaml.safe_load(Path(path).read_text())
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text ({err.reason})") from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown place"

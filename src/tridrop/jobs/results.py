@@ -54,13 +54,15 @@ def environment(spec: Environment, *, out: Path):
 def readme(spec: Readme, *, config: Path, results: Path, captions: Path, readme: Path,
            page: Path, check: bool = False):  # fmt: skip
     """Write (with ``check``: verify) the README's headline and the full results ``page``."""
-    import yaml
-
+    from tridrop.config import read
     from tridrop.readme import rewrite
 
-    cfg = yaml.safe_load(Path(config).read_text())
+    cfg = read(config)
     for path in (readme, page):
-        old = Path(path).read_text()
+        try:
+            old = Path(path).read_text()
+        except UnicodeDecodeError as err:
+            raise ValueError(f"{path}: not UTF-8 text ({err.reason})") from None
         text = rewrite(old, Path(path), Path(results), Path(captions), cfg, spec.preset,
                        spec.command, Path(page))  # fmt: skip
         if check and text != old:
