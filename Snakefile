@@ -1,11 +1,16 @@
 # tridrop: replication of "Triangular Dropout: Variable Network Width without Retraining"
 # (Staley & Markowitz, arXiv 2205.01235). Run `snakemake` (default preset) or `dvc repro`.
+import sys
+
 from snakemake.utils import min_version, validate
 
-from tridrop.config import load_schema, problems
+from tridrop.config import coerce, load_schema, problems, read
 from tridrop.dvc_record import record
 
 min_version("9.0")
+
+# Snakemake's loader says only "not valid JSON or YAML": ours names the line.
+read("config/config.yaml")
 
 
 configfile: "config/config.yaml"
@@ -16,6 +21,9 @@ report: "workflow/report/workflow.rst"
 
 # Our check first: it lists every problem with the key, the value and what is allowed.
 SCHEMA = "workflow/schemas/config.schema.yaml"
+# PyYAML reads `1e-3` as a string, nested --config overrides arrive as strings: numbers here.
+for _note in coerce(config, load_schema(SCHEMA)):
+    print(_note, file=sys.stderr)
 if config_problems := problems(config, load_schema(SCHEMA)):
     raise ValueError("invalid configuration:\n  " + "\n  ".join(config_problems))
 validate(config, SCHEMA)

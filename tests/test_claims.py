@@ -53,3 +53,18 @@ def test_tally_counts_held_claims_per_experiment():
     df = pd.DataFrame({"experiment": ["a", "a", "b"], "held": [True, False, True]})
     assert tally(df) == {"a": {"held": 1, "tested": 2}, "b": {"held": 1, "tested": 1},
                          "all": {"held": 2, "tested": 3}}  # fmt: skip
+
+
+def test_a_one_unit_latent_is_refused_not_nan():
+    """latent 1: no order, no dependence, no trend (Spearman NaN, 0/0 share): say so."""
+    import pytest
+
+    sweeps = pd.DataFrame([("e", "td", 0, 1, "mse", 0.1)],
+                          columns=["experiment", "model", "seed", "width", "metric", "value"])  # fmt: skip
+    imp = pd.DataFrame({"experiment": ["e"], "model": "td", "seed": 0, "unit": 0,
+                        "metric": "importance", "value": 0.1})  # fmt: skip
+    dep = pd.DataFrame(
+        columns=["experiment", "model", "seed", "unit", "removed", "metric", "value"]
+    )
+    with pytest.raises(ValueError, match="latent layer of 1 unit; the claims .* need at least 2"):
+        autoencoder_claims(sweeps, imp, dep, AutoencoderClaims("e"))

@@ -2,6 +2,7 @@
 
 import importlib
 import json
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -119,3 +120,250 @@ def test_a_corrupt_idx_file_is_named_in_the_error(tmp_path: Path, caplog):
                  "--out", str(tmp_path / "m.npz")]) == 1  # fmt: skip
     assert "t10k-images-idx3-ubyte: truncated IDX header" in caplog.text
     assert not (tmp_path / "m.npz").exists()
+
+
+# ---------------------------------------------------------------- every job, malformed inputs
+
+ROWS = {"experiment": "e", "model": "td"}
+# family, verb: a valid spec, one bad value (out of range or of the wrong type), the job's
+# input paths by kind, and its output paths.
+JOBS = {
+    ("data", "download"): ({"dataset": "digits"}, {"test_fraction": 2}, {}, ["root"]),
+    ("data", "prepare"): ({"dataset": "mnist"}, {"split_seed": -1}, {"raw": "idx"}, ["out"]),
+    ("ae", "train"): ({"model": {"hidden": 8, "latent": 4}, "train": {"epochs": 1, "device": "cpu"}},
+                      {"model": {"latent": 0}}, {"data": "split"}, ["model"]),
+    ("ae", "sweep"): ({"rows": ROWS, "width": 4, "device": "cpu"}, {"recon_widths": [99]},
+                      {"data": "split", "model": "ae"}, ["out", "recon"]),
+    ("ae", "baselines"): ({"experiment": "e", "width": 4}, {"width": 0}, {"data": "split"}, ["out"]),
+    ("ae", "analyse"): ({"rows": ROWS, "device": "cpu"}, {"feature_images": "all"}, {"data": "split", "model": "ae"},
+                        ["importance", "dependence"]),
+    ("ae", "table"): ({}, None, {"importance": "csv", "dependence": "csv"},
+                      ["importance_out", "dependence_out"]),
+    ("ae", "claims"): ({"experiment": "e"}, {"mse_rho": "low"},
+                       {"sweeps": "csv", "importance": "csv", "dependence": "csv"}, ["out"]),
+    ("head", "check"): ({"root": "MISSING"}, {"layout": "zip"}, {}, ["out"]),
+    ("head", "backbone"): ({"model": {"channels": [2], "hidden": 4},
+                            "train": {"epochs": 1, "device": "cpu"}},
+                           {"model": {"dropout": 1.5}}, {"data": "split"}, ["model"]),
+    ("head", "cache"): ({"dataset": "digits", "split": "train"}, {"split": "test"},
+                        {"data": "split"}, ["out"]),
+    ("head", "pretrained"): ({"weights": "MISSING"}, {"classes": "many"}, {}, ["model"]),
+    ("head", "train"): ({"model": {"hidden": 8}, "train": {"epochs": 1, "device": "cpu"}},
+                        {"train": {"lr": -1}}, {"features": "features", "init": "head"}, ["model"]),
+    ("head", "sweep"): ({"rows": ROWS, "width": 8, "widths": [1, 8], "device": "cpu"}, {"widths": [64]},
+                        {"features": "features", "model": "head"}, ["out", "params"]),
+    ("head", "baselines"): ({"experiment": "e", "widths": [1, 8], "device": "cpu"},
+                            {"widths": "all"},
+                            {"train": "features", "val": "features", "reference": "head"},
+                            ["out", "params"]),
+    ("head", "table"): ({"experiment": "e"}, {"experiment": 3}, {"sweeps": "csv", "params": "csv"},
+                        ["out"]),
+    ("head", "claims"): ({}, {"kept_25": "most"}, {"table": "csv"}, ["out"]),
+    ("results", "collect"): ({}, None, {"sweeps": "csv"}, ["out"]),
+    ("results", "aggregate"): ({}, {"headline_widths": ["a"]}, {"sweeps": "csv"},
+                               ["out", "summary", "metrics"]),
+    ("results", "claims"): ({}, None, {"claims": "csv"}, ["out", "metrics"]),
+    ("results", "environment"): ({}, {"device": "tpu"}, {}, ["out"]),
+    ("results", "readme"): ({}, {"presets": 3}, {"config": "yaml", "captions": "dir"}, []),
+    ("plot", "mask"): ({}, {"mask_width": 0}, {}, ["png"]),
+    ("plot", "sweep"): ({"experiment": "e"}, {"metric": 1}, {"sweeps": "csv"}, ["png"]),
+    ("plot", "reconstructions"): ({}, {"title": 1}, {"recon": "npz"}, ["png"]),
+    ("plot", "importance"): ({}, None, {"table": "csv"}, ["png"]),
+    ("plot", "dependence"): ({}, None, {"table": "csv"}, ["png"]),
+    ("plot", "accuracy"): ({}, None, {"table": "csv"}, ["png"]),
+}  # fmt: skip
+KINDS = ("bad JSON spec", "unknown spec key", "out-of-range value", "missing input file",
+         "corrupt input file", "input of another job or family")  # fmt: skip
+FAILURES += [
+    Failure("command line", f"any `tridrop <family> <verb>`: {kind}",
+            "one line: ERROR tridrop: <the file or spec key>: <what is wrong>",
+            "nothing written; exit status 1; no traceback (`--verbose` shows it)")
+    for kind in KINDS
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory) -> dict[str, Path]:
+    """Valid inputs: a digits split, an autoencoder, a head and its feature caches."""
+    t = tmp_path_factory.mktemp("made")
+    f = {"split": t / "d.npz", "ae": t / "ae.pt", "features": t / "train", "val": t / "val",
+         "head": t / "head.pt"}  # fmt: skip
+    assert (
+        main(["data", "prepare", "--spec", '{"dataset": "digits"}', "--out", str(f["split"])]) == 0
+    )
+    spec = JOBS[("ae", "train")][0]
+    assert main(["ae", "train", "--spec", json.dumps(spec), "--data", str(f["split"]),
+                 "--model", str(f["ae"])]) == 0  # fmt: skip
+    for split, out in (("train", f["features"]), ("val", f["val"])):
+        spec = json.dumps({"dataset": "digits", "split": split})
+        assert (
+            main(["head", "cache", "--spec", spec, "--data", str(f["split"]), "--out", str(out)])
+            == 0
+        )
+    spec = JOBS[("head", "train")][0]
+    assert main(["head", "train", "--spec", json.dumps(spec), "--features", str(f["features"]),
+                 "--model", str(f["head"])]) == 0  # fmt: skip
+    return f
+
+
+def main_as_process(args: list[str]) -> int:
+    """``main`` logging to stderr as in its own process (pytest's log capture set aside)."""
+    handlers, level = logging.root.handlers, logging.root.level
+    logging.root.handlers = []
+    try:
+        return main(args)
+    finally:
+        logging.root.handlers, logging.root.level = handlers, level
+
+
+def corrupt(path: Path, kind: str) -> Path:
+    if kind in ("features", "dir", "idx"):
+        path.mkdir(parents=True)
+        name = {"features": "index.json", "idx": "t10k-images-idx3-ubyte"}.get(kind, "x.csv")
+        (path / name).write_bytes(b"\x89garbage\x00\xff\xfe")
+        if kind == "idx":
+            (path / "t10k-labels-idx1-ubyte").write_bytes(b"\x89garbage\x00\xff\xfe")
+    else:
+        path.write_bytes(b"\x89garbage\x00\xff\xfe")
+    return path
+
+
+def other(path: Path, kind: str, made: dict[str, Path]) -> Path | None:
+    """An input of the right format but the wrong content: another family's model, another
+    job's table."""
+    if kind in ("ae", "head"):
+        return made["head" if kind == "ae" else "ae"]
+    if kind == "csv":
+        path.write_text("width,top1\n1,0.5\n")
+        return path
+    return None
+
+
+def cases():
+    for (family, verb), (_, bad_value, inputs, _) in JOBS.items():
+        yield family, verb, "bad JSON spec"
+        yield family, verb, "unknown spec key"
+        if bad_value is not None:
+            yield family, verb, "out-of-range value"
+        if inputs or verb in ("check", "pretrained"):
+            yield family, verb, "missing input file"
+            yield family, verb, "corrupt input file"
+        if any(k in ("ae", "head", "csv") for k in inputs):
+            yield family, verb, "input of another job or family"
+
+
+@pytest.mark.parametrize(("family", "verb", "kind"), list(cases()))
+def test_every_job_reports_malformed_input_in_one_line(tmp_path, made, capsys, family, verb, kind):
+    spec, bad_value, inputs, outputs = JOBS[(family, verb)]
+    spec = json.loads(json.dumps(spec))
+    paths = {k: made.get(v, made["split"]) for k, v in inputs.items()}
+    named: list[str] = []  # what the line must name (one of)
+    if kind == "bad JSON spec":
+        text, named = json.dumps(spec)[:-1] + ",", ["spec: not valid JSON"]
+    elif kind == "unknown spec key":
+        spec["colour"] = "blue"
+        text, named = json.dumps(spec), ["spec: unknown key(s) ['colour']"]
+    elif kind == "out-of-range value":
+        key = next(iter(bad_value))
+        for k, v in bad_value.items():
+            spec[k] = {**spec[k], **v} if isinstance(v, dict) else v
+        text, named = json.dumps(spec), [f"spec.{key}"]
+    else:
+        for name, k in inputs.items():
+            p = tmp_path / f"bad_{name}"
+            if kind == "missing input file":
+                paths[name] = p
+            elif kind == "corrupt input file":
+                paths[name] = corrupt(p, k)
+            elif (q := other(p, k, made)) is not None:
+                paths[name] = q
+            if paths[name].name.startswith("bad_"):
+                named.append(paths[name].name)
+        if kind == "input of another job or family" and any(
+            k in ("ae", "head") for k in inputs.values()
+        ):
+            named += [made["head"].name, made["ae"].name]
+        for key in ("root", "weights"):  # jobs whose input is a path in their spec
+            if spec.get(key) == "MISSING":
+                spec[key] = str(corrupt(tmp_path / "bad_weights", "x") if kind.startswith("corrupt")
+                                else tmp_path / "bad_root")  # fmt: skip
+                named.append(Path(spec[key]).name)
+        text = json.dumps(spec)
+    args = [family, verb, "--spec", text]
+    for name, p in paths.items():
+        args += [f"--{name.replace('_', '-')}", str(p)]
+    for name in outputs:
+        args += [f"--{name.replace('_', '-')}", str(tmp_path / "out" / name)]
+    if verb == "aggregate":
+        args += ["--plots", str(tmp_path / "out" / "{experiment}_{metric}.csv")]
+    if verb == "readme":
+        args += ["--check"]
+    code = main_as_process(args)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 1 and "Traceback" not in err, err
+    assert len(lines) == 1 and " ERROR tridrop: " in lines[0], err
+    assert any(n in lines[0] for n in named), (named, lines[0])
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+FAILURES += [
+    Failure("command line", "`tridrop ae baselines` (PCA) with a width above the data's dimension",
+            "spec.width = 1000 is larger than the data's dimension (64 values per image",
+            "nothing written; exit status 1"),
+    Failure("command line", "`tridrop ae sweep` given a model wider than the sweep's width",
+            "a latent layer of 4 units, wider than the sweep's spec.width = 2",
+            "nothing written; exit status 1"),
+    Failure("command line", "`tridrop head sweep` given a head wider than the sweep's width",
+            "hidden layers of 8 units, wider than the sweep's spec.width = 4",
+            "nothing written; exit status 1"),
+    Failure("command line", "an autoencoder model file given to `tridrop head sweep`",
+            "not a classifier-head model file (its kind is 'mlp_autoencoder')",
+            "nothing written; exit status 1"),
+    Failure("command line", "a head model file given to `tridrop ae sweep`",
+            "not an autoencoder model file (its kind is 'head')", "nothing written; exit status 1"),
+    Failure("command line", "an autoencoder made for other images (e.g. MNIST's on the digits)",
+            "an autoencoder for images of shape [1, 28, 28], but the data has images of shape [1, 8, 8]",
+            "nothing written; exit status 1"),
+]  # fmt: skip
+
+
+def test_widths_and_models_that_do_not_fit_are_named(tmp_path, made, caplog):
+    out = ["--out", str(tmp_path / "o.csv")]
+    pca = json.dumps({"experiment": "e", "width": 1000})
+    assert main(["ae", "baselines", "--spec", pca, "--data", str(made["split"]), *out]) == 1
+    ae = ["--recon", str(tmp_path / "r.npz"), "--data", str(made["split"])]
+    sweep = json.dumps({"rows": ROWS, "width": 2, "device": "cpu"})
+    assert main(["ae", "sweep", "--spec", sweep, "--model", str(made["ae"]), *ae, *out]) == 1
+    head = ["--params", str(tmp_path / "p.csv"), "--features", str(made["val"])]
+    sweep = json.dumps({"rows": ROWS, "width": 4, "widths": [4], "device": "cpu"})
+    assert main(["head", "sweep", "--spec", sweep, "--model", str(made["head"]), *head, *out]) == 1
+    sweep = json.dumps({"rows": ROWS, "width": 8, "widths": [8], "device": "cpu"})
+    assert main(["head", "sweep", "--spec", sweep, "--model", str(made["ae"]), *head, *out]) == 1
+    sweep = json.dumps({"rows": ROWS, "width": 4, "device": "cpu"})
+    assert main(["ae", "sweep", "--spec", sweep, "--model", str(made["head"]), *ae, *out]) == 1
+    # An autoencoder for 28x28 images on the 8x8 digits (data of another shape).
+    from tridrop.files import load_model_file, save_model
+    from tridrop.models.autoencoder import build_autoencoder
+
+    _, meta = load_model_file(made["ae"])
+    meta["arch"]["shape"] = [1, 28, 28]
+    other = tmp_path / "mnist_ae.pt"
+    save_model(other, build_autoencoder(meta["arch"]), meta)
+    assert main(["ae", "sweep", "--spec", sweep, "--model", str(other), *ae, *out]) == 1
+    for case in FAILURES[-6:]:
+        assert case.seen in caplog.text, case.seen
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_a_real_process_prints_one_line(tmp_path):
+    """The same contract from the installed command (logging set up by main, as in a rule)."""
+    from conftest import run
+
+    proc = run(["tridrop", "ae", "sweep", "--spec", '{"rows": {"experiment": "e", "model": "m"}, '
+                '"width": 4, "device": "cpu"}', "--model", str(tmp_path / "bad_model.pt"),
+                "--data", str(tmp_path / "bad_data.npz"), "--out", str(tmp_path / "o.csv"),
+                "--recon", str(tmp_path / "r.npz")], tmp_path, check=False)  # fmt: skip
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1 and "Traceback" not in proc.stderr
+    assert "ERROR tridrop:" in lines[0] and "bad_data.npz" in lines[0]

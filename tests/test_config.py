@@ -7,7 +7,7 @@ import yaml
 
 from conftest import ROOT
 from failures import Failure
-from tridrop.config import load_schema, problems
+from tridrop.config import ConfigError, coerce, load_schema, problems, read
 
 SCHEMA = load_schema(ROOT / "workflow/schemas/config.schema.yaml")
 CONFIG = yaml.safe_load((ROOT / "config/config.yaml").read_text())
@@ -36,7 +36,15 @@ def with_(path: str, value, **also):
 
 
 AE = "presets.demo.autoencoders.digits"
+HEAD = "presets.demo.heads.digits_head"
 KEPT = "nothing ran; no file written"
+
+
+def renamed(preset: str, name: str) -> dict:
+    c = copy.deepcopy(CONFIG)
+    c["presets"][name] = c["presets"].pop(preset)
+    c["preset"] = name
+    return c
 
 
 def bad(config: dict, key: str, seen: str) -> tuple[dict, Failure]:
@@ -52,9 +60,9 @@ BAD = [
     bad(with_("colour", "blue"), "unknown top-level key `colour`",
         "(top level): unknown key(s) ['colour']; allowed keys: ['deterministic', 'device', 'preset', 'presets']"),
     bad(with_(f"{AE}.latent", -4), "negative latent width",
-        f"{AE}.latent = -4 is not allowed; expected a number >= 1 (latent width W"),
-    bad(with_(f"{AE}.latent", "16"), "latent width as a string",
-        f"{AE}.latent = '16' is not allowed; expected a value of type integer"),
+        f"{AE}.latent = -4 is not allowed; expected a number >= 2 (latent width W"),
+    bad(with_(f"{AE}.latent", "16 units"), "latent width as a string that is not a number",
+        f"{AE}.latent = '16 units' is not allowed; expected a value of type integer"),
     bad(with_(f"{AE}.latent", 4.5), "fractional latent width",
         f"{AE}.latent = 4.5 is not allowed; expected a value of type integer"),
     bad(with_(f"{AE}.batch_size", 0), "batch size 0",
@@ -95,15 +103,37 @@ BAD = [
     bad(with_("presets", {}), "no presets", "presets = {} is not allowed; expected at least 1 entr"),
     bad(with_("presets.demo.figures.mask_width", 0), "mask figure width 0",
         "figures.mask_width = 0 is not allowed; expected a number >= 1"),
+    bad(with_(f"{AE}.hidden", 0), "`hidden: 0` on an MLP autoencoder (trains a constant model)",
+        f"{AE}.hidden = 0 is not allowed for arch mlp; expected a number >= 1"),
+    bad(with_(f"{HEAD}.hidden", 0), "`hidden: 0` on a classifier head",
+        f"{HEAD}.hidden = 0 is not allowed; expected a number >= 1"),
+    bad(with_(f"{AE}.batch_size", 8), "batch size smaller than the latent width (TD silently weakened)",
+        f"{AE}.batch_size = 8 is smaller than the latent width (16): mode triangle (variants "
+        "['td']) would train only widths 2, 4, 6, 8, 10, 12, 14, 16 of 1..16; use batch_size >= 16"),
+    bad(with_(f"{AE}.latent", 1, recon_widths=[1], headline_widths=[1], fixed_widths=[1]),
+        "`latent: 1` (NaN or 0/0 in the claims after training)",
+        f"{AE}.latent = 1 is not allowed; expected a number >= 2"),
+    bad(renamed("demo", "my demo"), "a preset name with a space",
+        "presets: bad name 'my demo'; names must match"),
+    bad(renamed("demo", "a/b"), "a preset name with a slash", "presets: bad name 'a/b'; names must match"),
+    bad(with_(f"{HEAD}.claims.model", "tdd"), "`claims.model` naming no variant",
+        f"{HEAD}.claims.model = 'tdd' names no variant of this experiment; choose one of ['td', 'td_scratch']"),
 ]  # fmt: skip
 FAILURES = [f for _, f in BAD]
+FAILURES += [
+    Failure("config", "a YAML syntax error in config/config.yaml (`latent: 16: 32` on line 3)",
+            "config.yaml, line 3, column 11: YAML syntax error: mapping values are not allowed here", KEPT),
+    Failure("config", "`lr: 1e-3` (PyYAML reads a string) or nested `--config` overrides (strings)",
+            f"config: {AE}.lr = '1e-3' read as 0.001",
+            "accepted as numbers (and `true`/`false` as booleans); the run goes on"),
+]  # fmt: skip
 
 
 def test_the_committed_config_is_valid():
     assert problems(CONFIG, SCHEMA) == []
 
 
-@pytest.mark.parametrize(("config", "case"), BAD, ids=[f.input for f in FAILURES])
+@pytest.mark.parametrize(("config", "case"), BAD, ids=[f.input for _, f in BAD])
 def test_bad_config_is_explained(config, case):
     found = problems(config, SCHEMA)
     assert found, "the bad config was accepted"
@@ -121,3 +151,47 @@ def test_every_schema_key_is_described():
                 walk(sub, f"{path}.{key}")
 
     walk(SCHEMA, "schema")
+
+
+def test_every_committed_preset_is_valid():
+    """The paper preset's conv autoencoder keeps `hidden: 0` (conv ignores it)."""
+    for name in CONFIG["presets"]:
+        assert problems(with_("preset", name), SCHEMA) == [], name
+    assert CONFIG["presets"]["paper"]["autoencoders"]["celeba"]["hidden"] == 0
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("preset: demo\ndevice: auto\nlatent: 16: 32\n")
+    with pytest.raises(ConfigError) as err:
+        read(path)
+    assert str(err.value).startswith(str(path)) and "\n" not in str(err.value)
+    assert FAILURES[-2].seen in str(err.value)
+    assert "mapping values are not allowed here" in str(err.value)
+
+
+def test_number_strings_are_read_as_numbers(tmp_path):
+    """`lr: 1e-3` in the file, and nested --config overrides (Snakemake parses them with YAML's
+    BaseLoader, so every value is a string) are numbers after :func:`coerce`."""
+    path = tmp_path / "config.yaml"
+    path.write_text((ROOT / "config/config.yaml").read_text().replace("lr: 0.001", "lr: 1e-3"))
+    config = read(path)
+    assert digits(config)["lr"] == "1e-3"  # PyYAML, YAML 1.1
+    notes = coerce(config, SCHEMA)
+    assert FAILURES[-1].seen in notes and digits(config)["lr"] == 0.001
+    assert problems(config, SCHEMA) == []
+    override = yaml.load(
+        "{demo: {autoencoders: {digits: {epochs: 5, seeds: [0, 1], test_fraction: .2}}}}",
+        Loader=yaml.BaseLoader,
+    )
+    config = copy.deepcopy(CONFIG)
+    digits(config).update(override["demo"]["autoencoders"]["digits"])
+    config["deterministic"] = "true"
+    assert digits(config)["epochs"] == "5"
+    coerce(config, SCHEMA)
+    assert problems(config, SCHEMA) == []
+    assert (digits(config)["epochs"], digits(config)["seeds"]) == (5, [0, 1])
+    assert digits(config)["test_fraction"] == 0.2 and config["deterministic"] is True
+    # Strings that are not numbers stay strings (and are refused with their key).
+    config = with_(f"{AE}.latent", "sixteen")
+    assert coerce(config, SCHEMA) == [] and problems(config, SCHEMA)

@@ -116,3 +116,18 @@ def test_exp_run_without_the_file_name_changes_nothing(workflow_copy: Path):
     assert proc.returncode != 0 and FAILURES[3].seen in proc.stderr
     assert not (workflow_copy / "results").exists()
     assert run(["git", "status", "--porcelain"], workflow_copy).stdout == ""
+
+
+def test_a_preset_without_heads_plans_every_dvc_output(workflow_copy: Path):
+    """dvc.yaml declares folders (data, runs, ...), none of them head-only: a preset without
+    `heads:` produces every declared output, so `dvc repro` does not fail on a missing one."""
+    cfg_path = workflow_copy / "config/config.yaml"
+    cfg = yaml.safe_load(cfg_path.read_text())
+    del cfg["presets"]["demo"]["heads"]
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    planned = {line.split("\t")[0] for line in run(["snakemake", "-n", "--summary"],
+                                                   workflow_copy).stdout.splitlines()[1:]}  # fmt: skip
+    stage = yaml.safe_load((workflow_copy / "dvc.yaml").read_text())["stages"]["pipeline"]
+    for out in stage["outs"] + stage["metrics"]:
+        path = next(iter(out)).replace("${preset}", "demo")
+        assert any(p == path or p.startswith(path + "/") for p in planned), path

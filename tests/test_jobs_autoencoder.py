@@ -62,7 +62,7 @@ def test_celeba_conv_autoencoder_trains_sweeps_and_narrows(tmp_path: Path):
     data = tmp_path / "celeba.npz"
     prepare("celeba", data, path=tmp_path / "raw")
     out = tmp_path / "td" / "model.pt"
-    cfg = TrainSpec(epochs=2, batch_size=5, lr=1e-3, seed=0, device="cpu")
+    cfg = TrainSpec(epochs=2, batch_size=6, lr=1e-3, seed=0, device="cpu")
     train(data, out, cfg, arch="conv", hidden=0, latent=6, channels=(4, 8, 8, 8))
     meta = json.loads(out.with_suffix(".json").read_text())
     assert meta["arch"]["kind"] == "conv_autoencoder" and len(meta["history"]) == 2

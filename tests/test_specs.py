@@ -72,3 +72,35 @@ def test_variants_fixed_widths_and_row_names():
 def test_describe_lists_nested_fields_with_defaults():
     text = specs.describe(AutoencoderTrain)
     assert "model:" in text and "latent (int): default 16" in text and "epochs (int)" in text
+
+
+@pytest.mark.parametrize(
+    ("cls", "data", "message"),
+    [
+        (AutoencoderTrain, {"model": {"hidden": 0}, "train": {}},
+         "spec.model.hidden = 0 is not allowed; expected >= 1 for an MLP"),
+        (specs.HeadTrain, {"model": {"hidden": 0}, "train": {}},
+         "spec.model.hidden = 0 is not allowed; expected an integer >= 1"),
+        (AutoencoderTrain, {"model": {"latent": 16}, "train": {"batch_size": 8}},
+         "spec.train.batch_size = 8 is not allowed; expected at least model.latent = 16 in mode "
+         "triangle (a smaller batch trains only 8 of the 16 widths)"),
+        (specs.AutoencoderSweep, {"rows": {"experiment": "e", "model": "m"}, "width": 16,
+                                  "recon_widths": [1, 99]},
+         "spec.recon_widths = [99] is not allowed; expected widths in 1..width (16)"),
+        (specs.HeadSweep, {"rows": {"experiment": "e", "model": "m"}, "width": 16,
+                           "widths": [8, 64]},
+         "spec.widths = [64] is not allowed; expected widths in 1..width (16)"),
+    ],
+)  # fmt: skip
+def test_specs_refuse_what_the_config_check_refuses(cls, data, message):
+    with pytest.raises(SpecError) as err:
+        specs.load(cls, data)
+    assert message in str(err.value)
+
+
+def test_what_the_checks_leave_legal():
+    """Conv ignores hidden; batch < latent is harmless outside mode triangle (random, fixed)."""
+    specs.load(AutoencoderModel, {"arch": "conv", "hidden": 0})
+    for mode in ("none", "random", "nested"):
+        specs.load(AutoencoderTrain, {"model": {"latent": 16, "mode": mode},
+                                      "train": {"batch_size": 1}})  # fmt: skip

@@ -78,7 +78,7 @@ def head_baselines(
     dev = resolve_device(device)
     val = FeatureCache(val_features, dev)
     train = FeatureCache(train_features, dev, in_memory=False)
-    ref = load_head(reference, dev)
+    ref = load_head(reference, dev, val.dim)
     in_f, hidden, classes = ref[0].in_features, ref[0].out_features, ref[-1].out_features
     full = head_params(in_f, hidden, hidden, classes)
     backbone = val.meta["backbone_params"]

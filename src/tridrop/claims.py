@@ -17,6 +17,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from tridrop.analysis import lower_share
+from tridrop.files import read_csv
 from tridrop.specs import AutoencoderClaims, HeadClaims
 
 COLUMNS = ["experiment", "claim", "metric", "value", "threshold", "held"]
@@ -36,6 +37,11 @@ def autoencoder_claims(
         raise ValueError(f"no {td!r} rows for experiment {experiment!r}")
     td_mse = mean[td]
     full = int(td_mse.index.max())
+    if full < 2:  # one unit: no order, no dependence, no trend (NaN or 0/0 otherwise)
+        raise ValueError(
+            f"experiment {experiment!r}: model {td!r} has a latent layer of {full} unit; the "
+            "claims compare units and widths and need at least 2 (set latent >= 2)"
+        )
     rows = []
 
     imp = importance[(importance["experiment"] == experiment) & (importance["model"] == td)]
@@ -153,7 +159,7 @@ def head_claims(table: pd.DataFrame, spec: HeadClaims) -> pd.DataFrame:
 
 def combine(paths: Iterable[str | Path]) -> pd.DataFrame:
     """Concatenate per-experiment claim files into the preset's claims table."""
-    frames = [pd.read_csv(p) for p in paths]
+    frames = [read_csv(p, COLUMNS) for p in paths]
     if not frames:
         raise ValueError("no claim files to combine")
     return pd.concat(frames, ignore_index=True)[COLUMNS]

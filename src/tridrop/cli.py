@@ -108,8 +108,10 @@ def main(argv: list[str] | None = None) -> int:
 def _message(err: Exception) -> str:
     """The error's message, with its type where the message alone is unclear."""
     text = str(err)
-    known = isinstance(err, ValueError | FileNotFoundError | RuntimeError)
-    return text if known and text else f"{type(err).__name__}: {text or 'no message'}"
+    known = isinstance(err, ValueError | OSError | RuntimeError)
+    text = text if known and text else f"{type(err).__name__}: {text or 'no message'}"
+    # One line (a log line per error): some messages, ours or a library's, span several.
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 if __name__ == "__main__":

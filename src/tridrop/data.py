@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from tridrop.files import atomic
+from tridrop.files import atomic, read_npz
 
 log = logging.getLogger(__name__)
 
@@ -435,8 +435,7 @@ def save_split(split: Split, path: str | Path) -> None:
 
 def load_split(path: str | Path) -> Split:
     """Read a stored split (no pickles are loaded); uint8 images are scaled to [0, 1]."""
-    with np.load(path, allow_pickle=False) as f:
-        arrays = {k: torch.from_numpy(f[k]) for k in KEYS}
+    arrays = {k: torch.from_numpy(v) for k, v in read_npz(path, KEYS).items()}
     for k in ("x_train", "x_test"):
         if arrays[k].dtype == torch.uint8:
             arrays[k] = arrays[k].float().div_(255.0)

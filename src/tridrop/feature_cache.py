@@ -55,7 +55,14 @@ def read_index(root: str | Path) -> dict:
     path = Path(root) / INDEX
     if not path.exists():
         raise FileNotFoundError(f"{root}: no {INDEX}; the feature cache is missing or incomplete")
-    return json.loads(path.read_text())
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not a readable feature-cache index ({err})") from None
+    missing = [k for k in ("dim", "shards") if not isinstance(meta, dict) or k not in meta]
+    if missing:
+        raise ValueError(f"{path}: not a feature-cache index (no {missing})")
+    return meta
 
 
 class FeatureCache:

@@ -7,10 +7,12 @@ rerun (or a reader) would take for a finished one.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import pickle
-from collections.abc import Iterator
+import shutil
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -31,8 +33,39 @@ def atomic(path: str | Path) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as err:
+        if _disk_full(err, path):
+            raise DiskFull(path) from None
+        raise
     finally:
         tmp.unlink(missing_ok=True)
+
+
+class DiskFull(OSError):
+    """No space left while writing a file: the output was not replaced."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            errno.ENOSPC,
+            f"disk full while writing {path}: free some space and rerun "
+            "(the previous file, if any, is kept)",
+        )
+
+    def __str__(self) -> str:
+        return self.strerror
+
+
+def _disk_full(err: BaseException, path: Path) -> bool:
+    """ENOSPC, or torch's zip writer failing ("unexpected pos") on a nearly full disk."""
+    if isinstance(err, OSError):
+        return err.errno == errno.ENOSPC
+    text = str(err)
+    if "unexpected pos" not in text and "file write failed" not in text:
+        return False
+    try:
+        return shutil.disk_usage(path.parent).free < 64 * 2**20
+    except OSError:
+        return False
 
 
 def write_text(text: str, path: str | Path) -> None:
@@ -50,6 +83,46 @@ def write_csv(df, path: str | Path) -> None:
         df.to_csv(tmp, index=False, float_format="%.6g")
 
 
+def read_csv(path: str | Path, columns: Sequence[str] = ()):
+    """A CSV table written by a job; an unreadable file, or one without ``columns`` (another
+    job's file given by mistake), is a ValueError naming the file."""
+    import pandas as pd
+
+    try:
+        df = pd.read_csv(path)
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        detail = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ValueError(f"{path}: not a readable CSV table ({detail})") from None
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(
+            f"{path}: no column(s) {missing} (has {list(df.columns)[:8]}); is it the right file?"
+        )
+    return df
+
+
+def read_npz(path: str | Path, keys: Sequence[str]) -> dict:
+    """Arrays ``keys`` of an ``.npz`` file (no pickles); a damaged file or a missing key is a
+    ValueError naming the file."""
+    import zipfile
+
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            missing = [k for k in keys if k not in f.files]
+            if missing:
+                raise ValueError(f"{path}: no array(s) {missing} (has {sorted(f.files)})")
+            return {k: f[k] for k in keys}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
+        if isinstance(err, FileNotFoundError | IsADirectoryError) or str(err).startswith(
+            f"{path}:"
+        ):
+            raise
+        detail = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ValueError(f"{path}: not a readable .npz file ({detail})") from None
+
+
 def save_torch(obj: object, path: str | Path) -> None:
     with atomic(path) as tmp:
         torch.save(obj, tmp)
@@ -64,6 +137,11 @@ def save_model(path: str | Path, model: nn.Module, meta: dict) -> None:
 def load_model_file(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     """Read a file written by :func:`save_model`; ``weights_only`` never runs pickled code."""
     blob = safe_load(path)
+    if not isinstance(blob, dict) or not {"state_dict", "meta"} <= set(blob):
+        raise ValueError(
+            f"{path}: not a tridrop model file (a PyTorch file without its weights and "
+            "metadata; a checkpoint or another program's file?)"
+        )
     return blob["state_dict"], blob["meta"]
 
 

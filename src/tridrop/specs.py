@@ -72,6 +72,7 @@ class SplitSpec:
 
     def __post_init__(self) -> None:
         _check(0 < self.test_fraction < 1, "test_fraction", self.test_fraction, "in (0, 1)")
+        _check(self.split_seed >= 0, "split_seed", self.split_seed, "an integer >= 0")
         for key in ("max_train", "max_test"):
             value = getattr(self, key)
             _check(value is None or value >= 1, key, value, "an integer >= 1 or null")
@@ -131,6 +132,17 @@ class AutoencoderTrain:
     model: AutoencoderModel
     train: TrainSpec
 
+    def __post_init__(self) -> None:
+        # A triangle batch of B < W samples trains only B of the W widths (batch 1: none).
+        m, b = self.model, self.train.batch_size
+        _check(
+            m.mode != "triangle" or b >= m.latent,
+            "train.batch_size",
+            b,
+            f"at least model.latent = {m.latent} in mode triangle (a smaller batch trains "
+            f"only {b} of the {m.latent} widths)",
+        )
+
 
 @dataclass(frozen=True)
 class HeadTrain:
@@ -180,6 +192,9 @@ class AutoencoderSweep:
     device: str = "auto"
 
     def __post_init__(self) -> None:
+        _check(self.width >= 1, "width", self.width, "an integer >= 1")
+        too_wide = [w for w in self.recon_widths if not 1 <= w <= self.width]
+        _check(not too_wide, "recon_widths", too_wide, f"widths in 1..width ({self.width})")
         _device(self.device)
 
 
@@ -201,6 +216,9 @@ class AutoencoderBaselines:
 
     experiment: str
     width: int
+
+    def __post_init__(self) -> None:
+        _check(self.width >= 1, "width", self.width, "an integer >= 1")
 
 
 @dataclass(frozen=True)
@@ -283,6 +301,12 @@ class HeadSweep:
     widths: tuple[int, ...]
     device: str = "auto"
 
+    def __post_init__(self) -> None:
+        _check(self.width >= 1, "width", self.width, "an integer >= 1")
+        too_wide = [w for w in self.widths if not 1 <= w <= self.width]
+        _check(not too_wide, "widths", too_wide, f"widths in 1..width ({self.width})")
+        _device(self.device)
+
 
 @dataclass(frozen=True)
 class HeadBaselines:
@@ -325,11 +349,18 @@ class Environment:
     device: str = "auto"
     config: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        _device(self.device)
+
 
 @dataclass(frozen=True)
 class MaskFigure:
     mask_batch: int = 16
     mask_width: int = 16
+
+    def __post_init__(self) -> None:
+        _check(self.mask_batch >= 1, "mask_batch", self.mask_batch, "an integer >= 1")
+        _check(self.mask_width >= 1, "mask_width", self.mask_width, "an integer >= 1")
 
 
 @dataclass(frozen=True)

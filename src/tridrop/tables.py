@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from tridrop.evaluation import COLUMNS
+from tridrop.files import read_csv
 
 METRICS = ("top1", "top5")  # the classifier heads' metrics
 PARAM_COLUMNS = [
@@ -24,7 +25,7 @@ PARAM_COLUMNS = [
 
 def combine(paths: Iterable[str | Path]) -> pd.DataFrame:
     """Concatenate per-run sweep CSVs into one long-form frame in a stable order."""
-    frames = [pd.read_csv(p) for p in paths]
+    frames = [read_csv(p, COLUMNS) for p in paths]
     if not frames:
         raise ValueError("no sweep files to combine")
     df = pd.concat(frames, ignore_index=True)[COLUMNS]
@@ -81,6 +82,23 @@ def params_frame(
     )[PARAM_COLUMNS]
 
 
+# The accuracy table's columns (what the head's claims and figure read).
+TABLE_COLUMNS = [
+    "experiment",
+    "model",
+    "width",
+    "head_params",
+    "head_pct",
+    "network_params",
+    "network_pct",
+    "top1",
+    "top1_std",
+    "top5",
+    "top5_std",
+    "seeds",
+]
+
+
 def accuracy_table(sweeps: pd.DataFrame, params: pd.DataFrame, experiment: str) -> pd.DataFrame:
     """The "compressed" table: width, head params, % of head, % of network, top-1, top-5.
 
@@ -104,20 +122,6 @@ def accuracy_table(sweeps: pd.DataFrame, params: pd.DataFrame, experiment: str) 
     table = p.merge(out.reset_index(), on=["model", "width"], how="inner")
     table["head_pct"] = 100 * table["head_fraction"]
     table["network_pct"] = 100 * table["network_fraction"]
-    cols = [
-        "experiment",
-        "model",
-        "width",
-        "head_params",
-        "head_pct",
-        "network_params",
-        "network_pct",
-        "top1",
-        "top1_std",
-        "top5",
-        "top5_std",
-        "seeds",
-    ]
-    return table[cols].sort_values(
+    return table[TABLE_COLUMNS].sort_values(
         ["model", "head_params"], ascending=[True, False], ignore_index=True
     )

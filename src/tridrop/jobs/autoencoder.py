@@ -18,7 +18,7 @@ from tridrop import analysis, evaluation
 from tridrop.baselines import pca_mse
 from tridrop.claims import autoencoder_claims
 from tridrop.data import load_split
-from tridrop.files import atomic, write_csv
+from tridrop.files import atomic, read_csv, write_csv
 from tridrop.models.autoencoder import build_autoencoder, load_autoencoder, split_at_latent
 from tridrop.specs import (
     AutoencoderAnalysis,
@@ -57,8 +57,13 @@ def sweep(spec: AutoencoderSweep, *, model: Path, data: Path, out: Path, recon: 
     """Test MSE at every latent width as tidy rows, and reconstructions at a few widths."""
     dev = resolve_device(spec.device)
     split = load_split(data).to(dev)
-    net = load_autoencoder(model, dev)
+    net = load_autoencoder(model, dev, split.x_test.shape[1:])
     own = split_at_latent(net)[1].width
+    if own > spec.width:  # narrower models are fixed-width baselines; wider ones a mix-up
+        raise ValueError(
+            f"{model}: a latent layer of {own} units, wider than the sweep's spec.width = "
+            f"{spec.width}"
+        )
     r = spec.rows
     df = evaluation.tidy(
         evaluation.latent_mse(net, split.x_test), r.experiment, r.model, r.seed, "mse"
@@ -76,6 +81,12 @@ def sweep(spec: AutoencoderSweep, *, model: Path, data: Path, out: Path, recon: 
 def baselines(spec: AutoencoderBaselines, *, data: Path, out: Path):
     """PCA, the optimal linear autoencoder, at widths ``1..width`` (model ``pca``, seed 0)."""
     split = load_split(data)
+    dim = split.x_train[0].numel()
+    if spec.width > dim:  # PCA has at most one component per pixel
+        raise ValueError(
+            f"spec.width = {spec.width} is larger than the data's dimension ({dim} values per "
+            f"image in {data}): PCA has at most {dim} components"
+        )
     values = pca_mse(split.x_train.numpy(), split.x_test.numpy(), spec.width)
     log.info(
         "PCA on %s: MSE %.4g at width 1, %.4g at width %d", data, values[0], values[-1], spec.width
@@ -89,7 +100,7 @@ def analyse(
     """Importance and dependence of the latent units on the first test images."""
     dev = resolve_device(spec.device)
     split = load_split(data).to(dev)
-    net = load_autoencoder(model, dev)
+    net = load_autoencoder(model, dev, split.x_test.shape[1:])
     x = split.x_test[: spec.feature_images]
     imp, dep = analysis.importance_and_dependence(net, x)
     r = spec.rows
@@ -115,14 +126,19 @@ def table(
     dependence_out: Path,
 ):
     """The experiment's importance and dependence tables: every run's rows, concatenated."""
-    for inputs, out in ((importance, importance_out), (dependence, dependence_out)):
-        write_csv(pd.concat([pd.read_csv(f) for f in inputs], ignore_index=True), out)
+    pairs = ((importance, importance_out, analysis.IMPORTANCE_COLUMNS),
+             (dependence, dependence_out, analysis.DEPENDENCE_COLUMNS))  # fmt: skip
+    for inputs, out, columns in pairs:
+        write_csv(pd.concat([read_csv(f, columns) for f in inputs], ignore_index=True), out)
 
 
 def claims(spec: AutoencoderClaims, *, sweeps: Path, importance: Path, dependence: Path, out: Path):
     """The paper's autoencoder claims, measured on the aggregated results and checked."""
     rows = autoencoder_claims(
-        pd.read_csv(sweeps), pd.read_csv(importance), pd.read_csv(dependence), spec
+        read_csv(sweeps, evaluation.COLUMNS),
+        read_csv(importance, analysis.IMPORTANCE_COLUMNS),
+        read_csv(dependence, analysis.DEPENDENCE_COLUMNS),
+        spec,
     )
     write_csv(rows, out)
 

@@ -21,9 +21,9 @@ import torch
 from tridrop.baselines import head_baselines
 from tridrop.claims import head_claims
 from tridrop.data import load_split
-from tridrop.evaluation import head_topk, tidy_at
+from tridrop.evaluation import COLUMNS, head_topk, tidy_at
 from tridrop.feature_cache import FeatureCache, write_index, write_shard
-from tridrop.files import load_model_file, save_model, write_csv, write_json
+from tridrop.files import read_csv, save_model, write_csv, write_json
 from tridrop.models.cnn import build_cnn, count, head_share, load_cnn
 from tridrop.models.head import head_params, load_head, td_head
 from tridrop.specs import (
@@ -38,7 +38,7 @@ from tridrop.specs import (
     PretrainedHead,
     dump,
 )
-from tridrop.tables import METRICS, accuracy_table, params_frame
+from tridrop.tables import METRICS, PARAM_COLUMNS, TABLE_COLUMNS, accuracy_table, params_frame
 from tridrop.train import classification_loss, environment, fit, resolve_device, save_run
 
 log = logging.getLogger(__name__)
@@ -260,7 +260,14 @@ def train(
         torch.manual_seed(cfg.seed)
         net = td_head(rows_in.dim, m.hidden, classes, m.mode, m.p)
         if init is not None:
-            net.load_state_dict(load_model_file(init)[0])
+            start = load_head(init, in_features=rows_in.dim)
+            hidden, out = start[0].out_features, start[-1].out_features
+            if (hidden, out) != (m.hidden, classes):
+                raise ValueError(
+                    f"{init}: a head with {hidden} hidden units and {out} classes; this one "
+                    f"has {m.hidden} and {classes} (init needs the same shape)"
+                )
+            net.load_state_dict(start.state_dict())
         net.to(device)
         log.info(
             "training %s on %s (%d rows) on %s%s",
@@ -297,8 +304,18 @@ def sweep(spec: HeadSweep, *, model: Path, features: Path, out: Path, params: Pa
     """Top-1/top-5 at every width (those up to the head's own) and the parameter counts."""
     dev = resolve_device(spec.device)
     rows_in = FeatureCache(features, dev)
-    net = load_head(model, dev)
+    net = load_head(model, dev, rows_in.dim)
     hidden, classes = net[0].out_features, net[-1].out_features
+    if hidden > spec.width:  # narrower heads are fixed-width baselines; wider ones a mix-up
+        raise ValueError(
+            f"{model}: hidden layers of {hidden} units, wider than the sweep's spec.width = "
+            f"{spec.width}"
+        )
+    if classes != len(rows_in.meta["classes"]):
+        raise ValueError(
+            f"{model}: a head for {classes} classes, but {features} has "
+            f"{len(rows_in.meta['classes'])}"
+        )
     ws = [w for w in spec.widths if w <= hidden] if hidden == spec.width else [hidden]
     acc = head_topk(net, rows_in.batches(1024), ws)
     r = spec.rows
@@ -336,13 +353,13 @@ def baselines(
 
 def table(spec: Experiment, *, sweeps: Path, params: list[Path], out: Path):
     """The accuracy against parameters table (the paper's "compressed" VGG19 table)."""
-    counts = pd.concat([pd.read_csv(f) for f in params], ignore_index=True)
-    write_csv(accuracy_table(pd.read_csv(sweeps), counts, spec.experiment), out)
+    counts = pd.concat([read_csv(f, PARAM_COLUMNS) for f in params], ignore_index=True)
+    write_csv(accuracy_table(read_csv(sweeps, COLUMNS), counts, spec.experiment), out)
 
 
 def claims(spec: HeadClaims, *, table: Path, out: Path):
     """The "minimal impact" claims of a pruned head, from its accuracy table."""
-    write_csv(head_claims(pd.read_csv(table), spec), out)
+    write_csv(head_claims(read_csv(table, TABLE_COLUMNS), spec), out)
 
 
 VERBS = (

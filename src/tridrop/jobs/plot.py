@@ -6,6 +6,8 @@ from pathlib import Path
 
 import matplotlib
 
+# Column checks only (a CSV of another job names itself); figures read the columns they use.
+from tridrop.files import read_csv, read_npz
 from tridrop.specs import MaskFigure, Nothing, ReconstructionsFigure, SweepFigure
 
 
@@ -29,12 +31,10 @@ def mask(spec: MaskFigure, *, png: Path):
 
 def sweep(spec: SweepFigure, *, sweeps: Path, png: Path):
     """The metric against width of every model and baseline of one experiment."""
-    import pandas as pd
-
     _agg()
     from tridrop.figures.sweep import plot
 
-    df = pd.read_csv(sweeps)
+    df = read_csv(sweeps, ("experiment", "model", "seed", "width", "metric", "value"))
     df = df[df["experiment"] == spec.experiment]
     if df.empty:
         raise ValueError(f"{sweeps}: no rows for experiment {spec.experiment!r}")
@@ -43,44 +43,36 @@ def sweep(spec: SweepFigure, *, sweeps: Path, png: Path):
 
 def reconstructions(spec: ReconstructionsFigure, *, recon: Path, png: Path):
     """Test images reconstructed from the first w latent units, as w grows."""
-    import numpy as np
-
     _agg()
     from tridrop.figures.reconstructions import plot
 
-    with np.load(recon, allow_pickle=False) as f:
-        fig = plot(f["originals"], f["recons"], f["widths"].tolist(), spec.title)
+    f = read_npz(recon, ("originals", "recons", "widths"))
+    fig = plot(f["originals"], f["recons"], f["widths"].tolist(), spec.title)
     _save(fig, png)
 
 
 def importance(spec: Nothing, *, table: Path, png: Path):
     """Feature importance by unit index."""
-    import pandas as pd
-
     _agg()
     from tridrop.figures.importance import plot
 
-    _save(plot(pd.read_csv(table)), png)
+    _save(plot(read_csv(table, ("model", "unit", "value"))), png)
 
 
 def dependence(spec: Nothing, *, table: Path, png: Path):
     """The feature dependence matrix."""
-    import pandas as pd
-
     _agg()
     from tridrop.figures.dependence import plot
 
-    _save(plot(pd.read_csv(table)), png)
+    _save(plot(read_csv(table, ("model", "unit", "removed", "value"))), png)
 
 
 def accuracy(spec: Nothing, *, table: Path, png: Path):
     """A head's top-1 against its parameters."""
-    import pandas as pd
-
     _agg()
     from tridrop.figures.accuracy import plot
 
-    _save(plot(pd.read_csv(table)), png)
+    _save(plot(read_csv(table, ("model", "width", "head_params", "head_pct", "top1"))), png)
 
 
 VERBS = ("mask", "sweep", "reconstructions", "importance", "dependence", "accuracy")

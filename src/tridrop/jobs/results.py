@@ -54,11 +54,13 @@ def environment(spec: Environment, *, out: Path):
 def readme(spec: Readme, *, config: Path, captions: Path, check: bool = False):
     """Write (with ``check``: verify) the generated results pages (``tridrop.readme.PAGES``:
     the README's headline and each preset's full results page) of ``spec.presets``."""
-    import yaml
-
+    from tridrop.config import read
     from tridrop.readme import PAGES, update
 
-    cfg = yaml.safe_load(Path(config).read_text())
+    cfg = read(config)
+    unknown = sorted(set(spec.presets) - set(PAGES.values()))
+    if unknown:
+        raise ValueError(f"no results pages for presets {unknown}; pages: {sorted(set(PAGES.values()))}")
     for page, preset in PAGES.items():
         if spec.presets and preset not in spec.presets:
             continue

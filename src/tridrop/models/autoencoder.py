@@ -101,9 +101,31 @@ def split_at_latent(model: nn.Sequential) -> tuple[nn.Sequential, TriangularDrop
     return model[:i], model[i], model[i + 1 :]
 
 
-def load_autoencoder(path: str | Path, device: str | object = "cpu") -> SharedWidth:
-    """Rebuild a trained autoencoder from its model file, in eval mode."""
+def load_autoencoder(
+    path: str | Path, device: str | object = "cpu", shape: Sequence[int] | None = None
+) -> SharedWidth:
+    """Rebuild a trained autoencoder from its model file, in eval mode.
+
+    A model file of another family, or one made for images of another ``shape`` (C, H, W),
+    is refused with one line naming the file (not a matrix-shape error later).
+    """
     state, meta = load_model_file(path)
-    model = build_autoencoder(meta["arch"])
-    model.load_state_dict(state)
+    arch = meta.get("arch", {}) if isinstance(meta, dict) else {}
+    kind = arch.get("kind")
+    if kind not in ("mlp_autoencoder", "conv_autoencoder"):
+        raise ValueError(
+            f"{path}: not an autoencoder model file (its kind is {kind!r}); "
+            "give one written by `tridrop ae train`"
+        )
+    if shape is not None and list(arch["shape"]) != list(shape):
+        raise ValueError(
+            f"{path}: an autoencoder for images of shape {list(arch['shape'])}, but the data "
+            f"has images of shape {list(shape)}"
+        )
+    model = build_autoencoder(arch)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        first = str(err).splitlines()[0]
+        raise ValueError(f"{path}: weights do not match its architecture ({first})") from None
     return model.to(device).eval()

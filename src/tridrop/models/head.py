@@ -126,10 +126,30 @@ def _copy_linear(layer: nn.Linear) -> nn.Linear:
     return new
 
 
-def load_head(path: str | Path, device: torch.device | str = "cpu") -> SharedWidth:
-    """Rebuild a head from a model file (VGG19's reference or a trained one), in eval mode."""
+def load_head(
+    path: str | Path, device: torch.device | str = "cpu", in_features: int | None = None
+) -> SharedWidth:
+    """Rebuild a head from a model file (VGG19's reference or a trained one), in eval mode.
+
+    A model file of another family, or a head made for features of another width than
+    ``in_features``, is refused with one line naming the file.
+    """
     state, meta = load_model_file(path)
-    a = meta["arch"]
+    a = meta.get("arch", {}) if isinstance(meta, dict) else {}
+    if a.get("kind") != "head":
+        raise ValueError(
+            f"{path}: not a classifier-head model file (its kind is {a.get('kind')!r}); "
+            "give one written by `tridrop head train` or `tridrop head pretrained`"
+        )
+    if in_features is not None and a["in_features"] != in_features:
+        raise ValueError(
+            f"{path}: a head for {a['in_features']} input features, but the feature cache "
+            f"has {in_features}"
+        )
     model = td_head(a["in_features"], a["hidden"], a["classes"], a["mode"], a["p"])
-    model.load_state_dict(state)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        first = str(err).splitlines()[0]
+        raise ValueError(f"{path}: weights do not match its architecture ({first})") from None
     return model.to(device).eval()
