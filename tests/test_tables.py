@@ -1,9 +1,9 @@
-"""Aggregation: summary statistics over seeds, wide tables, headline metrics."""
+"""Aggregation: summary statistics over seeds, plot data by width, headline metrics."""
 
 import pandas as pd
 import pytest
 
-from tridrop.tables import combine, headline, summary, wide
+from tridrop.tables import by_width, combine, headline, summary
 
 
 @pytest.fixture
@@ -23,8 +23,9 @@ def test_summary_over_seeds(runs):
     s = summary(combine(runs))
     row = s[(s["model"] == "td") & (s["width"] == 1)].iloc[0]
     assert row["mean"] == 1.5 and row["seeds"] == 2 and row["std"] == pytest.approx(0.7071, 1e-3)
-    w = wide(s, "mse")
-    assert w.columns.tolist() == ["width", "notd", "td"] and w["td"].tolist() == [1.5, 1.0]
+    w = by_width(s, "mse")
+    assert w.columns.tolist() == ["model", "width", "mean", "std", "seeds"]
+    assert w[w["model"] == "td"]["mean"].tolist() == [1.5, 1.0]
     h = headline(s, [1, 5])
     assert h["digits"]["mse"]["notd"] == {"w1": 2.5, "full": 1.5}
 

@@ -38,8 +38,8 @@ def test_snakemake_then_dvc(workflow_copy: Path):
     assert all(runs[v] == [1, 2, 3, 4] for v in variants) and runs[("pca", 0)] == [1, 2, 3, 4]
     assert runs[("fixed", 0)] == [2]  # a fixed-width baseline has a row at its width only
     assert (df["value"] > 0).all()
-    wide = pd.read_csv(res / "tables/digits_mse_by_width.csv")
-    assert list(wide.columns) == ["width", "fixed", "notd", "pca", "td"] and len(wide) == 4
+    plot = pd.read_csv(res / "plots/digits_mse.csv")
+    assert set(plot["model"]) == {"fixed", "notd", "pca", "td"} and len(plot) == 4 * 3 + 1
     imp = pd.read_csv(res / "tables/digits_importance.csv")
     assert len(imp) == 2 * 2 * 4 and set(imp["model"]) == {"td", "notd"}
     dep = pd.read_csv(res / "tables/digits_dependence.csv")
@@ -80,8 +80,8 @@ def test_snakemake_then_dvc(workflow_copy: Path):
     assert (res / "figures/digits_head_accuracy_vs_params.png").stat().st_size > 1000
     tally = json.loads((res / "claims.json").read_text())
     assert tally["all"] == {"held": int(claims["held"].sum()), "tested": len(claims)}
-    wide_top1 = pd.read_csv(res / "tables/digits_head_top1_by_width.csv")
-    assert wide_top1["width"].tolist() == [1, 2, 4, 8, 16] and "td" in wide_top1
+    td_top1 = pd.read_csv(res / "plots/digits_head_top1.csv").query("model == 'td'")
+    assert td_top1["width"].tolist() == [1, 2, 4, 8, 16]
 
     # Re-running Snakemake does nothing.
     assert nothing_to_do(run(["snakemake", "--cores", "2"], workflow_copy))
@@ -94,6 +94,9 @@ def test_snakemake_then_dvc(workflow_copy: Path):
     assert "up to date" in run(["dvc", "status"], workflow_copy).stdout
     assert nothing_to_do(run(["snakemake", "-n"], workflow_copy))
     assert "digits.mse.td.w1" in run(["dvc", "metrics", "show"], workflow_copy).stdout
+    # `dvc plots show` draws the preset's files only: no warnings about other presets' files.
+    plots = run(["dvc", "plots", "show", "--json"], workflow_copy)
+    assert "WARNING" not in plots.stderr and "results/demo/plots/digits_mse.csv" in plots.stdout
 
 
 def test_dvc_then_snakemake(workflow_copy: Path):
