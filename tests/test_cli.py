@@ -61,7 +61,7 @@ def test_train_sweep_aggregate_plot(tmp_path: Path):
     assert main(["ae", "sweep", "--spec", json.dumps(sweep), "--model", t["td.pt"],
                  "--data", t["d.npz"], "--out", t["s.csv"], "--recon", t["r.npz"]]) == 0  # fmt: skip
     assert pd.read_csv(t["s.csv"])["width"].tolist() == [1, 2, 3]
-    outs = {"--out": "all.csv", "--summary": "sum.csv", "--wide": "{experiment}_{metric}_wide.csv",
+    outs = {"--out": "all.csv", "--summary": "sum.csv", "--plots": "{experiment}_{metric}.csv",
             "--metrics": "m.json"}  # fmt: skip
     args = [a for k, v in outs.items() for a in (k, str(tmp_path / v))]
     assert main(["results", "aggregate", "--spec", '{"headline_widths": [1, 9]}',
@@ -70,7 +70,7 @@ def test_train_sweep_aggregate_plot(tmp_path: Path):
         "w1",
         "full",
     }
-    assert (tmp_path / "digits_mse_wide.csv").exists()
+    assert (tmp_path / "digits_mse.csv").exists()
     for args in (["sweep", "--spec", '{"experiment": "digits"}', "--sweeps", t["all.csv"]],
                  ["reconstructions", "--recon", t["r.npz"]], ["mask"]):  # fmt: skip
         png = tmp_path / f"{args[0]}.png"

@@ -40,10 +40,11 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def wide(summary_df: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """One column of means per model against width (the layout DVC's plots read)."""
+def by_width(summary_df: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Mean and std over seeds per model and width, one metric: what ``dvc plots show`` draws
+    (one line per model, ``workflow/dvc_plot.json``), the same columns for every experiment."""
     sel = summary_df[summary_df["metric"] == metric]
-    return sel.pivot_table(index="width", columns="model", values="mean").reset_index()
+    return sel[["model", "width", "mean", "std", "seeds"]].reset_index(drop=True)
 
 
 def headline(summary_df: pd.DataFrame, widths: Iterable[int]) -> dict:

@@ -286,16 +286,16 @@ def experiment_sweeps(w):
     return ae_sweeps(w.experiment)
 
 
-def wide_tables():
-    """Mean-by-width tables per experiment and metric (autoencoders: mse; heads: top1, top5)."""
+def plot_files():
+    """Mean-by-width files per experiment and metric (autoencoders: mse; heads: top1, top5)."""
     pairs = [(e, "mse") for e in AUTOENCODERS]
     pairs += [(e, m) for e in HEADS for m in ("top1", "top5")]
-    return [wide_template(None).format(experiment=e, metric=m) for e, m in pairs]
+    return [plot_template(None).format(experiment=e, metric=m) for e, m in pairs]
 
 
-def wide_template(w):
-    """The wide tables' path; the job fills in {experiment} and {metric}."""
-    return out("tables/{experiment}_{metric}_by_width.csv")
+def plot_template(w):
+    """The plot files' path (`dvc plots show` reads the folder); the job fills it in."""
+    return out("plots/{experiment}_{metric}.csv")
 
 
 def aggregate_spec(w):

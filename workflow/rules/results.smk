@@ -27,7 +27,7 @@ rule aggregate:
             caption="../report/summary.rst",
             category="Tables",
         ),
-        wide=wide_tables(),
+        plots=plot_files(),
         metrics=out("metrics.json"),
     log:
         logs("aggregate.log"),
@@ -35,10 +35,10 @@ rule aggregate:
         CONDA_ENV
     params:
         spec=aggregate_spec,
-        wide=wide_template,
+        plots=plot_template,
     shell:
         "tridrop results aggregate --spec {params.spec:q} --sweeps {input.sweeps:q}"
-        " --out {output.sweeps:q} --summary {output.summary:q} --wide {params.wide:q}"
+        " --out {output.sweeps:q} --summary {output.summary:q} --plots {params.plots:q}"
         " --metrics {output.metrics:q} 2> {log:q}"
 
 

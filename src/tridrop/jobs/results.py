@@ -23,18 +23,18 @@ def collect(spec: Nothing, *, sweeps: list[Path], out: Path):
 
 
 def aggregate(
-    spec: Aggregate, *, sweeps: list[Path], out: Path, summary: Path, wide: str, metrics: Path
+    spec: Aggregate, *, sweeps: list[Path], out: Path, summary: Path, plots: str, metrics: Path
 ):
-    """The preset's results: every experiment's sweeps, summaries, wide tables, metrics.
+    """The preset's results: every experiment's sweeps, summaries, plot data, metrics.
 
-    ``wide`` is a path with ``{experiment}`` and ``{metric}``: one table per pair.
+    ``plots`` is a path with ``{experiment}`` and ``{metric}``: one file per pair.
     """
     df = tables.combine(sweeps)
     means = tables.summary(df)
     write_csv(df, out)
     write_csv(means, summary)
     for (experiment, metric), part in means.groupby(["experiment", "metric"]):
-        write_csv(tables.wide(part, metric), wide.format(experiment=experiment, metric=metric))
+        write_csv(tables.by_width(part, metric), plots.format(experiment=experiment, metric=metric))
     write_text(json.dumps(tables.headline(means, spec.headline_widths), indent=2), metrics)
 
 
@@ -58,9 +58,10 @@ def readme(spec: Readme, *, config: Path, captions: Path, check: bool = False):
     from tridrop.readme import PAGES, update
 
     cfg = read(config)
-    unknown = sorted(set(spec.presets) - set(PAGES.values()))
+    shown = sorted(set(PAGES.values()))
+    unknown = sorted(set(spec.presets) - set(shown))
     if unknown:
-        raise ValueError(f"no results pages for presets {unknown}; pages: {sorted(set(PAGES.values()))}")
+        raise ValueError(f"spec.presets: no results pages for {unknown}; pages show {shown}")
     for page, preset in PAGES.items():
         if spec.presets and preset not in spec.presets:
             continue
