@@ -27,7 +27,11 @@ def test_defaults_round_trip_through_json(cls):
         "width": 4,
         "widths": [1, 4],
     }
-    nested = {"model": {}, "train": {}} if cls in (AutoencoderTrain, specs.HeadTrain) else {}
+    nested = (
+        {"model": {}, "train": {}}
+        if cls in (AutoencoderTrain, specs.HeadTrain, specs.PCAAETrain)
+        else {}
+    )
     spec = specs.load(cls, {k: nested.get(k, values.get(k)) for k in required})
     assert specs.load(cls, specs.dump(spec)) == spec
 

@@ -79,6 +79,11 @@ def _consistency(config: dict) -> list[str]:
                     f"config: {key}.path = {path!r} is not a folder; "
                     "point it at the dataset's files or use `source: download`"
                 )
+        if spec.get("pcaae_widths", 0) > spec["latent"]:
+            out.append(
+                f"config: {key}.pcaae_widths = {spec['pcaae_widths']}: width larger than the "
+                f"latent layer (latent: {spec['latent']})"
+            )
         for field in ("recon_widths", "headline_widths", "fixed_widths"):
             too_wide = [w for w in spec.get(field, []) if w > spec["latent"]]
             if too_wide:
@@ -106,7 +111,7 @@ def _consistency(config: dict) -> list[str]:
 
 
 # Names that label other outputs of an experiment's run folder, not variants.
-RESERVED = ("baselines", "features", "pretrained", "notd_reference")
+RESERVED = ("baselines", "features", "pretrained", "notd_reference", "pcaae")
 SPLIT_KEYS = ("source", "path", "test_fraction", "split_seed", "max_train", "max_test")
 
 
