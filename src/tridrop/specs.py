@@ -256,6 +256,12 @@ class AutoencoderClaims:
     fixed_ratio: float = 1.5
     # TD vs the same autoencoder without TD, at full width: MSE ratio at most this.
     full_gap: float = 1.5
+    # TD vs PCAAE at matched widths: geometric-mean MSE ratio at most this.
+    pcaae_ratio: float = 1.1
+    # Gap closed: some variant within gap_full of no TD at full width and within gap_fixed of
+    # the fixed-width autoencoders at every width.
+    gap_full: float = 1.05
+    gap_fixed: float = 1.1
 
 
 @dataclass(frozen=True)
