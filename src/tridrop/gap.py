@@ -85,14 +85,14 @@ def pareto(x: pd.Series, y: pd.Series) -> pd.Series:
 
 
 def front_summary(table: pd.DataFrame, labels: dict[str, str] | None = None) -> str:
-    """One sentence per model on the Pareto front: where it sits and what it costs."""
+    """A Markdown bullet per model on the Pareto front: where it sits and what it costs."""
     labels = labels or {}
     lines = []
     for r in table[table["pareto"]].sort_values("full").itertuples():
         lines.append(
-            f"`{r.model}` ({labels.get(r.model, r.model)}): full-width MSE {r.full:.3f}x the "
-            f"unconstrained autoencoder, {r.fixed_geomean:.3f}x the fixed-width autoencoders "
+            f"- `{r.model}`, {labels.get(r.model, r.model)}: full-width MSE {r.full:.3f}x the "
+            f"unconstrained autoencoder's, {r.fixed_geomean:.3f}x the fixed-width autoencoders' "
             f"(geometric mean; worst width {r.fixed_worst:.3f}x), at {r.passes:.2g}x its "
             f"forward passes and {r.time:.2g}x its wall time"
         )
-    return "; ".join(lines) + "." if lines else "No model has both ratios."
+    return "\n".join(lines) if lines else "No model has both ratios."
