@@ -79,6 +79,8 @@ def _consistency(config: dict) -> list[str]:
                     f"config: {key}.path = {path!r} is not a folder; "
                     "point it at the dataset's files or use `source: download`"
                 )
+        if "pcaae_widths" in spec and spec.get("arch", "mlp") != "mlp":
+            out.append(f"config: {key}.pcaae_widths: PCAAE is built for MLP autoencoders only")
         if spec.get("pcaae_widths", 0) > spec["latent"]:
             out.append(
                 f"config: {key}.pcaae_widths = {spec['pcaae_widths']}: width larger than the "
