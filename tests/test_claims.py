@@ -27,12 +27,28 @@ def test_claims_that_hold():
     t = tables([0.4, 0.2, 0.1, 0.05], [0.9, 0.8, 0.5, 0.04], {1: 0.35, 2: 0.19},
                [4.0, 3.0, 2.0, 1.0], lower=1.0, upper=0.1)  # fmt: skip
     df = autoencoder_claims(*t, AutoencoderClaims("e"))
-    assert list(df.columns) == COLUMNS and df["held"].all()
+    paper = df[df["metric"] != "gap_closed_score"]  # TD alone does not close the gap here
+    assert list(df.columns) == COLUMNS and paper["held"].all()
     by = df.set_index("metric")["value"]
     assert by["spearman_rho_unit_importance"] == -1.0
     assert abs(by["share_below_diagonal"] - 1.0 / 1.1) < 1e-12
     assert abs(by["mse_ratio_td_fixed_w2"] - 0.2 / 0.19) < 1e-12
     assert abs(by["mse_ratio_td_notd_full"] - 0.05 / 0.04) < 1e-12
+
+
+def test_pcaae_and_gap_closing_claims():
+    sweeps, imp, dep = tables([0.4, 0.2, 0.1, 0.05], [0.9, 0.8, 0.5, 0.04], {1: 0.35, 2: 0.19},
+                              [4.0, 3.0, 2.0, 1.0], lower=1.0, upper=0.1)  # fmt: skip
+    extra = [("e", "pcaae", 0, w, "mse", v) for w, v in ((1, 0.4), (2, 0.1))]
+    # "mix" is within 1.05x of notd at full width and 1.10x of the fixed widths at each.
+    extra += [("e", "mix", 0, w + 1, "mse", v) for w, v in enumerate([0.38, 0.2, 0.1, 0.041])]
+    sweeps = pd.concat([sweeps, pd.DataFrame(extra, columns=sweeps.columns)])
+    df = autoencoder_claims(sweeps, imp, dep, AutoencoderClaims("e")).set_index("metric")
+    assert abs(df.at["mse_ratio_td_pcaae_geomean", "value"] - 2**0.5) < 1e-12
+    assert not df.at["mse_ratio_td_pcaae_geomean", "held"]
+    score = max(0.041 / 0.04 / 1.05, 0.38 / 0.35 / 1.1, 0.2 / 0.19 / 1.1)
+    assert abs(df.at["gap_closed_score", "value"] - score) < 1e-12
+    assert df.at["gap_closed_score", "held"] and "best: mix" in df.at["gap_closed_score", "claim"]
 
 
 def test_claims_that_fail_are_reported_not_hidden(tmp_path):

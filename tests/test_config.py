@@ -93,6 +93,10 @@ BAD = [
         f"{AE}.recon_widths = [99]: width larger than the latent layer (latent: 16)"),
     bad(with_(f"{AE}.headline_widths", [17]), "metric width larger than the layer",
         f"{AE}.headline_widths = [17]: width larger than the latent layer (latent: 16)"),
+    bad(with_(f"{AE}.pcaae_widths", 17), "PCAAE wider than the latent layer",
+        f"{AE}.pcaae_widths = 17: width larger than the latent layer (latent: 16)"),
+    bad(with_(f"{AE}.pcaae_widths", 4, arch="conv"), "PCAAE on a conv autoencoder",
+        f"{AE}.pcaae_widths: PCAAE is built for MLP autoencoders only"),
     bad(with_(f"{AE}.hidden", ...), "missing key `hidden`", f"{AE}: 'hidden' is a required property"),
     bad(with_("deterministic", "yes"), "`deterministic: yes` (a string)",
         "deterministic = 'yes' is not allowed; expected a value of type boolean"),
@@ -109,7 +113,8 @@ BAD = [
         f"{HEAD}.hidden = 0 is not allowed; expected a number >= 1"),
     bad(with_(f"{AE}.batch_size", 8), "batch size smaller than the latent width (TD silently weakened)",
         f"{AE}.batch_size = 8 is smaller than the latent width (16): mode triangle (variants "
-        "['td']) would train only widths 2, 4, 6, 8, 10, 12, 14, 16 of 1..16; use batch_size >= 16"),
+        "['td', 'td_mix', 'td_long']) would train only widths 2, 4, 6, 8, 10, 12, 14, 16 of 1..16; "
+        "use batch_size >= 16"),
     bad(with_(f"{AE}.latent", 1, recon_widths=[1], headline_widths=[1], fixed_widths=[1]),
         "`latent: 1` (NaN or 0/0 in the claims after training)",
         f"{AE}.latent = 1 is not allowed; expected a number >= 2"),

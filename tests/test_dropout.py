@@ -330,3 +330,32 @@ def test_eval_widths_are_set_without_changing_the_state_dict():
     td = TriangularDropout(8)
     td.set_width(3)
     assert td.state_dict() == {}
+
+
+def test_mixed_batches_keep_full_width_for_their_share():
+    # td_mix: round(q B) samples keep every unit; the others form the triangle of the rest.
+    layer = TriangularDropout(8, "triangle", full=0.25).train()
+    out = layer(torch.ones(16, 8))
+    assert torch.equal(out[12:], torch.ones(4, 8))
+    assert torch.equal(out[:12], triangular_mask(12, 8))
+    model = SharedWidth(nn.Linear(3, 8), TriangularDropout(8, "random", full=0.5)).train()
+    f = sample_fractions(10, "random", full=0.5, generator=torch.Generator().manual_seed(0))
+    assert (f[5:] == 1).all() and (f[:5] < 1).all()
+    kept = (model(torch.randn(10, 3)) != 0).sum(1)
+    assert (kept[5:] == 8).all()
+    assert torch.equal(
+        sample_fractions(4, "triangle", full=1.0), torch.ones(4, dtype=torch.float64)
+    )
+
+
+def test_loguniform_widths_follow_their_distribution():
+    from scipy.stats import chisquare
+
+    width, n = 16, 20000
+    f = sample_fractions(n, "loguniform", width=width, generator=torch.Generator().manual_seed(0))
+    counts = torch.bincount(widths_from_fractions(f, width), minlength=width + 1)[1:]
+    k = torch.arange(1, width + 1, dtype=torch.float64)
+    p = torch.log((k + 1) / k) / math.log(width + 1)
+    assert torch.isclose(p.sum(), torch.tensor(1.0, dtype=torch.float64))
+    assert chisquare(counts.numpy(), (n * p).numpy()).pvalue > 0.01
+    assert counts[0] > 5 * counts[-1]  # more samples at small widths than uniform

@@ -70,8 +70,12 @@ def test_headline_has_the_claims_and_key_figures():
     assert figures == [
         f"results/demo/figures/digits_{key}.png"
         for key in ("reconstructions_td", "mse_vs_width", "importance", "dependence")
-    ] + ["results/demo/figures/digits_head_accuracy_vs_params.png"]
+    ] + [
+        "results/demo/figures/digits_head_accuracy_vs_params.png",
+        "results/demo/figures/digits_gap.png",
+    ]
     assert "by width" not in text  # the width tables stay on the full page
+    assert "### digits: the gap report" in text and "On the Pareto front" in text
 
 
 def test_splice_needs_markers():

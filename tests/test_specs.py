@@ -27,7 +27,7 @@ def test_defaults_round_trip_through_json(cls):
         "width": 4,
         "widths": [1, 4],
     }
-    trains = (AutoencoderTrain, specs.HeadTrain, specs.BackboneTrain)
+    trains = (AutoencoderTrain, specs.HeadTrain, specs.BackboneTrain, specs.PCAAETrain)
     nested = {"model": {}, "train": {}} if cls in trains else {}
     spec = specs.load(cls, {k: nested.get(k, values.get(k)) for k in required})
     assert specs.load(cls, specs.dump(spec)) == spec

@@ -33,23 +33,31 @@ def test_snakemake_then_dvc(workflow_copy: Path):
     heads = df[df["experiment"] == "digits_head"]
     df = df[df["experiment"] == "digits"]
     runs = df.groupby(["model", "seed"])["width"].apply(sorted)
-    variants = {(m, s) for m in ("td", "notd") for s in (0, 1)}
-    assert set(runs.index) == variants | {("fixed", 0), ("fixed", 1), ("pca", 0)}
+    variants = {(m, s) for m in ("td", "notd", "matryoshka") for s in (0, 1)}
+    pcaae = {("pcaae", 0), ("pcaae", 1)}
+    assert set(runs.index) == variants | pcaae | {("fixed", 0), ("fixed", 1), ("pca", 0)}
     assert all(runs[v] == [1, 2, 3, 4] for v in variants) and runs[("pca", 0)] == [1, 2, 3, 4]
+    assert runs[("pcaae", 1)] == [1, 2]  # PCAAE up to pcaae_widths, a decoder per width
     assert runs[("fixed", 0)] == [2]  # a fixed-width baseline has a row at its width only
     assert (df["value"] > 0).all()
     plot = pd.read_csv(res / "plots/digits_mse.csv")
-    assert set(plot["model"]) == {"fixed", "notd", "pca", "td"} and len(plot) == 4 * 3 + 1
+    sizes = plot.groupby("model").size().to_dict()  # a row per width each model was run at
+    assert sizes == {"fixed": 1, "matryoshka": 4, "notd": 4, "pca": 4, "pcaae": 2, "td": 4}
     imp = pd.read_csv(res / "tables/digits_importance.csv")
-    assert len(imp) == 2 * 2 * 4 and set(imp["model"]) == {"td", "notd"}
+    assert len(imp) == 3 * 2 * 4 and set(imp["model"]) == {"td", "notd", "matryoshka"}
     dep = pd.read_csv(res / "tables/digits_dependence.csv")
-    assert len(dep) == 2 * 2 * 4 * 3 and (dep["unit"] != dep["removed"]).all()
+    assert len(dep) == 3 * 2 * 4 * 3 and (dep["unit"] != dep["removed"]).all()
+    gap = pd.read_csv(res / "tables/digits_gap.csv").set_index("model")
+    assert set(gap.index) == {"td", "notd", "matryoshka", "pcaae"}
+    assert gap.at["notd", "full"] == 1.0
+    assert gap.at["matryoshka", "passes"] == 2.0  # (1 + 3) / 2 at widths 1, 2, 4
+    assert gap["pareto"].any() and (gap["seeds"] == 2).all()
     claims = pd.read_csv(res / "claims.csv")
     assert list(claims.columns) == ["experiment", "claim", "metric", "value", "threshold", "held"]
     assert {"share_below_diagonal", "mse_ratio_td_fixed_w2"} <= set(claims["metric"])
     assert claims["held"].isin([True, False]).all()
     for fig in ("digits_mse_vs_width", "digits_reconstructions_td", "triangular_mask",
-                "digits_importance", "digits_dependence"):  # fmt: skip
+                "digits_importance", "digits_dependence", "digits_gap"):  # fmt: skip
         for ext in ("png", "pdf"):
             assert (res / f"figures/{fig}.{ext}").stat().st_size > 1000
     metrics = json.loads((res / "metrics.json").read_text())
@@ -149,6 +157,7 @@ def test_committed_demo_results_match_the_config():
     assert sorted(df["seed"].unique()) == spec["seeds"]
     baselines = {"fixed"} if spec.get("fixed_widths") else set()
     baselines |= {"pca"} if spec.get("pca") else set()
+    baselines |= {"pcaae"} if spec.get("pcaae_widths") else set()
     assert sorted(df["model"].unique()) == sorted(set(spec["variants"]) | baselines)
     fixed = df[df["model"] == "fixed"]
     assert sorted(fixed["width"].unique()) == sorted(spec.get("fixed_widths", []))

@@ -169,6 +169,13 @@ def _consistency(config: dict) -> list[str]:
                 "a number >= 1 (hidden units of the encoder and decoder; only conv ignores it)"
             )
         out += _batch_covers_latent(spec, key)
+        if "pcaae_widths" in spec and spec.get("arch", "mlp") != "mlp":
+            out.append(f"config: {key}.pcaae_widths: PCAAE is built for MLP autoencoders only")
+        if spec.get("pcaae_widths", 0) > spec["latent"]:
+            out.append(
+                f"config: {key}.pcaae_widths = {spec['pcaae_widths']}: width larger than the "
+                f"latent layer (latent: {spec['latent']})"
+            )
         for field in ("recon_widths", "headline_widths", "fixed_widths"):
             too_wide = [w for w in spec.get(field, []) if w > spec["latent"]]
             if too_wide:
@@ -242,7 +249,7 @@ def _batch_covers_latent(spec: dict, key: str) -> list[str]:
 
 
 # Names that label other outputs of an experiment's run folder, not variants.
-RESERVED = ("baselines", "features", "pretrained", "backbone", "notd_reference")
+RESERVED = ("baselines", "features", "pretrained", "backbone", "notd_reference", "pcaae")
 SPLIT_KEYS = ("source", "path", "test_fraction", "split_seed", "max_train", "max_test")
 
 

@@ -19,7 +19,10 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-MODES = ("triangle", "random", "nested", "dropout", "none")
+MODES = ("triangle", "random", "nested", "loguniform", "dropout", "none")
+# Modes whose training masks are prefixes drawn per sample (the others keep every unit).
+PREFIX_MODES = ("triangle", "random", "nested", "loguniform")
+RANDOM_MODES = ("random", "nested", "loguniform")  # drawn, not set by batch position
 _EPS = 1e-9  # absorbs float error in ceil(f * W) when f * W is an integer
 
 
@@ -29,6 +32,7 @@ def sample_fractions(
     *,
     width: int | None = None,
     p: float = 0.1,
+    full: float = 0.0,
     generator: torch.Generator | None = None,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
@@ -36,13 +40,25 @@ def sample_fractions(
 
     "triangle": ``(i+1)/B``; "random": uniform, so ``ceil(f W)`` is uniform on ``1..W``;
     "nested": cut point ``k ~ Geometric(p)`` on ``1..width`` (truncated), ``f = k/width``;
-    "none" and "dropout": all ones (prefix masks keep every unit).
+    "loguniform": ``k = floor((W+1)^u)``, u uniform, so ``P(k) = log((k+1)/k) / log(W+1)``
+    (more samples at small widths), ``f = k/width``; "none" and "dropout": all ones.
+    ``full``: the last ``round(full * B)`` samples keep full width (vsnn's mix of unmasked
+    samples, as an exact share); the others follow ``mode`` as a batch of their own.
     """
     if batch < 1:
         raise ValueError(f"batch must be >= 1, got {batch}")
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose one of {MODES}")
+    if not 0.0 <= full <= 1.0:
+        raise ValueError(f"full must be in [0, 1], got {full}")
     kw = {"dtype": torch.float64, "device": device}
+    n_full = round(full * batch) if mode in PREFIX_MODES else 0
+    if n_full:
+        rest = batch - n_full
+        if rest == 0:
+            return torch.ones(batch, **kw)
+        head = sample_fractions(rest, mode, width=width, p=p, generator=generator, device=device)
+        return torch.cat([head, torch.ones(n_full, **kw)])
     if mode == "triangle":
         return torch.arange(1, batch + 1, **kw) / batch
     if mode == "random":
@@ -55,6 +71,12 @@ def sample_fractions(
         u = torch.rand(batch, generator=generator, **kw)
         # Inverse CDF of Geometric(p) on {1, 2, ...}; the tail beyond `width` keeps everything.
         k = torch.ceil(torch.log1p(-u) / math.log1p(-p)) if p < 1.0 else torch.ones_like(u)
+        return k.clamp(1, width) / width
+    if mode == "loguniform":
+        if width is None:
+            raise ValueError("loguniform mode needs the reference width")
+        u = torch.rand(batch, generator=generator, **kw)
+        k = torch.floor(torch.exp(u * math.log(width + 1)))  # exp(u log(W+1)) < W+1 as u < 1
         return k.clamp(1, width) / width
     return torch.ones(batch, **kw)
 
@@ -78,6 +100,7 @@ def triangular_mask(
     mode: str = "triangle",
     *,
     p: float = 0.1,
+    full: float = 0.0,
     generator: torch.Generator | None = None,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
@@ -87,10 +110,11 @@ def triangular_mask(
     "random" and "nested" draw prefixes; "dropout" is plain inverted dropout, as in the layer:
     each unit is kept with probability 1-p and *rescaled* by 1/(1-p) (the same random numbers as
     ``nn.functional.dropout`` on a CPU); "none" keeps everything. Prefix masks never rescale.
+    ``full``: the share of the batch kept at full width (see :func:`sample_fractions`).
     """
     if width < 1:
         raise ValueError(f"width must be >= 1, got {width}")
-    if mode == "triangle":
+    if mode == "triangle" and not full:
         i = torch.arange(batch, device=device)
         return prefix_mask((i + 1) * width // batch + ((i + 1) * width % batch > 0), width)
     if mode == "dropout":
@@ -98,7 +122,9 @@ def triangular_mask(
             return torch.zeros(batch, width, device=device)
         keep = torch.empty(batch, width, device=device).bernoulli_(1.0 - p, generator=generator)
         return keep.div_(1.0 - p)
-    f = sample_fractions(batch, mode, width=width, p=p, generator=generator, device=device)
+    f = sample_fractions(
+        batch, mode, width=width, p=p, full=full, generator=generator, device=device
+    )
     return prefix_mask(widths_from_fractions(f, width), width)
 
 
@@ -109,11 +135,12 @@ class TriangularDropout(nn.Module):
     inputs) or, for 3-D (B, T, C) token tensors, the last dim (pass ``dim=1`` for (B, C, L) maps).
     In training each sample keeps a prefix drawn by ``mode``, or given through ``fraction``
     (:class:`SharedWidth` passes one fraction per sample to all its TD layers). Outside
-    ``SharedWidth``, "random" and "nested" layers share one draw per forward pass when ``share``
+    ``SharedWidth``, randomly drawn modes share one draw per forward pass when ``share``
     (the default): the first layer draws, the others reuse it until the first runs again. In
     eval mode the layer keeps the first ``eval_width`` units (an int, or a fraction of
     ``width``); the default is full width, the identity. Mode "dropout" is plain inverted
     dropout with rate ``p`` (rescaled by 1/(1-p), as ``triangular_mask(mode="dropout")``).
+    ``full`` is the share of each training batch kept at full width (prefix modes only).
     """
 
     def __init__(
@@ -124,6 +151,7 @@ class TriangularDropout(nn.Module):
         *,
         dim: int | None = None,
         share: bool = True,
+        full: float = 0.0,
     ) -> None:
         super().__init__()
         if mode not in MODES:
@@ -132,7 +160,10 @@ class TriangularDropout(nn.Module):
             raise ValueError(f"width must be >= 1, got {width}")
         if dim == 0:
             raise ValueError("dim 0 is the batch; the units must lie on another dim")
+        if not 0.0 <= full <= 1.0:
+            raise ValueError(f"full must be in [0, 1], got {full}")
         self.width, self.mode, self.p, self.dim, self.share = width, mode, p, dim, share
+        self.full = full
         self.eval_width: int | float | None = None
         # Kept units in eval mode as a tensor, so that a new width needs no recompilation.
         self._masked = False
@@ -140,7 +171,8 @@ class TriangularDropout(nn.Module):
 
     def extra_repr(self) -> str:
         dim = "" if self.dim is None else f", dim={self.dim}"
-        return f"width={self.width}, mode={self.mode!r}, p={self.p}{dim}"
+        full = f", full={self.full}" if self.full else ""
+        return f"width={self.width}, mode={self.mode!r}, p={self.p}{dim}{full}"
 
     def set_width(self, width: int | float | None) -> None:
         """Choose the evaluation width: units (int), a fraction in (0, 1] (float) or None (full)."""
@@ -182,10 +214,12 @@ class TriangularDropout(nn.Module):
         if self.training and self.mode != "none":
             if self.mode == "dropout":
                 return nn.functional.dropout(x, self.p, training=True)
-            if fraction is None and self.share and self.mode in ("random", "nested"):
+            if fraction is None and self.share and self.mode in RANDOM_MODES:
                 fraction = _shared_fractions(self, x.shape[0], x.device)
             if fraction is None:
-                mask = triangular_mask(x.shape[0], self.width, self.mode, p=self.p, device=x.device)
+                mask = triangular_mask(
+                    x.shape[0], self.width, self.mode, p=self.p, full=self.full, device=x.device
+                )
             else:
                 mask = prefix_mask(widths_from_fractions(fraction, self.width), self.width)
             return x * _expand(mask.to(device=x.device, dtype=x.dtype), x, dim)
@@ -225,9 +259,9 @@ def _shared_fractions(td: TriangularDropout, batch: int, device: torch.device) -
         or f is None
         or f.shape[0] != batch
         or f.device != device
-        or (owner.mode, owner.p) != (td.mode, td.p)
+        or (owner.mode, owner.p, owner.full) != (td.mode, td.p, td.full)
     ):
-        f = sample_fractions(batch, td.mode, width=td.width, p=td.p, device=device)
+        f = sample_fractions(batch, td.mode, width=td.width, p=td.p, full=td.full, device=device)
         _DRAW.owner, _DRAW.fraction = td, f
     return f
 
@@ -261,15 +295,20 @@ class SharedWidth(nn.Sequential):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         tds = self.td_layers()
         fraction = None
-        if self.training and tds and tds[0].mode in ("triangle", "random", "nested"):
+        if self.training and tds and tds[0].mode in PREFIX_MODES:
             first = tds[0]
             if first.mode == "triangle" and self._shard is not None:
                 rank, world, batch = self._shard
-                pos = torch.arange(x.shape[0], dtype=torch.float64, device=x.device)
-                fraction = (rank + world * pos + 1) / batch
+                whole = sample_fractions(batch, "triangle", full=first.full, device=x.device)
+                fraction = whole[rank::world][: x.shape[0]]
             else:
                 fraction = sample_fractions(
-                    x.shape[0], first.mode, width=first.width, p=first.p, device=x.device
+                    x.shape[0],
+                    first.mode,
+                    width=first.width,
+                    p=first.p,
+                    full=first.full,
+                    device=x.device,
                 )
         for module in self:
             x = module(x, fraction) if isinstance(module, TriangularDropout) else module(x)

@@ -42,6 +42,7 @@ KEY_FIGURES = (
     "importance",
     "dependence",
     "accuracy_vs_params",
+    "gap",
 )
 # Figures drawn by one rule with a `kind` wildcard share its caption file.
 SHARED_CAPTIONS = {"importance": "features", "dependence": "features"}
@@ -121,6 +122,43 @@ def accuracy_table(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def gap_table(table: pd.DataFrame) -> str:
+    """The gap report as Markdown: ratios to no TD and to the fixed widths, costs, the front."""
+    fixed = [c for c in table.columns if re.fullmatch(r"fixed_w\d+", c)]
+    heads = ["full width / no TD", *(f"w={c[7:]} / fixed" for c in fixed), "geo. mean / fixed",
+             "worst / fixed", "forward passes / no TD", "wall time / no TD", "Pareto"]  # fmt: skip
+    lines = ["| model | " + " | ".join(heads) + " |", "|---|" + "---|" * len(heads)]
+
+    def cell(r, c):
+        v, sd = r[c], r.get(f"{c}_std")
+        if pd.isna(v):
+            return "n/a"
+        return f"{v:.3f}" if sd is None else f"{v:.3f} ± {sd:.2g}"
+
+    for _, r in table.iterrows():
+        cols = ["full", *fixed, "fixed_geomean", "fixed_worst", "passes", "time"]
+        cells = [cell(r, c) for c in cols] + ["**yes**" if r["pareto"] else ""]
+        lines.append(f"| {r['model']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _gaps(results: Path, base: Path) -> list[str]:
+    from tridrop.gap import front_summary
+
+    out = []
+    for path in sorted((results / "tables").glob("*_gap.csv")):
+        table = pd.read_csv(path)
+        name = path.name.removesuffix("_gap.csv")
+        out += [f"### {name}: the gap report", "",
+                "Each model's test MSE over the unconstrained autoencoder's at full width and "
+                "over the autoencoders trained at each fixed width, and its training cost over "
+                "the unconstrained run's (mean ± std over seeds; definitions in "
+                f"[gap.md]({_link(Path('docs/gap.md'), base)})).", "", gap_table(table), "",
+                "On the Pareto front (full-width MSE against small-width MSE):", "",
+                front_summary(table, LABELS), ""]  # fmt: skip
+    return out
+
+
 def _link(path: Path, base: Path) -> str:
     """``path`` (relative to the working folder) as a link from a page in folder ``base``."""
     return Path(os.path.relpath(path, base)).as_posix()
@@ -148,6 +186,7 @@ def section(results: Path, captions: Path, config: dict, preset: str, command: s
     out = [START, "", f"## Results ({preset} preset)", "", intro, "", *_claims(results)]
     for (exp, metric), _ in summary.groupby(["experiment", "metric"]):
         out += [f"### {exp}: {metric} by width", "", width_table(summary, exp, metric), ""]
+    out += _gaps(results, base)
     for path in sorted((results / "tables").glob("*_accuracy_vs_params.csv")):
         name = path.name.removesuffix("_accuracy_vs_params.csv")
         out += [
@@ -170,7 +209,7 @@ def headline(results: Path, captions: Path, config: dict, preset: str, command: 
         f"Produced by `{command}` with `config/config.yaml` as committed (preset `{preset}`). "
         f"Every table and figure, with the baselines' numbers: {link}."
     )
-    out = [HEADLINE_START, "", intro, "", *_claims(results)]
+    out = [HEADLINE_START, "", intro, "", *_claims(results), *_gaps(results, base)]
     figures = sorted((results / "figures").glob("*.png"))
     for key in KEY_FIGURES:
         for fig in [f for f in figures if f.stem.endswith("_" + key)]:

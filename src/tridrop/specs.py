@@ -16,7 +16,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-MODES = ("triangle", "random", "nested", "dropout", "none")  # as in tridrop.dropout
+MODES = ("triangle", "random", "nested", "loguniform", "dropout", "none")  # as tridrop.dropout
+LOSSES = ("plain", "matryoshka", "sandwich")  # as in tridrop.objectives
 FIXED = re.compile(r"fixed(\d+)")  # a variant trained without TD at one fixed width
 
 
@@ -99,9 +100,12 @@ class AutoencoderModel(TDSpec):
     hidden: int = 128
     channels: tuple[int, ...] = (32, 64, 128, 256)
     latent: int = 16
+    # Share of each training batch kept at full width (vsnn's mix of unmasked samples).
+    full: float = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        _check(0 <= self.full <= 1, "full", self.full, "a number in [0, 1]")
         _check(self.arch in ("mlp", "conv"), "arch", self.arch, "mlp or conv")
         _check(self.latent >= 1, "latent", self.latent, "an integer >= 1")
         _check(self.arch != "mlp" or self.hidden >= 1, "hidden", self.hidden, ">= 1 for an MLP")
@@ -128,9 +132,31 @@ class HeadModel(TDSpec):
 
 
 @dataclass(frozen=True)
+class Objective:
+    """What each training step of an autoencoder minimises (``tridrop.objectives``).
+
+    plain: the reconstruction error under the layer's masks; matryoshka: the mean of the
+    errors at the nested widths 1, 2, 4, ..., W for every sample (MRL-E, one decoder);
+    sandwich: the mean of the errors at full width, width 1 and ``sandwich_random`` random
+    widths (US-Nets' sandwich rule), with ``distill`` the narrow widths also fit the full
+    width's output (inplace distillation).
+    """
+
+    loss: str = "plain"
+    sandwich_random: int = 2
+    distill: bool = False
+
+    def __post_init__(self) -> None:
+        _check(self.loss in LOSSES, "loss", self.loss, f"one of {list(LOSSES)}")
+        ok = self.sandwich_random >= 0
+        _check(ok, "sandwich_random", self.sandwich_random, "an integer >= 0")
+
+
+@dataclass(frozen=True)
 class AutoencoderTrain:
     model: AutoencoderModel
     train: TrainSpec
+    objective: Objective = field(default_factory=Objective)
 
     def __post_init__(self) -> None:
         # A triangle batch of B < W samples trains only B of the W widths (batch 1: none).
@@ -142,6 +168,38 @@ class AutoencoderTrain:
             f"at least model.latent = {m.latent} in mode triangle (a smaller batch trains "
             f"only {b} of the {m.latent} widths)",
         )
+
+
+@dataclass(frozen=True)
+class PCAAETrain:
+    """PCAAE (Pham, Ladjal, Newson): latent units learned one at a time, up to ``widths``.
+
+    Stage k trains a one-unit encoder (with non-affine BatchNorm) and a decoder of k units for
+    ``train.epochs`` epochs, earlier encoders frozen; Adam with ``lr`` and ``betas``.
+    """
+
+    experiment: str
+    model: AutoencoderModel
+    train: TrainSpec
+    widths: int = 8
+    cov_weight: float = 1.0
+    betas: tuple[float, ...] = (0.5, 0.999)
+
+    def __post_init__(self) -> None:
+        _check(self.widths >= 1, "widths", self.widths, "an integer >= 1")
+        _check(self.cov_weight >= 0, "cov_weight", self.cov_weight, "a number >= 0")
+        ok = len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas)
+        _check(ok, "betas", self.betas, "two numbers in [0, 1)")
+
+
+@dataclass(frozen=True)
+class Gap:
+    """The gap report of one autoencoder experiment: each variant against the references."""
+
+    experiment: str
+    notd: str = "notd"
+    # The model name of each run's metadata file, in the order the files are given.
+    models: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -238,6 +296,12 @@ class AutoencoderClaims:
     fixed_ratio: float = 1.5
     # TD vs the same autoencoder without TD, at full width: MSE ratio at most this.
     full_gap: float = 1.5
+    # TD vs PCAAE at matched widths: geometric-mean MSE ratio at most this.
+    pcaae_ratio: float = 1.1
+    # Gap closed: some variant within gap_full of no TD at full width and within gap_fixed of
+    # the fixed-width autoencoders at every width.
+    gap_full: float = 1.05
+    gap_fixed: float = 1.1
 
 
 @dataclass(frozen=True)
@@ -370,6 +434,11 @@ class SweepFigure:
 
 
 @dataclass(frozen=True)
+class GapFigure:
+    experiment: str
+
+
+@dataclass(frozen=True)
 class ReconstructionsFigure:
     title: str = ""
 
@@ -482,10 +551,13 @@ def defaults(cls: type) -> dict:
     """The fields that have defaults, as JSON-ready values (``--print-defaults``)."""
     out = {}
     for f in dataclasses.fields(cls):
-        if f.default is not dataclasses.MISSING:
+        if dataclasses.is_dataclass(f.default):  # a nested spec given as a default instance
+            out[f.name] = json.loads(dump(f.default))
+        elif f.default is not dataclasses.MISSING:
             out[f.name] = list(f.default) if isinstance(f.default, tuple) else f.default
         elif f.default_factory is not dataclasses.MISSING:
-            out[f.name] = f.default_factory()
+            value = f.default_factory()
+            out[f.name] = json.loads(dump(value)) if dataclasses.is_dataclass(value) else value
         elif dataclasses.is_dataclass(typing.get_type_hints(cls)[f.name]):
             out[f.name] = defaults(typing.get_type_hints(cls)[f.name])
     return out

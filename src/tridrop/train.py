@@ -89,6 +89,7 @@ def fit(
     loss_fn: LossFn = reconstruction_loss,
     checkpoint: str | Path | None = None,
     tag: str = "",
+    betas: tuple[float, float] = (0.9, 0.999),
 ) -> list[dict[str, float]]:
     """Train ``model`` in place on ``(x, y)`` with Adam; return one record per epoch.
 
@@ -111,7 +112,9 @@ def fit(
     if cfg.deterministic:
         use_deterministic_kernels()
     order = torch.Generator().manual_seed(cfg.seed)  # CPU generator: same batches on any device
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.Adam(
+        model.parameters(), lr=cfg.lr, betas=betas, weight_decay=cfg.weight_decay
+    )
     history: list[dict[str, float]] = []
     start = 0
     state = None

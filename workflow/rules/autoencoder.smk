@@ -16,6 +16,7 @@ rule ae_train:
         logs("benchmarks/train_{experiment}_{variant}_seed{seed}.tsv")
     wildcard_constraints:
         experiment=AE,
+        variant=TRAINED,
     conda:
         CONDA_ENV
     threads: 1
@@ -42,6 +43,7 @@ rule ae_sweep:
         logs("sweep/{experiment}/{variant}/seed{seed}.log"),
     wildcard_constraints:
         experiment=AE,
+        variant=TRAINED,
     conda:
         CONDA_ENV
     threads: 1
@@ -51,6 +53,35 @@ rule ae_sweep:
         "OMP_NUM_THREADS={threads} tridrop ae sweep --spec {params.spec:q}"
         " --model {input.model:q} --data {input.data:q} --out {output.sweep:q}"
         " --recon {output.recon:q} 2> {log:q}"
+
+
+# PCAAE: latent units trained one at a time (a stage per unit), swept with a decoder per width.
+rule ae_pcaae:
+    input:
+        data=ae_data,
+        code=code("autoencoder:pcaae"),
+    output:
+        model=out("runs/{experiment}/pcaae/seed{seed}/model.pt"),
+        meta=out("runs/{experiment}/pcaae/seed{seed}/model.json"),
+        sweep=out("runs/{experiment}/pcaae/seed{seed}/sweep.csv"),
+    log:
+        logs("train/{experiment}/pcaae/seed{seed}.log"),
+    benchmark:
+        logs("benchmarks/train_{experiment}_pcaae_seed{seed}.tsv")
+    wildcard_constraints:
+        experiment=AE,
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        gpu=1 if USE_GPU else 0,
+    params:
+        spec=ae_pcaae_spec,
+        checkpoint=work("{experiment}/pcaae/seed{seed}"),
+    shell:
+        "OMP_NUM_THREADS={threads} tridrop ae pcaae --spec {params.spec:q}"
+        " --data {input.data:q} --model {output.model:q} --out {output.sweep:q}"
+        " --checkpoint {params.checkpoint:q} 2> {log:q}"
 
 
 rule ae_baselines:
@@ -136,3 +167,25 @@ rule ae_claims:
         "tridrop ae claims --spec {params.spec:q} --sweeps {input.sweeps:q}"
         " --importance {input.importance:q} --dependence {input.dependence:q}"
         " --out {output:q} 2> {log:q}"
+
+
+# The gap report: each variant's MSE against no TD (full width) and the fixed-width
+# autoencoders (each width), and its training cost.
+rule ae_gap:
+    input:
+        sweeps=out("runs/{experiment}/sweeps.csv"),
+        meta=ae_gap_meta,
+        code=code("autoencoder:gap"),
+    output:
+        out("tables/{experiment}_gap.csv"),
+    log:
+        logs("gap/{experiment}.log"),
+    wildcard_constraints:
+        experiment=AE,
+    conda:
+        CONDA_ENV
+    params:
+        spec=ae_gap_spec,
+    shell:
+        "tridrop ae gap --spec {params.spec:q} --sweeps {input.sweeps:q}"
+        " --meta {input.meta:q} --out {output:q} 2> {log:q}"

@@ -50,12 +50,16 @@ def one_of(names):
 
 AE = one_of(AUTOENCODERS)
 HEAD = one_of(HEADS)
+# Variants trained by ae_train (PCAAE's runs folder belongs to ae_pcaae).
+TRAINED = r"(?!pcaae/)[a-z][a-z0-9_]*"
 
 
-def train_spec(section, seed):
+def train_spec(section, seed, *more):
+    """Training settings of a run: the experiment's, then those of `more` sections."""
     return specs.pick(
         specs.TrainSpec,
         section,
+        *more,
         seed=int(seed),
         device=config["device"],
         deterministic=config["deterministic"],

@@ -26,6 +26,32 @@ rule plot_sweep:
         " --png {output.png:q} 2> {log:q}"
 
 
+rule plot_gap:
+    input:
+        table=rules.ae_gap.output,
+        sweeps=rules.collect.output,
+        code=code("plot:gap"),
+    output:
+        png=report(
+            out("figures/{experiment}_gap.png"),
+            caption="../report/gap.rst",
+            category="{experiment}",
+            subcategory="Gap report",
+        ),
+        pdf=out("figures/{experiment}_gap.pdf"),
+    log:
+        logs("figures/{experiment}_gap.log"),
+    wildcard_constraints:
+        experiment=AE,
+    conda:
+        CONDA_ENV
+    params:
+        spec=gap_figure_spec,
+    shell:
+        "tridrop plot gap --spec {params.spec:q} --table {input.table:q}"
+        " --sweeps {input.sweeps:q} --png {output.png:q} 2> {log:q}"
+
+
 rule plot_reconstructions:
     input:
         recon=first_seed_recon,

@@ -52,10 +52,53 @@ def ae_data(w):
 
 
 def ae_train_spec(w):
-    model = specs.pick(
-        specs.AutoencoderModel, ae(w), specs.variant(ae(w), w.variant, "latent")
+    settings = specs.variant(ae(w), w.variant, "latent")
+    model = specs.pick(specs.AutoencoderModel, ae(w), settings)
+    objective = specs.pick(specs.Objective, settings)
+    train = train_spec(ae(w), w.seed, settings)  # a variant may train longer (epochs)
+    return specs.dump(specs.AutoencoderTrain(model, train, objective))
+
+
+def ae_pcaae_spec(w):
+    s = ae(w)
+    model = specs.pick(specs.AutoencoderModel, s, mode="none")
+    train = train_spec(s, w.seed, {"epochs": s.get("pcaae_epochs", s["epochs"])})
+    return specs.dump(specs.PCAAETrain(w.experiment, model, train, s["pcaae_widths"]))
+
+
+def pcaae_runs(experiment, path):
+    """File `path` of every PCAAE seed, when the experiment asks for PCAAE."""
+    s = AUTOENCODERS[experiment]
+    return (
+        expand(path, experiment=experiment, seed=s["seeds"])
+        if "pcaae_widths" in s
+        else []
     )
-    return specs.dump(specs.AutoencoderTrain(model, train_spec(ae(w), w.seed)))
+
+
+def ae_gap_runs(experiment):
+    """(model name, metadata file) of every run that serves every width, and the references."""
+    s = AUTOENCODERS[experiment]
+    pairs = [
+        (
+            specs.rows_name(v),
+            rules.ae_train.output.meta.format(experiment=experiment, variant=v, seed=x),
+        )
+        for v in variants(s)
+        for x in s["seeds"]
+    ]
+    return pairs + [
+        ("pcaae", p) for p in pcaae_runs(experiment, rules.ae_pcaae.output.meta)
+    ]
+
+
+def ae_gap_meta(w):
+    return [p for _, p in ae_gap_runs(w.experiment)]
+
+
+def ae_gap_spec(w):
+    models = tuple(m for m, _ in ae_gap_runs(w.experiment))
+    return specs.dump(specs.Gap(w.experiment, models=models))
 
 
 def ae_sweep_spec(w):
@@ -105,7 +148,7 @@ def ae_sweeps(experiment):
     found = runs(section, experiment, rules.ae_sweep.output.sweep)
     if section.get("pca", False):
         found += expand(rules.ae_baselines.output, experiment=experiment)
-    return found
+    return found + pcaae_runs(experiment, rules.ae_pcaae.output.sweep)
 
 
 # ---------------------------------------------------------------- Classifier heads
@@ -330,6 +373,15 @@ def sweep_figure_spec(w):
     return specs.dump(specs.SweepFigure(w.experiment))
 
 
+def gap_figure_spec(w):
+    return specs.dump(specs.GapFigure(w.experiment))
+
+
+def gap_experiments():
+    """Experiments with an unconstrained variant (notd) to measure the gap against."""
+    return [e for e, s in AUTOENCODERS.items() if "notd" in s["variants"]]
+
+
 def feature_figure_code(w):
     return code(f"plot:{w.kind}")
 
@@ -353,6 +405,8 @@ def autoencoder_targets():
         ),
         *recon,
         *expand(rules.ae_claims.output, experiment=e),
+        *expand(rules.ae_gap.output, experiment=gap_experiments()),
+        *expand(rules.plot_gap.output.png, experiment=gap_experiments()),
     ]
 
 

@@ -1,20 +1,22 @@
 """Autoencoder jobs: train a variant, sweep it over latent widths, baselines, analyse, claims.
 
-Variants (TD, no TD, random widths, nested dropout, and ``fixed<width>``: trained without TD
-at one width) all train through :func:`train`; a model narrower than the experiment's latent
-layer is a fixed-width baseline and is swept at its own width only.
+Variants (TD, no TD, random widths, nested dropout, other objectives, and ``fixed<width>``:
+trained without TD at one width) all train through :func:`train`; a model narrower than the
+experiment's latent layer is a fixed-width baseline and is swept at its own width only. PCAAE
+trains and sweeps in :func:`pcaae`; :func:`gap` sets every variant against the references.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-from tridrop import analysis, evaluation
+from tridrop import analysis, evaluation, objectives
 from tridrop.baselines import pca_mse
 from tridrop.claims import autoencoder_claims
 from tridrop.data import load_split
@@ -26,7 +28,9 @@ from tridrop.specs import (
     AutoencoderClaims,
     AutoencoderSweep,
     AutoencoderTrain,
+    Gap,
     Nothing,
+    PCAAETrain,
     dump,
 )
 from tridrop.train import fit, resolve_device, save_run
@@ -44,13 +48,55 @@ def train(spec: AutoencoderTrain, *, data: Path, model: Path, checkpoint: Path |
         arch = {"kind": "mlp_autoencoder", "shape": shape, "hidden": m.hidden}
     else:
         arch = {"kind": "conv_autoencoder", "shape": shape, "channels": list(m.channels)}
-    arch = {**arch, "latent": m.latent, "mode": m.mode, "p": m.p}
+    arch = {**arch, "latent": m.latent, "mode": m.mode, "p": m.p, "full": m.full}
     torch.manual_seed(cfg.seed)
     net = build_autoencoder(arch).to(device)
     log.info("training %s on %s (%d images) on %s", arch, data, len(split.x_train), device)
-    history = fit(net, split.x_train, split.y_train, cfg, checkpoint=checkpoint, tag=dump(spec))
-    meta = {"arch": arch, "train": cfg, "data": str(data)}
+    loss = objectives.loss_for(spec.objective)
+    history = fit(
+        net, split.x_train, split.y_train, cfg, loss, checkpoint=checkpoint, tag=dump(spec)
+    )
+    passes = objectives.passes(spec.objective, m.latent)
+    meta = {
+        "arch": arch,
+        "train": cfg,
+        "objective": asdict(spec.objective),
+        "data": str(data),
+        # Full (encoder + decoder) forward passes per training image, the cost of the run.
+        "forward_passes": cfg.epochs * (passes["encoder"] + passes["decoder"]) / 2,
+    }
     save_run(model, net, meta, device, history, checkpoint)
+
+
+def pcaae(spec: PCAAETrain, *, data: Path, model: Path, out: Path, checkpoint: Path | None = None):
+    """Train a PCAAE stage by stage; write it and its test MSE at widths ``1..widths``.
+
+    Its rows are model ``pcaae``; ``checkpoint`` is a folder of one checkpoint per stage.
+    """
+    from tridrop.pcaae import PCAAE, pcaae_mse, train_pcaae
+
+    m, cfg = spec.model, spec.train
+    device = resolve_device(cfg.device)
+    split = load_split(data).to(device)
+    shape = tuple(split.x_train.shape[1:])
+    torch.manual_seed(cfg.seed)
+    net = PCAAE(shape, m.hidden, spec.widths).to(device)
+    ckpts = None
+    if checkpoint is not None:
+        ckpts = [Path(checkpoint) / f"stage{k}.pt" for k in range(1, spec.widths + 1)]
+    log.info("PCAAE with %d stages on %s (%d images) on %s", spec.widths, data,
+             len(split.x_train), device)  # fmt: skip
+    history = train_pcaae(net, split.x_train, spec, ckpts)
+    arch = {"kind": "pcaae", "shape": list(shape), "hidden": m.hidden, "widths": spec.widths}
+    # Stage k: one encoder and one decoder pass per step, and the k-1 frozen encoders once.
+    passes = sum(cfg.epochs + (k - 1) / 2 for k in range(1, spec.widths + 1))
+    meta = {"arch": arch, "train": cfg, "data": str(data), "forward_passes": passes,
+            "pcaae": {"cov_weight": spec.cov_weight, "betas": list(spec.betas)}}  # fmt: skip
+    save_run(model, net, meta, device, history)
+    for c in ckpts or []:
+        c.unlink(missing_ok=True)
+    values = pcaae_mse(net, split.x_test)
+    write_csv(evaluation.tidy(values, spec.experiment, "pcaae", cfg.seed, "mse"), out)
 
 
 def sweep(spec: AutoencoderSweep, *, model: Path, data: Path, out: Path, recon: Path):
@@ -143,4 +189,22 @@ def claims(spec: AutoencoderClaims, *, sweeps: Path, importance: Path, dependenc
     write_csv(rows, out)
 
 
-VERBS = ("train", "sweep", "baselines", "analyse", "table", "claims")
+def gap(spec: Gap, *, sweeps: Path, meta: list[Path], out: Path):
+    """The gap report of one experiment: each variant against no TD and the fixed widths."""
+    import json
+
+    from tridrop.gap import costs, gap_table
+
+    if len(meta) != len(spec.models):
+        raise ValueError(f"{len(meta)} metadata files for {len(spec.models)} model names")
+    cost = pd.DataFrame(
+        [costs(json.loads(Path(p).read_text()), m) for p, m in zip(meta, spec.models, strict=True)]
+    )
+    df = pd.read_csv(sweeps)
+    table = gap_table(df[df["experiment"] == spec.experiment], cost, spec.notd)
+    table.insert(0, "experiment", spec.experiment)
+    log.info("gap report of %s:\n%s", spec.experiment, table.to_string())
+    write_csv(table, out)
+
+
+VERBS = ("train", "pcaae", "sweep", "baselines", "analyse", "table", "claims", "gap")

@@ -8,7 +8,7 @@ import matplotlib
 
 # Column checks only (a CSV of another job names itself); figures read the columns they use.
 from tridrop.files import read_csv, read_npz
-from tridrop.specs import MaskFigure, Nothing, ReconstructionsFigure, SweepFigure
+from tridrop.specs import GapFigure, MaskFigure, Nothing, ReconstructionsFigure, SweepFigure
 
 
 def _save(fig, png: Path) -> None:
@@ -75,4 +75,15 @@ def accuracy(spec: Nothing, *, table: Path, png: Path):
     _save(plot(read_csv(table, ("model", "width", "head_params", "head_pct", "top1"))), png)
 
 
-VERBS = ("mask", "sweep", "reconstructions", "importance", "dependence", "accuracy")
+def gap(spec: GapFigure, *, table: Path, sweeps: Path, png: Path):
+    """Full-width against small-width cost of every variant, beside their MSE vs width."""
+    import pandas as pd
+
+    _agg()
+    from tridrop.figures.gap import plot
+
+    df = pd.read_csv(sweeps)
+    _save(plot(pd.read_csv(table), df[df["experiment"] == spec.experiment]), png)
+
+
+VERBS = ("mask", "sweep", "reconstructions", "importance", "dependence", "accuracy", "gap")

@@ -25,16 +25,24 @@ ARCHS = ("mlp", "conv")
 
 
 def mlp_autoencoder(
-    shape: tuple[int, ...], hidden: int, latent: int, mode: str = "triangle", p: float = 0.1
+    shape: tuple[int, ...],
+    hidden: int,
+    latent: int,
+    mode: str = "triangle",
+    p: float = 0.1,
+    full: float = 0.0,
 ) -> SharedWidth:
-    """An MLP autoencoder for images of ``shape`` (C, H, W) with a latent of ``latent`` units."""
+    """An MLP autoencoder for images of ``shape`` (C, H, W) with a latent of ``latent`` units.
+
+    ``full``: the share of each training batch kept at full width (see the layer).
+    """
     dim = math.prod(shape)
     return SharedWidth(
         nn.Flatten(),
         nn.Linear(dim, hidden),
         nn.ReLU(),
         nn.Linear(hidden, latent),
-        TriangularDropout(latent, mode, p),
+        TriangularDropout(latent, mode, p, full=full),
         nn.Linear(latent, hidden),
         nn.ReLU(),
         nn.Linear(hidden, dim),
@@ -49,6 +57,7 @@ def conv_autoencoder(
     latent: int,
     mode: str = "triangle",
     p: float = 0.1,
+    full: float = 0.0,
 ) -> SharedWidth:
     """A convolutional autoencoder whose fully-connected latent layer has Triangular Dropout.
 
@@ -68,7 +77,7 @@ def conv_autoencoder(
     layers += [
         nn.Flatten(),
         nn.Linear(math.prod(small), latent),
-        TriangularDropout(latent, mode, p),
+        TriangularDropout(latent, mode, p, full=full),
         nn.Linear(latent, math.prod(small)),
         nn.Unflatten(1, small),
     ]
@@ -85,10 +94,11 @@ def build_autoencoder(arch: dict) -> SharedWidth:
     """The autoencoder described by ``arch`` (as stored in a run's metadata)."""
     kind = arch["kind"]
     shape = tuple(arch["shape"])
+    td = (arch["latent"], arch["mode"], arch["p"], arch.get("full", 0.0))
     if kind == "mlp_autoencoder":
-        return mlp_autoencoder(shape, arch["hidden"], arch["latent"], arch["mode"], arch["p"])
+        return mlp_autoencoder(shape, arch["hidden"], *td)
     if kind == "conv_autoencoder":
-        return conv_autoencoder(shape, arch["channels"], arch["latent"], arch["mode"], arch["p"])
+        return conv_autoencoder(shape, arch["channels"], *td)
     raise ValueError(f"unknown architecture {kind!r}")
 
 

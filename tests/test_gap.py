@@ -1,0 +1,48 @@
+"""The gap report: ratios to no TD and to the fixed widths, costs, and the Pareto front."""
+
+import pandas as pd
+import pytest
+
+from tridrop.gap import costs, front_summary, gap_table, pareto
+
+
+def rows(model: str, seed: int, values: dict[int, float]) -> list[dict]:
+    return [
+        {"experiment": "x", "model": model, "seed": seed, "width": w, "metric": "mse", "value": v}
+        for w, v in values.items()
+    ]
+
+
+def test_gap_table_ratios_costs_and_front():
+    sweeps = pd.DataFrame(
+        rows("notd", 0, {1: 8.0, 2: 4.0, 4: 1.0})
+        + rows("td", 0, {1: 2.0, 2: 1.5, 4: 1.5})
+        + rows("td", 1, {1: 2.0, 2: 1.5, 4: 1.5})
+        + rows("mix", 0, {1: 3.0, 2: 2.0, 4: 1.1})
+        + rows("bad", 0, {1: 4.0, 2: 3.0, 4: 1.6})
+        + rows("fixed", 0, {1: 1.0})
+        + rows("fixed", 0, {2: 1.0})
+        + rows("pca", 0, {1: 9.0, 2: 9.0, 4: 9.0})
+    )
+    cost = pd.DataFrame([
+        costs({"train": {"seed": s}, "history": [{"seconds": t}], "forward_passes": p}, m)
+        for m, s, t, p in [("notd", 0, 10, 100), ("td", 0, 10, 100), ("td", 1, 30, 100),
+                           ("mix", 0, 20, 300), ("bad", 0, 10, 100)]
+    ])  # fmt: skip
+    t = gap_table(sweeps, cost).set_index("model")
+    assert set(t.index) == {"notd", "td", "mix", "bad"}  # no fixed, no pca
+    assert t.at["td", "full"] == 1.5 and t.at["td", "fixed_w2"] == 1.5
+    assert t.at["td", "fixed_geomean"] == pytest.approx((2.0 * 1.5) ** 0.5)
+    assert t.at["td", "fixed_worst"] == 2.0 and t.at["td", "seeds"] == 2
+    assert t.at["td", "time"] == 2.0 and t.at["td", "time_std"] > 0 and t.at["mix", "passes"] == 3
+    # notd (best at full width), mix and td are not beaten on both axes; bad is.
+    assert t["pareto"].to_dict() == {"notd": True, "td": True, "mix": True, "bad": False}
+    assert "`notd`" in front_summary(t.reset_index()) and "bad" not in front_summary(
+        t.reset_index()
+    )
+
+
+def test_pareto_ignores_missing_values_and_keeps_ties():
+    x = pd.Series([1.0, 1.0, 2.0, float("nan")])
+    y = pd.Series([2.0, 2.0, 1.0, 0.5])
+    assert pareto(x, y).tolist() == [True, True, True, False]
