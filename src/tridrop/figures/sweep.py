@@ -23,7 +23,8 @@ def plot(df: pd.DataFrame, metric: str = "mse", ylabel: str = "test MSE per pixe
         raise ValueError(f"no rows for metric {metric!r}")
     present = set(sel["model"])
     models = [m for m in PALETTE if m in present] + sorted(present - set(PALETTE))
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    many = len(models) > 7  # the legend goes beside the axes, where it hides no line
+    fig, ax = plt.subplots(figsize=(8.6 if many else 6.4, 4.2))
     for model in models:
         g = sel[sel["model"] == model].groupby("width")["value"].agg(["mean", "min", "max"])
         style, marker = STYLES.get(model, ("-", "o"))
@@ -36,6 +37,7 @@ def plot(df: pd.DataFrame, metric: str = "mse", ylabel: str = "test MSE per pixe
             markersize=4,
             color=color,
             label=LABELS.get(model, model),
+            zorder=3 if model == "td" else 2,  # TD on top of the relatives that match it
         )
         ax.fill_between(g.index, g["min"], g["max"], color=color, alpha=0.2, linewidth=0)
     seeds = sel[sel["model"] != "pca"].groupby("model")["seed"].nunique()
@@ -45,7 +47,10 @@ def plot(df: pd.DataFrame, metric: str = "mse", ylabel: str = "test MSE per pixe
     ax.set_title(f"{sel['experiment'].iloc[0]}: reconstruction error vs width")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(
-        title=f"line: mean, band: range over {seeds.max()} seeds", fontsize=8, title_fontsize=8
+        title=f"line: mean, band: range over {seeds.max()} seeds",
+        fontsize=8,
+        title_fontsize=8,
+        **({"loc": "upper left", "bbox_to_anchor": (1.01, 1.0)} if many else {}),
     )
     fig.tight_layout()
     return fig
