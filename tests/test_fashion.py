@@ -26,6 +26,8 @@ def subset(root: Path, fashion: dict) -> Path:
         spec.update(split, latent=4, epochs=2, seeds=[0], feature_images=40, recon_images=3)
         spec.update(recon_widths=[1, 2, 4], headline_widths=[1, 4])
         spec["variants"] = {k: v for k, v in spec["variants"].items() if k in ("td", "notd")}
+        if "pcaae_widths" in spec:  # PCAAE's widths fit the subset's latent layer
+            spec["pcaae_widths"] = 2
     mlp, conv = fashion["autoencoders"]["fashion_mlp"], fashion["autoencoders"]["fashion_conv"]
     mlp.update(hidden=16, fixed_widths=[2])
     conv.update(channels=[4, 8])

@@ -63,6 +63,8 @@ def caption(captions: Path, figure: Path, config: dict, preset: str) -> str:
     path = captions / f"{stem}.rst"
     if not path.exists():
         return ""
+    # As in a run of that preset (`--config preset=...`), whatever the file's default preset.
+    config = {**config, "preset": preset}
     snakemake = SimpleNamespace(config=config, wildcards=SimpleNamespace(**wildcards))
     text = jinja2.Template(path.read_text()).render(snakemake=snakemake)
     return " ".join(text.split()).replace("``", "`")
