@@ -178,3 +178,12 @@ def safe_load(path: str | Path, map_location: torch.device | str = "cpu") -> dic
             raise  # a missing file, a folder, no permission: the usual message says it
         detail = str(err).split(". This is an internal")[0].strip() or type(err).__name__
         raise unreadable(f"{type(err).__name__}: {detail}") from None
+
+
+def load_weights(model: object, state: dict, path: str | Path) -> None:
+    """``model.load_state_dict(state)``; a mismatch is one line naming the model file."""
+    try:
+        model.load_state_dict(state)  # type: ignore[attr-defined]
+    except RuntimeError as err:
+        first = str(err).splitlines()[0]
+        raise ValueError(f"{path}: weights do not match its architecture ({first})") from None

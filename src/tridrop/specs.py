@@ -39,6 +39,13 @@ def _device(value: str) -> None:
     )
 
 
+def _within(width: int, key: str, widths: tuple[int, ...]) -> None:
+    """A sweep's ``width`` is at least 1 and its listed ``widths`` lie in 1..width."""
+    _check(width >= 1, "width", width, "an integer >= 1")
+    too_wide = [w for w in widths if not 1 <= w <= width]
+    _check(not too_wide, key, too_wide, f"widths in 1..width ({width})")
+
+
 @dataclass(frozen=True)
 class TrainSpec:
     """Optimisation settings of one training run (Adam, shuffled mini-batches)."""
@@ -250,9 +257,7 @@ class AutoencoderSweep:
     device: str = "auto"
 
     def __post_init__(self) -> None:
-        _check(self.width >= 1, "width", self.width, "an integer >= 1")
-        too_wide = [w for w in self.recon_widths if not 1 <= w <= self.width]
-        _check(not too_wide, "recon_widths", too_wide, f"widths in 1..width ({self.width})")
+        _within(self.width, "recon_widths", self.recon_widths)
         _device(self.device)
 
 
@@ -366,9 +371,7 @@ class HeadSweep:
     device: str = "auto"
 
     def __post_init__(self) -> None:
-        _check(self.width >= 1, "width", self.width, "an integer >= 1")
-        too_wide = [w for w in self.widths if not 1 <= w <= self.width]
-        _check(not too_wide, "widths", too_wide, f"widths in 1..width ({self.width})")
+        _within(self.width, "widths", self.widths)
         _device(self.device)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from torch import nn
 
 from tridrop.dropout import SharedWidth, TriangularDropout
-from tridrop.files import load_model_file
+from tridrop.files import load_model_file, load_weights
 
 ARCHS = ("mlp", "conv")
 
@@ -133,9 +133,5 @@ def load_autoencoder(
             f"has images of shape {list(shape)}"
         )
     model = build_autoencoder(arch)
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as err:
-        first = str(err).splitlines()[0]
-        raise ValueError(f"{path}: weights do not match its architecture ({first})") from None
+    load_weights(model, state, path)
     return model.to(device).eval()

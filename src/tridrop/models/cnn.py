@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from tridrop.files import load_model_file
+from tridrop.files import load_model_file, load_weights
 
 
 class SmallVGG(nn.Module):
@@ -70,7 +70,7 @@ def load_cnn(path: str | Path, device: torch.device | str = "cpu") -> tuple[Smal
     if kind != "cnn":
         raise ValueError(f"{path}: not a CNN backbone model file (kind {kind!r})")
     model = build_cnn(meta["arch"])
-    model.load_state_dict(state)
+    load_weights(model, state, path)
     return model.to(device).eval(), meta
 
 

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from tridrop.dropout import SharedWidth, TriangularDropout
-from tridrop.files import load_model_file
+from tridrop.files import load_model_file, load_weights
 
 
 def td_head(
@@ -147,9 +147,5 @@ def load_head(
             f"has {in_features}"
         )
     model = td_head(a["in_features"], a["hidden"], a["classes"], a["mode"], a["p"])
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as err:
-        first = str(err).splitlines()[0]
-        raise ValueError(f"{path}: weights do not match its architecture ({first})") from None
+    load_weights(model, state, path)
     return model.to(device).eval()
