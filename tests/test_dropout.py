@@ -14,6 +14,7 @@ from tridrop.dropout import (
     triangular_mask,
     widths_from_fractions,
 )
+from tridrop.models.head import td_head
 
 
 def naive_triangle(batch: int, width: int) -> torch.Tensor:
@@ -170,10 +171,7 @@ def test_narrow_equals_masked_network(width):
 
 def test_narrow_two_layer_head_with_per_layer_widths():
     torch.manual_seed(0)
-    head = SharedWidth(
-        nn.Linear(6, 16), nn.ReLU(), TriangularDropout(16), nn.Linear(16, 16), nn.ReLU(),
-        TriangularDropout(16), nn.Linear(16, 4),
-    )  # fmt: skip
+    head = td_head(6, 16, 4)  # Linear-ReLU-TD-Linear-ReLU-TD-Linear in a SharedWidth
     x = torch.randn(5, 6)
     for w1, w2 in [(3, 7), (16, 1), (8, 8)]:
         for td, w in zip(head.td_layers(), (w1, w2), strict=True):

@@ -4,8 +4,9 @@ import pytest
 import torch
 from torch import fx, nn
 
-from tridrop.dropout import SharedWidth, TriangularDropout, narrow
+from tridrop.dropout import TriangularDropout, narrow
 from tridrop.extract import NarrowError, narrow_graph
+from tridrop.models.head import td_head
 from tridrop.width import set_width
 
 
@@ -112,10 +113,7 @@ def test_token_td_is_masked_on_the_last_dim_in_training():
 
 def test_pipeline_sequential_models_keep_the_sequential_path():
     torch.manual_seed(0)
-    head = SharedWidth(
-        nn.Linear(6, 16), nn.ReLU(), TriangularDropout(16), nn.Linear(16, 16), nn.ReLU(),
-        TriangularDropout(16), nn.Linear(16, 4),
-    )  # fmt: skip
+    head = td_head(6, 16, 4)  # Linear-ReLU-TD-Linear-ReLU-TD-Linear in a SharedWidth
     small = narrow(head, [3, 7])
     assert type(small) is nn.Sequential and [m.__class__ for m in small][::2] == [nn.Linear] * 3
 

@@ -47,8 +47,13 @@ def ae(w):
     return AUTOENCODERS[w.experiment]
 
 
+def stored_split(section):
+    """The stored split of an experiment's dataset (the output of prepare_data)."""
+    return rules.prepare_data.output[0].format(dataset=section["dataset"])
+
+
 def ae_data(w):
-    return out(f"data/{ae(w)['dataset']}.npz")
+    return stored_split(ae(w))
 
 
 def ae_train_spec(w):
@@ -186,7 +191,7 @@ def cache_spec(w):
 
 
 def head_data(w):
-    return out(f"data/{head(w)['dataset']}.npz")
+    return stored_split(head(w))
 
 
 def backbone_model(w):

@@ -21,11 +21,11 @@ import torch
 from tridrop.baselines import head_baselines
 from tridrop.claims import head_claims
 from tridrop.data import load_split
-from tridrop.evaluation import COLUMNS, head_topk, tidy_at
+from tridrop.evaluation import COLUMNS, head_topk, tidy_at, topk_correct
 from tridrop.feature_cache import FeatureCache, write_index, write_shard
 from tridrop.files import read_csv, save_model, write_csv, write_json
-from tridrop.models.cnn import build_cnn, count, head_share, load_cnn
-from tridrop.models.head import head_params, load_head, td_head
+from tridrop.models.cnn import build_cnn, head_share, load_cnn
+from tridrop.models.head import count_params, head_params, load_head, td_head
 from tridrop.specs import (
     BackboneTrain,
     Experiment,
@@ -142,7 +142,7 @@ def _cache_split(
     else:
         net, info = load_cnn(backbone, device)
         rows = torch.cat([net.features(b.to(device)).cpu() for b in x.split(1024)])
-        meta |= {"backbone": str(backbone), "backbone_params": count(net.features)}
+        meta |= {"backbone": str(backbone), "backbone_params": count_params(net.features)}
         log.info("backbone %s: test top-1 %.4f", backbone, info.get("test_top1", float("nan")))
     write_shard(out, 0, rows.numpy(), y.numpy())
     write_index(out, [len(y)], rows.shape[1], meta)
@@ -172,7 +172,7 @@ def backbone(spec: BackboneTrain, *, data: Path, model: Path, checkpoint: Path |
         data,
         len(s.x_train),
         100 * head_share(net),
-        count(net),
+        count_params(net),
         device,
     )
     history = fit(
@@ -181,15 +181,15 @@ def backbone(spec: BackboneTrain, *, data: Path, model: Path, checkpoint: Path |
     net.eval()
     with torch.no_grad():
         logits = torch.cat([net(b) for b in s.x_test.split(1024)])
-    top1 = float((logits.argmax(1) == s.y_test).float().mean())
+    top1 = float(topk_correct(logits, s.y_test, (1,))[0]) / len(s.y_test)
     log.info("test top-1 %.4f", top1)
     meta = {
         "arch": arch,
         "train": cfg,
         "data": str(data),
         "test_top1": top1,
-        "params": count(net),
-        "head_params": count(net.classifier),
+        "params": count_params(net),
+        "head_params": count_params(net.classifier),
         "head_share": head_share(net),
     }
     save_run(model, net, meta, device, history, checkpoint)

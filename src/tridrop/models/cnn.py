@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from tridrop.files import load_model_file, load_weights
+from tridrop.models.head import count_params
 
 
 class SmallVGG(nn.Module):
@@ -53,10 +54,6 @@ class SmallVGG(nn.Module):
         return self.classifier(self.features(x))
 
 
-def count(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
 def build_cnn(arch: dict) -> SmallVGG:
     """The network described by ``arch`` (as stored in its model file's metadata)."""
     a = arch
@@ -76,4 +73,4 @@ def load_cnn(path: str | Path, device: torch.device | str = "cpu") -> tuple[Smal
 
 def head_share(model: SmallVGG) -> float:
     """The head's share of the network's parameters (VGG19: 0.86)."""
-    return count(model.classifier) / count(model)
+    return count_params(model.classifier) / count_params(model)
