@@ -46,3 +46,17 @@ def test_pareto_ignores_missing_values_and_keeps_ties():
     x = pd.Series([1.0, 1.0, 2.0, float("nan")])
     y = pd.Series([2.0, 2.0, 1.0, 0.5])
     assert pareto(x, y).tolist() == [True, True, True, False]
+
+
+def test_front_summary_says_when_a_cost_was_not_recorded():
+    # Model files written before pass counting carry no forward_passes: the gap table has NaN.
+    table = pd.DataFrame([
+        {"model": "notd", "full": 1.0, "fixed_geomean": 4.7, "fixed_worst": 6.6,
+         "passes": float("nan"), "time": 1.0, "pareto": True},
+        {"model": "td", "full": 1.2, "fixed_geomean": 1.3, "fixed_worst": 1.7,
+         "passes": 1.0, "time": 0.84, "pareto": True},
+    ])  # fmt: skip
+    text = front_summary(table)
+    assert "nan" not in text.lower()
+    assert "forward passes not recorded and 1x its wall time" in text
+    assert "1x its forward passes and 0.84x its wall time" in text

@@ -18,3 +18,13 @@ from conftest import ROOT, run
 def test_clean(cmd):
     proc = run(cmd, ROOT, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_redesign_limits_hold():
+    """The limits "one shape for every experiment" set, so they do not creep back."""
+    rules = "".join(p.read_text() for p in (ROOT / "workflow" / "rules").glob("*.smk"))
+    assert rules.count("lambda w") <= 10
+    assert len((ROOT / "src" / "tridrop" / "cli.py").read_text().splitlines()) <= 200
+    skips = sum(p.read_text().count("# fmt: skip") for p in (ROOT / "src").rglob("*.py"))
+    assert skips <= 5
+    assert len((ROOT / "README.md").read_text().splitlines()) <= 300

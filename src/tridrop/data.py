@@ -244,8 +244,12 @@ def load_mnist_folder(
         )
     x_te, y_te = load_idx_pair(files["test_images"], files["test_labels"])
     if files["train_images"] is None:
-        log.warning("%s: no train files, splitting the t10k files %.0f/%.0f", folder,
-                    100 * (1 - test_fraction), 100 * test_fraction)  # fmt: skip
+        log.warning(
+            "%s: no train files, splitting the t10k files %.0f/%.0f",
+            folder,
+            100 * (1 - test_fraction),
+            100 * test_fraction,
+        )
         counts = np.bincount(y_te, minlength=CLASSES)
         if rare := [c for c in range(CLASSES) if counts[c] == 1]:
             raise DataFormatError(

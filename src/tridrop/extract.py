@@ -40,23 +40,24 @@ def trace(model: nn.Module) -> fx.GraphModule:
 
 
 # Element-wise maps with f(0) = 0: a unit that is zero stays zero through them.
-_ZERO_MODULES = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.GELU, nn.SiLU, nn.Mish, nn.Tanh,
-                 nn.Hardtanh, nn.Hardswish, nn.ELU, nn.CELU, nn.SELU, nn.Softsign,
-                 nn.Tanhshrink, nn.Softshrink, nn.Hardshrink, nn.Identity, nn.Dropout,
-                 nn.Dropout1d, nn.Dropout2d, nn.Dropout3d)  # fmt: skip
-_ZERO_FUNCTIONS = {torch.relu, F.relu, F.relu6, F.leaky_relu, F.gelu, F.silu, F.mish,
-                   torch.tanh, F.tanh, F.hardtanh, F.hardswish, F.elu, F.celu, F.selu,
-                   F.softsign, F.dropout, torch.nn.functional.dropout1d,
-                   torch.nn.functional.dropout2d}  # fmt: skip
+_ZERO_MODULE_NAMES = (
+    "ReLU ReLU6 LeakyReLU GELU SiLU Mish Tanh Hardtanh Hardswish ELU CELU SELU "
+    "Softsign Tanhshrink Softshrink Hardshrink Identity Dropout Dropout1d Dropout2d "
+    "Dropout3d"
+)
+_ZERO_MODULES = tuple(getattr(nn, name) for name in _ZERO_MODULE_NAMES.split())
+_ZERO_FUNCTION_NAMES = (
+    "relu relu6 leaky_relu gelu silu mish tanh hardtanh hardswish elu celu selu "
+    "softsign dropout dropout1d dropout2d"
+)
+_ZERO_FUNCTIONS = {torch.relu, torch.tanh} | {getattr(F, n) for n in _ZERO_FUNCTION_NAMES.split()}
 _ZERO_METHODS = {"relu", "tanh", "clone", "contiguous", "detach"}
 # Per-channel pooling keeps a zero channel zero and keeps the channel dim.
-_POOL_MODULES = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d,
-                 nn.AvgPool3d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d,
-                 nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d)  # fmt: skip
-_POOL_FUNCTIONS = {F.max_pool1d, F.max_pool2d, F.max_pool3d, F.avg_pool1d, F.avg_pool2d,
-                   F.avg_pool3d, F.adaptive_avg_pool1d, F.adaptive_avg_pool2d,
-                   F.adaptive_avg_pool3d, F.adaptive_max_pool1d, F.adaptive_max_pool2d,
-                   F.adaptive_max_pool3d}  # fmt: skip
+_POOL_KINDS = ("max_pool", "avg_pool", "adaptive_avg_pool", "adaptive_max_pool")
+_POOL_FUNCTIONS = {getattr(F, f"{kind}{d}d") for kind in _POOL_KINDS for d in (1, 2, 3)}
+_POOL_MODULES = tuple(
+    getattr(nn, f"{kind.title().replace('_', '')}{d}d") for kind in _POOL_KINDS for d in (1, 2, 3)
+)
 _SCALE_FUNCTIONS = {operator.mul, operator.truediv, torch.mul}
 _ADD_FUNCTIONS = {operator.add, operator.iadd, torch.add, operator.sub, torch.sub}
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)

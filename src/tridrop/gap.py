@@ -89,10 +89,14 @@ def front_summary(table: pd.DataFrame, labels: dict[str, str] | None = None) -> 
     labels = labels or {}
     lines = []
     for r in table[table["pareto"]].sort_values("full").itertuples():
+        # A model file written before pass counting existed has none: say so, not "nanx".
+        costs = [
+            f"{value:.2g}x its {what}" if np.isfinite(value) else f"{what} not recorded"
+            for value, what in ((r.passes, "forward passes"), (r.time, "wall time"))
+        ]
         lines.append(
             f"- `{r.model}`, {labels.get(r.model, r.model)}: full-width MSE {r.full:.3f}x the "
             f"unconstrained autoencoder's, {r.fixed_geomean:.3f}x the fixed-width autoencoders' "
-            f"(geometric mean; worst width {r.fixed_worst:.3f}x), at {r.passes:.2g}x its "
-            f"forward passes and {r.time:.2g}x its wall time"
+            f"(geometric mean; worst width {r.fixed_worst:.3f}x); cost: {' and '.join(costs)}"
         )
     return "\n".join(lines) if lines else "No model has both ratios."

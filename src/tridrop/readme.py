@@ -127,8 +127,15 @@ def accuracy_table(table: pd.DataFrame) -> str:
 def gap_table(table: pd.DataFrame) -> str:
     """The gap report as Markdown: ratios to no TD and to the fixed widths, costs, the front."""
     fixed = [c for c in table.columns if re.fullmatch(r"fixed_w\d+", c)]
-    heads = ["full width / no TD", *(f"w={c[7:]} / fixed" for c in fixed), "geo. mean / fixed",
-             "worst / fixed", "forward passes / no TD", "wall time / no TD", "Pareto"]  # fmt: skip
+    heads = [
+        "full width / no TD",
+        *(f"w={c[7:]} / fixed" for c in fixed),
+        "geo. mean / fixed",
+        "worst / fixed",
+        "forward passes / no TD",
+        "wall time / no TD",
+        "Pareto",
+    ]
     lines = ["| model | " + " | ".join(heads) + " |", "|---|" + "---|" * len(heads)]
 
     def cell(r, c):
@@ -151,13 +158,21 @@ def _gaps(results: Path, base: Path) -> list[str]:
     for path in sorted((results / "tables").glob("*_gap.csv")):
         table = pd.read_csv(path)
         name = path.name.removesuffix("_gap.csv")
-        out += [f"### {name}: the gap report", "",
-                "Each model's test MSE over the unconstrained autoencoder's at full width and "
-                "over the autoencoders trained at each fixed width, and its training cost over "
-                "the unconstrained run's (mean ± std over seeds; definitions in "
-                f"[gap.md]({_link(Path('docs/gap.md'), base)})).", "", gap_table(table), "",
-                "On the Pareto front (full-width MSE against small-width MSE):", "",
-                front_summary(table, LABELS), ""]  # fmt: skip
+        out += [
+            f"### {name}: the gap report",
+            "",
+            "Each model's test MSE over the unconstrained autoencoder's at full width and "
+            "over the autoencoders trained at each fixed width, and its training cost over "
+            "the unconstrained run's (mean ± std over seeds; definitions in "
+            f"[gap.md]({_link(Path('docs/gap.md'), base)})).",
+            "",
+            gap_table(table),
+            "",
+            "On the Pareto front (full-width MSE against small-width MSE):",
+            "",
+            front_summary(table, LABELS),
+            "",
+        ]
     return out
 
 
@@ -176,8 +191,9 @@ def _claims(results: Path) -> list[str]:
     return ["### Claims", "", markdown(pd.read_csv(claims)), ""] if claims.exists() else []
 
 
-def section(results: Path, captions: Path, config: dict, preset: str, command: str,
-            base: Path = Path(".")) -> str:  # fmt: skip
+def section(
+    results: Path, captions: Path, config: dict, preset: str, command: str, base: Path = Path(".")
+) -> str:
     """Markdown for the results of ``preset`` found under ``results``, for a page in ``base``."""
     summary = pd.read_csv(results / "tables" / "summary.csv")
     intro = (
@@ -203,8 +219,15 @@ def section(results: Path, captions: Path, config: dict, preset: str, command: s
     return "\n".join(out) + "\n"
 
 
-def headline(results: Path, captions: Path, config: dict, preset: str, command: str,
-             base: Path = Path("."), page: Path = RESULTS_PAGE) -> str:  # fmt: skip
+def headline(
+    results: Path,
+    captions: Path,
+    config: dict,
+    preset: str,
+    command: str,
+    base: Path = Path("."),
+    page: Path = RESULTS_PAGE,
+) -> str:
     """The claims and the key figures of ``preset``, linking to the full results ``page``."""
     link = f"[{page.as_posix()}]({_link(page, base)})"
     intro = (
@@ -228,8 +251,16 @@ def splice(text: str, new_section: str, start: str = START, end: str = END) -> s
     return pattern.sub(lambda _: new_section, text, count=1)
 
 
-def rewrite(text: str, page: Path, results: Path, captions: Path, config: dict, preset: str,
-            command: str, results_page: Path = RESULTS_PAGE) -> str:  # fmt: skip
+def rewrite(
+    text: str,
+    page: Path,
+    results: Path,
+    captions: Path,
+    config: dict,
+    preset: str,
+    command: str,
+    results_page: Path = RESULTS_PAGE,
+) -> str:
     """``text`` of the Markdown file ``page`` with each generated block it holds made anew.
 
     Links are relative to ``page``'s folder; the headline links to ``results_page``.
@@ -249,5 +280,13 @@ def rewrite(text: str, page: Path, results: Path, captions: Path, config: dict, 
 def update(page: Path, config: dict, captions: Path, results_root: Path = Path("results")) -> str:
     """The text of generated ``page`` (a key of :data:`PAGES`) made anew from its preset."""
     preset = PAGES[page]
-    return rewrite(page.read_text(), page, results_root / preset, captions, config, preset,
-                   COMMANDS[preset], RESULTS_PAGES[preset])  # fmt: skip
+    return rewrite(
+        page.read_text(),
+        page,
+        results_root / preset,
+        captions,
+        config,
+        preset,
+        COMMANDS[preset],
+        RESULTS_PAGES[preset],
+    )

@@ -28,15 +28,35 @@ def plot(
     top = max(inside["fixed_geomean"].max() + inside["fixed_geomean_std"].max(), goal[1]) * 1.04
     for r in t.itertuples():
         color = PALETTE.get(r.model)
-        left.errorbar(r.full, r.fixed_geomean, xerr=r.full_std, yerr=r.fixed_geomean_std,
-                      fmt="*" if r.pareto else "o", color=color,
-                      markersize=13 if r.pareto else 7, capsize=2)  # fmt: skip
+        left.errorbar(
+            r.full,
+            r.fixed_geomean,
+            xerr=r.full_std,
+            yerr=r.fixed_geomean_std,
+            fmt="*" if r.pareto else "o",
+            color=color,
+            markersize=13 if r.pareto else 7,
+            capsize=2,
+        )
     front = t[t["pareto"]]
-    left.plot(front["full"], front["fixed_geomean"], "-", color="k", alpha=0.35, linewidth=1,
-              zorder=0, label="Pareto front (stars)")  # fmt: skip
-    left.fill_between([min(0.98, t["full"].min() - 0.02), goal[0]], 0, goal[1],
-                      color="#009E73", alpha=0.15,
-                      label=f"goal: full <= {goal[0]}x, every width <= {goal[1]}x")  # fmt: skip
+    left.plot(
+        front["full"],
+        front["fixed_geomean"],
+        "-",
+        color="k",
+        alpha=0.35,
+        linewidth=1,
+        zorder=0,
+        label="Pareto front (stars)",
+    )
+    left.fill_between(
+        [min(0.98, t["full"].min() - 0.02), goal[0]],
+        0,
+        goal[1],
+        color="#009E73",
+        alpha=0.15,
+        label=f"goal: full <= {goal[0]}x, every width <= {goal[1]}x",
+    )
     left.set_ylim(min(0.98, inside["fixed_geomean"].min() * 0.97), top)
     _labels(left, t, top)
     left.set_xlabel("full-width cost: MSE at full width / no TD's (mean over seeds)")
@@ -80,14 +100,25 @@ def _labels(ax, t: pd.DataFrame, top: float) -> None:
     placed: list[tuple[float, float]] = []
     for r in t.itertuples():
         if r.fixed_geomean > top:  # off the plot: named at the top edge with its values
-            ax.annotate(f"{r.model} ({r.full:.2f}, {r.fixed_geomean:.2f}) above", (r.full, top),
-                        xytext=(4, -12), textcoords="offset points", fontsize=8)  # fmt: skip
+            ax.annotate(
+                f"{r.model} ({r.full:.2f}, {r.fixed_geomean:.2f}) above",
+                (r.full, top),
+                xytext=(4, -12),
+                textcoords="offset points",
+                fontsize=8,
+            )
             continue
         x, y = fig_to_axes.transform((r.full, r.fixed_geomean))
         tx, ty = x + 0.015, y + 0.02
         while any(abs(tx - px) < 0.12 and abs(ty - py) < 0.035 for px, py in placed):
             ty -= 0.035
         placed.append((tx, ty))
-        ax.annotate(r.model, (r.full, r.fixed_geomean), xytext=(tx, ty),
-                    textcoords="axes fraction", fontsize=8, color=PALETTE.get(r.model),
-                    arrowprops={"arrowstyle": "-", "color": "0.6", "linewidth": 0.5})  # fmt: skip
+        ax.annotate(
+            r.model,
+            (r.full, r.fixed_geomean),
+            xytext=(tx, ty),
+            textcoords="axes fraction",
+            fontsize=8,
+            color=PALETTE.get(r.model),
+            arrowprops={"arrowstyle": "-", "color": "0.6", "linewidth": 0.5},
+        )

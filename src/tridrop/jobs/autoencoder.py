@@ -84,14 +84,24 @@ def pcaae(spec: PCAAETrain, *, data: Path, model: Path, out: Path, checkpoint: P
     ckpts = None
     if checkpoint is not None:
         ckpts = [Path(checkpoint) / f"stage{k}.pt" for k in range(1, spec.widths + 1)]
-    log.info("PCAAE with %d stages on %s (%d images) on %s", spec.widths, data,
-             len(split.x_train), device)  # fmt: skip
+    log.info(
+        "PCAAE with %d stages on %s (%d images) on %s",
+        spec.widths,
+        data,
+        len(split.x_train),
+        device,
+    )
     history = train_pcaae(net, split.x_train, spec, ckpts)
     arch = {"kind": "pcaae", "shape": list(shape), "hidden": m.hidden, "widths": spec.widths}
     # Stage k: one encoder and one decoder pass per step, and the k-1 frozen encoders once.
     passes = sum(cfg.epochs + (k - 1) / 2 for k in range(1, spec.widths + 1))
-    meta = {"arch": arch, "train": cfg, "data": str(data), "forward_passes": passes,
-            "pcaae": {"cov_weight": spec.cov_weight, "betas": list(spec.betas)}}  # fmt: skip
+    meta = {
+        "arch": arch,
+        "train": cfg,
+        "data": str(data),
+        "forward_passes": passes,
+        "pcaae": {"cov_weight": spec.cov_weight, "betas": list(spec.betas)},
+    }
     save_run(model, net, meta, device, history)
     for c in ckpts or []:
         c.unlink(missing_ok=True)
@@ -172,8 +182,10 @@ def table(
     dependence_out: Path,
 ):
     """The experiment's importance and dependence tables: every run's rows, concatenated."""
-    pairs = ((importance, importance_out, analysis.IMPORTANCE_COLUMNS),
-             (dependence, dependence_out, analysis.DEPENDENCE_COLUMNS))  # fmt: skip
+    pairs = (
+        (importance, importance_out, analysis.IMPORTANCE_COLUMNS),
+        (dependence, dependence_out, analysis.DEPENDENCE_COLUMNS),
+    )
     for inputs, out, columns in pairs:
         write_csv(pd.concat([read_csv(f, columns) for f in inputs], ignore_index=True), out)
 
