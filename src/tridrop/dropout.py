@@ -38,7 +38,8 @@ def sample_fractions(
 ) -> torch.Tensor:
     """Per-sample width fractions in (0, 1], float64, shape ``(batch,)``.
 
-    "triangle": ``(i+1)/B``; "random": uniform, so ``ceil(f W)`` is uniform on ``1..W``;
+    "triangle": ``(i+1)/B``; "random": uniform and stratified (one draw in each ``1/B`` of
+    (0, 1], shuffled), so ``ceil(f W)`` is uniform on ``1..W`` and near-balanced in each batch;
     "nested": cut point ``k ~ Geometric(p)`` on ``1..width`` (truncated), ``f = k/width``;
     "loguniform": ``k = floor((W+1)^u)``, u uniform, so ``P(k) = log((k+1)/k) / log(W+1)``
     (more samples at small widths), ``f = k/width``; "none" and "dropout": all ones.
@@ -62,7 +63,10 @@ def sample_fractions(
     if mode == "triangle":
         return torch.arange(1, batch + 1, **kw) / batch
     if mode == "random":
-        return 1.0 - torch.rand(batch, generator=generator, **kw)
+        # Stratified (as vsnn's draw without replacement): one fraction in each of the B equal
+        # strata of (0, 1], shuffled, so a batch holds each width of any layer B/W times (+-1).
+        strata = torch.randperm(batch, generator=generator, device=device).to(torch.float64)
+        return 1.0 - (strata + torch.rand(batch, generator=generator, **kw)) / batch
     if mode == "nested":
         if width is None:
             raise ValueError("nested mode needs the reference width for its cut point")
