@@ -233,3 +233,33 @@ def test_config_paths_never_reach_a_shell_unquoted(workflow_copy: Path, payload:
     run(["snakemake", "--cores", "1", "results/demo/data/mnist.npz"], workflow_copy)
     assert (workflow_copy / "results/demo/data/mnist.npz").exists()
     assert not list(workflow_copy.rglob("pwned"))
+
+
+def test_a_new_hyper_parameter_takes_the_three_files_extending_md_names(workflow_copy: Path):
+    # docs/extending.md: the dataclass field, the schema key, the config value; no rule changes.
+    specs = workflow_copy / "src/tridrop/specs.py"
+    text = specs.read_text()
+    assert "    weight_decay: float = 0.0\n" in text
+    specs.write_text(
+        text.replace(
+            "    weight_decay: float = 0.0\n",
+            "    weight_decay: float = 0.0\n    probe: float = 0.0\n",
+            1,
+        )
+    )
+    schema = workflow_copy / "workflow/schemas/config.schema.yaml"
+    key = "      weight_decay:\n        type: number\n        minimum: 0\n        description: Adam weight decay\n"
+    assert key in schema.read_text()
+    schema.write_text(
+        schema.read_text().replace(
+            key, key + "      probe: {type: number, description: a new knob}\n", 1
+        )
+    )
+    cfg_path = workflow_copy / "config/config.yaml"
+    cfg = yaml.safe_load(cfg_path.read_text())
+    cfg["presets"]["demo"]["autoencoders"]["digits"]["probe"] = 0.5
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    env = {"PYTHONPATH": str(workflow_copy / "src")}  # the copy's package, not the installed one
+    dry = run(["snakemake", "-n", "-p", "autoencoders"], workflow_copy, env=env)
+    trains = [line for line in dry.stdout.splitlines() if "tridrop ae train" in line]
+    assert trains and all('"probe":0.5' in line for line in trains)
