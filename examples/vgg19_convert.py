@@ -3,6 +3,7 @@
 The classifier's two Dropout layers become TD layers sharing each sample's width (same module
 indices, so pretrained classifier weights load as they are). After the head is fine-tuned (here
 one step on random features), the whole network is cut: the head to 512 of 4096 hidden units.
+Needs torchvision, which the core package does not install (`pip install torchvision`).
 """
 
 import torch

@@ -1,0 +1,124 @@
+"""The gap report's figure: full-width against small-width cost, and MSE against width."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.figure import Figure
+
+from tridrop.figures import PALETTE
+
+# Beyond this ratio a point or line leaves the plot (the unconstrained AE at small widths):
+# the variants, all within a few tens of percent of each other, would be squeezed otherwise.
+CLIP = 1.8
+
+
+def plot(
+    table: pd.DataFrame, sweeps: pd.DataFrame, goal: tuple[float, float] = (1.05, 1.1)
+) -> Figure:
+    """Left: each model at (full-width MSE / no TD, geometric-mean MSE / fixed-width AEs), error
+    bars the std over seeds, stars and a line for the Pareto front, the ``goal`` box shaded.
+    Right: each model's mean MSE over PCA's at the same width (below 1: better than PCA), the
+    fixed-width autoencoders as squares. Values above ``CLIP`` are named at the top edge.
+    """
+    t = table.dropna(subset=["full", "fixed_geomean"]).sort_values("full")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.2), width_ratios=[1.1, 1])
+    inside = t[t["fixed_geomean"] <= CLIP]
+    inside = t if inside.empty else inside  # every model far off: show them all
+    top = max(inside["fixed_geomean"].max() + inside["fixed_geomean_std"].max(), goal[1]) * 1.04
+    for r in t.itertuples():
+        color = PALETTE.get(r.model)
+        left.errorbar(
+            r.full,
+            r.fixed_geomean,
+            xerr=r.full_std,
+            yerr=r.fixed_geomean_std,
+            fmt="*" if r.pareto else "o",
+            color=color,
+            markersize=13 if r.pareto else 7,
+            capsize=2,
+        )
+    front = t[t["pareto"]]
+    left.plot(
+        front["full"],
+        front["fixed_geomean"],
+        "-",
+        color="k",
+        alpha=0.35,
+        linewidth=1,
+        zorder=0,
+        label="Pareto front (stars)",
+    )
+    left.fill_between(
+        [min(0.98, t["full"].min() - 0.02), goal[0]],
+        0,
+        goal[1],
+        color="#009E73",
+        alpha=0.15,
+        label=f"goal: full <= {goal[0]}x, every width <= {goal[1]}x",
+    )
+    left.set_ylim(min(0.98, inside["fixed_geomean"].min() * 0.97), top)
+    _labels(left, t, top)
+    left.set_xlabel("full-width cost: MSE at full width / no TD's (mean over seeds)")
+    left.set_ylabel("small-width cost: MSE / fixed-width AEs' (geometric mean)")
+    left.set_title("the gap: lower left is better (bars: std over seeds)")
+    left.grid(True, alpha=0.3)
+    left.legend(fontsize=8, loc="lower right")
+
+    mse = sweeps[sweeps["metric"] == "mse"]
+    mean = mse.groupby(["model", "width"])["value"].mean()
+    models = set(mean.index.get_level_values("model"))
+    base = mean["pca"] if "pca" in models else None
+    highest = 1.0
+    for model in [m for m in PALETTE if m in models] + sorted(models - set(PALETTE)):
+        if model == "pca":
+            continue
+        y = mean[model] / base.reindex(mean[model].index) if base is not None else mean[model]
+        style = {"linestyle": ":", "marker": "s"} if model == "fixed" else {"marker": "."}
+        label = f"{model} (leaves the plot)" if y.max() > CLIP and base is not None else model
+        right.plot(y.index, y.to_numpy(), color=PALETTE.get(model), label=label, **style)
+        if y.max() <= CLIP:
+            highest = max(highest, float(y.max()))
+    if base is not None:
+        right.axhline(1.0, color=PALETTE["pca"], linestyle="--", linewidth=1, label="pca")
+        right.set_ylabel("test MSE / PCA's at the same width")
+        right.set_ylim(top=highest * 1.05)
+    else:
+        right.set_ylabel("test MSE per pixel")
+    right.set_xlabel("latent width (units kept)")
+    right.set_title("MSE vs width (mean over seeds; below 1 beats PCA)")
+    right.grid(True, alpha=0.3)
+    right.legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.13))
+    fig.suptitle(f"{mse['experiment'].iloc[0]}: the gap to the unconstrained and fixed-width AEs")
+    fig.tight_layout()
+    return fig
+
+
+def _labels(ax, t: pd.DataFrame, top: float) -> None:
+    """Name each point; a label that would cover an earlier one moves down (axes fractions)."""
+    fig_to_axes = ax.transData + ax.transAxes.inverted()
+    placed: list[tuple[float, float]] = []
+    for r in t.itertuples():
+        if r.fixed_geomean > top:  # off the plot: named at the top edge with its values
+            ax.annotate(
+                f"{r.model} ({r.full:.2f}, {r.fixed_geomean:.2f}) above",
+                (r.full, top),
+                xytext=(4, -12),
+                textcoords="offset points",
+                fontsize=8,
+            )
+            continue
+        x, y = fig_to_axes.transform((r.full, r.fixed_geomean))
+        tx, ty = x + 0.015, y + 0.02
+        while any(abs(tx - px) < 0.12 and abs(ty - py) < 0.035 for px, py in placed):
+            ty -= 0.035
+        placed.append((tx, ty))
+        ax.annotate(
+            r.model,
+            (r.full, r.fixed_geomean),
+            xytext=(tx, ty),
+            textcoords="axes fraction",
+            fontsize=8,
+            color=PALETTE.get(r.model),
+            arrowprops={"arrowstyle": "-", "color": "0.6", "linewidth": 0.5},
+        )

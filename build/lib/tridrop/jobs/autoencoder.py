@@ -1,0 +1,222 @@
+"""Autoencoder jobs: train a variant, sweep it over latent widths, baselines, analyse, claims.
+
+Variants (TD, no TD, random widths, nested dropout, other objectives, and ``fixed<width>``:
+trained without TD at one width) all train through :func:`train`; a model narrower than the
+experiment's latent layer is a fixed-width baseline and is swept at its own width only. PCAAE
+trains and sweeps in :func:`pcaae`; :func:`gap` sets every variant against the references.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from tridrop import analysis, evaluation, objectives
+from tridrop.baselines import pca_mse
+from tridrop.claims import autoencoder_claims
+from tridrop.data import load_split
+from tridrop.files import atomic, read_csv, write_csv
+from tridrop.models.autoencoder import build_autoencoder, load_autoencoder, split_at_latent
+from tridrop.specs import (
+    AutoencoderAnalysis,
+    AutoencoderBaselines,
+    AutoencoderClaims,
+    AutoencoderSweep,
+    AutoencoderTrain,
+    Gap,
+    Nothing,
+    PCAAETrain,
+    dump,
+)
+from tridrop.train import fit, resolve_device, save_run
+
+log = logging.getLogger(__name__)
+
+
+def train(spec: AutoencoderTrain, *, data: Path, model: Path, checkpoint: Path | None = None):
+    """Train an autoencoder on a stored split; write its weights and metadata (``.json``)."""
+    m, cfg = spec.model, spec.train
+    device = resolve_device(cfg.device)
+    split = load_split(data).to(device)
+    shape = list(split.x_train.shape[1:])
+    if m.arch == "mlp":
+        arch = {"kind": "mlp_autoencoder", "shape": shape, "hidden": m.hidden}
+    else:
+        arch = {"kind": "conv_autoencoder", "shape": shape, "channels": list(m.channels)}
+    arch = {**arch, "latent": m.latent, "mode": m.mode, "p": m.p, "full": m.full}
+    torch.manual_seed(cfg.seed)
+    net = build_autoencoder(arch).to(device)
+    log.info("training %s on %s (%d images) on %s", arch, data, len(split.x_train), device)
+    loss = objectives.loss_for(spec.objective)
+    history = fit(
+        net, split.x_train, split.y_train, cfg, loss, checkpoint=checkpoint, tag=dump(spec)
+    )
+    passes = objectives.passes(spec.objective, m.latent)
+    meta = {
+        "arch": arch,
+        "train": cfg,
+        "objective": asdict(spec.objective),
+        "data": str(data),
+        # Full (encoder + decoder) forward passes per training image, the cost of the run.
+        "forward_passes": cfg.epochs * (passes["encoder"] + passes["decoder"]) / 2,
+    }
+    save_run(model, net, meta, device, history, checkpoint)
+
+
+def pcaae(spec: PCAAETrain, *, data: Path, model: Path, out: Path, checkpoint: Path | None = None):
+    """Train a PCAAE stage by stage; write it and its test MSE at widths ``1..widths``.
+
+    Its rows are model ``pcaae``; ``checkpoint`` is a folder of one checkpoint per stage.
+    """
+    from tridrop.pcaae import PCAAE, pcaae_mse, train_pcaae
+
+    m, cfg = spec.model, spec.train
+    device = resolve_device(cfg.device)
+    split = load_split(data).to(device)
+    shape = tuple(split.x_train.shape[1:])
+    torch.manual_seed(cfg.seed)
+    net = PCAAE(shape, m.hidden, spec.widths).to(device)
+    ckpts = None
+    if checkpoint is not None:
+        ckpts = [Path(checkpoint) / f"stage{k}.pt" for k in range(1, spec.widths + 1)]
+    log.info(
+        "PCAAE with %d stages on %s (%d images) on %s",
+        spec.widths,
+        data,
+        len(split.x_train),
+        device,
+    )
+    history = train_pcaae(net, split.x_train, spec, ckpts)
+    arch = {"kind": "pcaae", "shape": list(shape), "hidden": m.hidden, "widths": spec.widths}
+    # Stage k: one encoder and one decoder pass per step, and the k-1 frozen encoders once.
+    passes = sum(cfg.epochs + (k - 1) / 2 for k in range(1, spec.widths + 1))
+    meta = {
+        "arch": arch,
+        "train": cfg,
+        "data": str(data),
+        "forward_passes": passes,
+        "pcaae": {"cov_weight": spec.cov_weight, "betas": list(spec.betas)},
+    }
+    save_run(model, net, meta, device, history)
+    for c in ckpts or []:
+        c.unlink(missing_ok=True)
+    values = pcaae_mse(net, split.x_test)
+    write_csv(evaluation.tidy(values, spec.experiment, "pcaae", cfg.seed, "mse"), out)
+
+
+def sweep(spec: AutoencoderSweep, *, model: Path, data: Path, out: Path, recon: Path):
+    """Test MSE at every latent width as tidy rows, and reconstructions at a few widths."""
+    dev = resolve_device(spec.device)
+    split = load_split(data).to(dev)
+    net = load_autoencoder(model, dev, split.x_test.shape[1:])
+    own = split_at_latent(net)[1].width
+    if own > spec.width:  # narrower models are fixed-width baselines; wider ones a mix-up
+        raise ValueError(
+            f"{model}: a latent layer of {own} units, wider than the sweep's spec.width = "
+            f"{spec.width}"
+        )
+    r = spec.rows
+    df = evaluation.tidy(
+        evaluation.latent_mse(net, split.x_test), r.experiment, r.model, r.seed, "mse"
+    )
+    widths = [w for w in spec.recon_widths or range(1, own + 1) if w <= own]
+    if own < spec.width:  # a fixed-width baseline: a point at its own width, not a curve
+        df, widths = df.iloc[[-1]].reset_index(drop=True), [own]
+    write_csv(df, out)
+    x = evaluation.one_per_class(split.x_test, split.y_test, spec.recon_images)
+    rec = evaluation.reconstructions(net, x, widths)
+    with atomic(recon) as tmp:
+        np.savez(tmp, originals=x.cpu().numpy(), recons=rec.cpu().numpy(), widths=np.array(widths))
+
+
+def baselines(spec: AutoencoderBaselines, *, data: Path, out: Path):
+    """PCA, the optimal linear autoencoder, at widths ``1..width`` (model ``pca``, seed 0)."""
+    split = load_split(data)
+    dim = split.x_train[0].numel()
+    if spec.width > dim:  # PCA has at most one component per pixel
+        raise ValueError(
+            f"spec.width = {spec.width} is larger than the data's dimension ({dim} values per "
+            f"image in {data}): PCA has at most {dim} components"
+        )
+    values = pca_mse(split.x_train.numpy(), split.x_test.numpy(), spec.width)
+    log.info(
+        "PCA on %s: MSE %.4g at width 1, %.4g at width %d", data, values[0], values[-1], spec.width
+    )
+    write_csv(evaluation.tidy(torch.from_numpy(values), spec.experiment, "pca", 0, "mse"), out)
+
+
+def analyse(
+    spec: AutoencoderAnalysis, *, model: Path, data: Path, importance: Path, dependence: Path
+):
+    """Importance and dependence of the latent units on the first test images."""
+    dev = resolve_device(spec.device)
+    split = load_split(data).to(dev)
+    net = load_autoencoder(model, dev, split.x_test.shape[1:])
+    x = split.x_test[: spec.feature_images]
+    imp, dep = analysis.importance_and_dependence(net, x)
+    r = spec.rows
+    log.info(
+        "%s/%s seed %d: importance by unit on %d test images: %s",
+        r.experiment,
+        r.model,
+        r.seed,
+        len(x),
+        [round(v, 5) for v in imp.tolist()],
+    )
+    imp_rows, dep_rows = analysis.tidy_features(imp, dep, r.experiment, r.model, r.seed)
+    write_csv(imp_rows, importance)
+    write_csv(dep_rows, dependence)
+
+
+def table(
+    spec: Nothing,
+    *,
+    importance: list[Path],
+    dependence: list[Path],
+    importance_out: Path,
+    dependence_out: Path,
+):
+    """The experiment's importance and dependence tables: every run's rows, concatenated."""
+    pairs = (
+        (importance, importance_out, analysis.IMPORTANCE_COLUMNS),
+        (dependence, dependence_out, analysis.DEPENDENCE_COLUMNS),
+    )
+    for inputs, out, columns in pairs:
+        write_csv(pd.concat([read_csv(f, columns) for f in inputs], ignore_index=True), out)
+
+
+def claims(spec: AutoencoderClaims, *, sweeps: Path, importance: Path, dependence: Path, out: Path):
+    """The paper's autoencoder claims, measured on the aggregated results and checked."""
+    rows = autoencoder_claims(
+        read_csv(sweeps, evaluation.COLUMNS),
+        read_csv(importance, analysis.IMPORTANCE_COLUMNS),
+        read_csv(dependence, analysis.DEPENDENCE_COLUMNS),
+        spec,
+    )
+    write_csv(rows, out)
+
+
+def gap(spec: Gap, *, sweeps: Path, meta: list[Path], out: Path):
+    """The gap report of one experiment: each variant against no TD and the fixed widths."""
+    import json
+
+    from tridrop.gap import costs, gap_table
+
+    if len(meta) != len(spec.models):
+        raise ValueError(f"{len(meta)} metadata files for {len(spec.models)} model names")
+    cost = pd.DataFrame(
+        [costs(json.loads(Path(p).read_text()), m) for p, m in zip(meta, spec.models, strict=True)]
+    )
+    df = pd.read_csv(sweeps)
+    table = gap_table(df[df["experiment"] == spec.experiment], cost, spec.notd)
+    table.insert(0, "experiment", spec.experiment)
+    log.info("gap report of %s:\n%s", spec.experiment, table.to_string())
+    write_csv(table, out)
+
+
+VERBS = ("train", "pcaae", "sweep", "baselines", "analyse", "table", "claims", "gap")

@@ -1,0 +1,375 @@
+"""Classifier-head jobs: train a backbone, cache features, train heads, sweep widths, baselines,
+table, claims.
+
+A head sees only cached features (VGG19's 25088-d features of ImageNet images; the frozen conv
+features of a small VGG-style network trained here; or the raw pixels of the bundled digits),
+so training and sweeps never run the backbone. Results are tidy rows (``top1``, ``top5`` per
+width) plus parameter counts per width (head and whole network, as fractions of the
+full-width network).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from tridrop.baselines import head_baselines
+from tridrop.claims import head_claims
+from tridrop.data import load_split
+from tridrop.evaluation import COLUMNS, head_topk, tidy_at, topk_correct
+from tridrop.feature_cache import FeatureCache, write_index, write_shard
+from tridrop.files import read_csv, save_model, write_csv, write_json
+from tridrop.models.cnn import build_cnn, head_share, load_cnn
+from tridrop.models.head import count_params, head_params, load_head, td_head
+from tridrop.specs import (
+    BackboneTrain,
+    Experiment,
+    FeatureCacheSpec,
+    HeadBaselines,
+    HeadClaims,
+    HeadSweep,
+    HeadTrain,
+    ImageNetSpec,
+    PretrainedHead,
+    dump,
+)
+from tridrop.tables import METRICS, PARAM_COLUMNS, TABLE_COLUMNS, accuracy_table, params_frame
+from tridrop.train import classification_loss, environment, fit, resolve_device, save_run
+
+log = logging.getLogger(__name__)
+
+
+def check(spec: ImageNetSpec, *, out: Path):
+    """Check the local ImageNet copy; write its classes and image counts (the manifest)."""
+    from tridrop import imagenet
+
+    write_json(imagenet.check(spec.root, spec.layout, spec.max_classes), out)
+
+
+def cache(
+    spec: FeatureCacheSpec,
+    *,
+    out: Path,
+    data: Path | None = None,
+    backbone: Path | None = None,
+    work: Path | None = None,
+):
+    """Cache one split's features: VGG19 features of ImageNet, or a stored split (``data``):
+    its pixels, or the frozen conv features of a trained ``backbone``.
+
+    ImageNet shards go to ``work`` first (outside the declared outputs, so a killed job
+    resumes there) and move to ``out`` when the cache is complete.
+    """
+    if spec.dataset != "imagenet":
+        if data is None:
+            raise ValueError(f"the {spec.dataset} feature cache needs --data (the stored split)")
+        _cache_split(data, spec.split, out, backbone, resolve_device(spec.device))
+        return
+    from tridrop import imagenet
+    from tridrop.models import vgg
+
+    s = spec.imagenet
+    manifest = imagenet.check(s.root, s.layout, s.max_classes)
+    if manifest["classes"] is None:
+        imagenet.prepare(s.root, s.layout)
+        manifest = imagenet.check(s.root, s.layout, s.max_classes)
+    train = spec.split == "train"
+    items = imagenet.samples(
+        s.root, spec.split, manifest["classes"], s.train_per_class if train else s.val_per_class
+    )
+    augment = train and s.train_views > 0
+    views = s.train_views if augment else 1
+    dataset = imagenet.Views(items, imagenet.transform(s.resize, s.crop, augment), views)
+    state = vgg.load_state_dict(s.weights, s.seed)
+    meta = {
+        "source": "imagenet",
+        "split": spec.split,
+        "classes": manifest["classes"],
+        "backbone": "vgg19",
+        "backbone_params": vgg.backbone_params(state),
+        "weights": s.weights,
+        "views": dataset.views,
+        "augment": augment,
+        "resize": s.resize,
+        "crop": s.crop,
+        "images": len(items),
+    }
+    log.info(
+        "%s %s: %d images x %d views, %d classes",
+        s.root,
+        spec.split,
+        len(items),
+        dataset.views,
+        len(manifest["classes"]),
+    )
+    stage = Path(work) if work is not None else Path(out)
+    imagenet.cache_features(
+        vgg.backbone(state),
+        dataset,
+        stage,
+        meta,
+        shard_size=s.shard_size,
+        batch_size=s.batch_size,
+        workers=s.workers,
+        seed=s.seed,
+        device=resolve_device(spec.device),
+    )
+    if stage != Path(out):
+        Path(out).mkdir(parents=True, exist_ok=True)
+        for f in sorted(stage.iterdir()):
+            shutil.move(str(f), Path(out) / f.name)
+        stage.rmdir()
+
+
+@torch.no_grad()
+def _cache_split(
+    data: Path, split: str, out: Path, backbone: Path | None, device: torch.device
+) -> None:
+    """A stored split as a feature cache: its pixels (k/16 digits are exact in fp16), or the
+    output of a trained backbone's frozen conv part (``features``), one shard."""
+    s = load_split(data)
+    x, y = (s.x_train, s.y_train) if split == "train" else (s.x_test, s.y_test)
+    classes = [str(c) for c in range(int(max(s.y_train.max(), s.y_test.max())) + 1)]
+    meta = {"source": str(data), "split": split, "classes": classes}
+    if backbone is None:
+        rows = x.flatten(1)
+        meta |= {"backbone": "none", "backbone_params": 0}
+    else:
+        net, info = load_cnn(backbone, device)
+        rows = torch.cat([net.features(b.to(device)).cpu() for b in x.split(1024)])
+        meta |= {"backbone": str(backbone), "backbone_params": count_params(net.features)}
+        log.info("backbone %s: test top-1 %.4f", backbone, info.get("test_top1", float("nan")))
+    write_shard(out, 0, rows.numpy(), y.numpy())
+    write_index(out, [len(y)], rows.shape[1], meta)
+    log.info("%s %s: %d rows of %d features -> %s", data, split, len(y), rows.shape[1], out)
+
+
+def backbone(spec: BackboneTrain, *, data: Path, model: Path, checkpoint: Path | None = None):
+    """Train the small VGG-style network without TD on a stored split (the "pretrained"
+    network of a head experiment); its test top-1 is recorded in the model's metadata."""
+    m, cfg = spec.model, spec.train
+    device = resolve_device(cfg.device)
+    s = load_split(data).to(device)
+    classes = int(s.y_train.max()) + 1
+    arch = {
+        "kind": "cnn",
+        "shape": list(s.x_train.shape[1:]),
+        "channels": list(m.channels),
+        "hidden": m.hidden,
+        "classes": classes,
+        "dropout": m.dropout,
+    }
+    torch.manual_seed(cfg.seed)
+    net = build_cnn(arch).to(device)
+    log.info(
+        "training %s on %s (%d images, head %.0f%% of %d parameters) on %s",
+        arch,
+        data,
+        len(s.x_train),
+        100 * head_share(net),
+        count_params(net),
+        device,
+    )
+    history = fit(
+        net, s.x_train, s.y_train, cfg, classification_loss, checkpoint=checkpoint, tag=dump(spec)
+    )
+    net.eval()
+    with torch.no_grad():
+        logits = torch.cat([net(b) for b in s.x_test.split(1024)])
+    top1 = float(topk_correct(logits, s.y_test, (1,))[0]) / len(s.y_test)
+    log.info("test top-1 %.4f", top1)
+    meta = {
+        "arch": arch,
+        "train": cfg,
+        "data": str(data),
+        "test_top1": top1,
+        "params": count_params(net),
+        "head_params": count_params(net.classifier),
+        "head_share": head_share(net),
+    }
+    save_run(model, net, meta, device, history, checkpoint)
+
+
+def pretrained(spec: PretrainedHead, *, model: Path, backbone: Path | None = None):
+    """The reference head, unmodified, as a model file: VGG19's own classifier, or the head of
+    a ``backbone`` trained here (its dropout layers become TD layers of mode ``none``)."""
+    if backbone is not None:
+        net, info = load_cnn(backbone)
+        a = info["arch"]
+        if a["hidden"] != spec.hidden:
+            raise ValueError(f"{backbone}: head of {a['hidden']} units, expected {spec.hidden}")
+        head = td_head(net.feature_dim, a["hidden"], a["classes"], "none")
+        head.load_state_dict(net.classifier.state_dict())
+        in_features, classes, source = net.feature_dim, a["classes"], str(backbone)
+    else:
+        from tridrop.models import vgg
+
+        head = vgg.pretrained_head(vgg.load_state_dict(spec.weights), spec.classes, spec.hidden)
+        in_features, classes, source = vgg.FEATURES, spec.classes, f"vgg19 {spec.weights}"
+    arch = {
+        "kind": "head",
+        "in_features": in_features,
+        "hidden": spec.hidden,
+        "classes": classes,
+        "mode": "none",
+        "p": 0.1,
+    }
+    meta = {"arch": arch, "source": source, "environment": environment(torch.device("cpu"))}
+    save_model(model, head, meta)
+    write_json(meta, model.with_suffix(".json"))
+
+
+def train(
+    spec: HeadTrain,
+    *,
+    features: Path,
+    model: Path,
+    init: Path | None = None,
+    checkpoint: Path | None = None,
+):
+    """Train a head on a feature cache; ``init``: start from this head's weights (same shape).
+
+    Run under ``torchrun`` (WORLD_SIZE > 1) it trains data-parallel (DDP: NCCL on GPUs, gloo
+    on CPUs); only process 0 writes files.
+    """
+    dist = torch.distributed
+    m, cfg = spec.model, spec.train
+    ddp = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    device = resolve_device(cfg.device)
+    if ddp:
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            torch.cuda.set_device(device)
+    try:
+        rows_in = FeatureCache(features, device)
+        classes = len(rows_in.meta["classes"])
+        arch = {
+            "kind": "head",
+            "in_features": rows_in.dim,
+            "hidden": m.hidden,
+            "classes": classes,
+            "mode": m.mode,
+            "p": m.p,
+        }
+        torch.manual_seed(cfg.seed)
+        net = td_head(rows_in.dim, m.hidden, classes, m.mode, m.p)
+        if init is not None:
+            start = load_head(init, in_features=rows_in.dim)
+            hidden, out = start[0].out_features, start[-1].out_features
+            if (hidden, out) != (m.hidden, classes):
+                raise ValueError(
+                    f"{init}: a head with {hidden} hidden units and {out} classes; this one "
+                    f"has {m.hidden} and {classes} (init needs the same shape)"
+                )
+            net.load_state_dict(start.state_dict())
+        net.to(device)
+        log.info(
+            "training %s on %s (%d rows) on %s%s",
+            arch,
+            features,
+            len(rows_in),
+            device,
+            f", init from {init}" if init else "",
+        )
+        history = fit(
+            net,
+            rows_in,
+            rows_in.labels,
+            cfg,
+            classification_loss,
+            checkpoint=checkpoint,
+            tag=dump(spec),
+        )
+        meta = {
+            "arch": arch,
+            "train": cfg,
+            "features": str(features),
+            "init": str(init) if init else None,
+            "processes": dist.get_world_size() if ddp else 1,
+        }
+        if not ddp or dist.get_rank() == 0:
+            save_run(model, net, meta, device, history, checkpoint)
+    finally:
+        if ddp:
+            dist.destroy_process_group()
+
+
+def sweep(spec: HeadSweep, *, model: Path, features: Path, out: Path, params: Path):
+    """Top-1/top-5 at every width (those up to the head's own) and the parameter counts."""
+    dev = resolve_device(spec.device)
+    rows_in = FeatureCache(features, dev)
+    net = load_head(model, dev, rows_in.dim)
+    hidden, classes = net[0].out_features, net[-1].out_features
+    if hidden > spec.width:  # narrower heads are fixed-width baselines; wider ones a mix-up
+        raise ValueError(
+            f"{model}: hidden layers of {hidden} units, wider than the sweep's spec.width = "
+            f"{spec.width}"
+        )
+    if classes != len(rows_in.meta["classes"]):
+        raise ValueError(
+            f"{model}: a head for {classes} classes, but {features} has "
+            f"{len(rows_in.meta['classes'])}"
+        )
+    ws = [w for w in spec.widths if w <= hidden] if hidden == spec.width else [hidden]
+    acc = head_topk(net, rows_in.batches(1024), ws)
+    r = spec.rows
+    rows = pd.concat(
+        [
+            tidy_at(acc[:, i].tolist(), ws, r.experiment, r.model, r.seed, m)
+            for i, m in enumerate(METRICS)
+        ]
+    )
+    counts = [head_params(rows_in.dim, w, w, classes) for w in ws]
+    full = head_params(rows_in.dim, spec.width, spec.width, classes)
+    write_csv(rows, out)
+    write_csv(
+        params_frame(r.experiment, r.model, ws, counts, full, rows_in.meta["backbone_params"]),
+        params,
+    )
+
+
+def baselines(
+    spec: HeadBaselines, *, reference: Path, train: Path, val: Path, out: Path, params: Path
+):
+    """The reference head at full width, cut by importance ranking, and its truncated SVDs."""
+    rows, counts = head_baselines(
+        reference,
+        train,
+        val,
+        widths=list(spec.widths),
+        experiment=spec.experiment,
+        rank_samples=spec.rank_samples,
+        device=spec.device,
+    )
+    write_csv(rows, out)
+    write_csv(counts, params)
+
+
+def table(spec: Experiment, *, sweeps: Path, params: list[Path], out: Path):
+    """The accuracy against parameters table (the paper's "compressed" VGG19 table)."""
+    counts = pd.concat([read_csv(f, PARAM_COLUMNS) for f in params], ignore_index=True)
+    write_csv(accuracy_table(read_csv(sweeps, COLUMNS), counts, spec.experiment), out)
+
+
+def claims(spec: HeadClaims, *, table: Path, out: Path):
+    """The "minimal impact" claims of a pruned head, from its accuracy table."""
+    write_csv(head_claims(read_csv(table, TABLE_COLUMNS), spec), out)
+
+
+VERBS = (
+    "check",
+    "backbone",
+    "cache",
+    "pretrained",
+    "train",
+    "sweep",
+    "baselines",
+    "table",
+    "claims",
+)

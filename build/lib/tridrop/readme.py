@@ -1,0 +1,292 @@
+"""The results pages, written from a preset's results and the report captions.
+
+Two generated blocks, each between its own markers: the full results ``section`` (claims,
+every table, every figure with its caption; in ``docs/results.md``) and a short ``headline``
+(the claims and a few key figures; in the README). Nothing in them is typed by hand: tables
+come from the aggregated CSVs, figures are linked from ``results/<preset>/figures``, captions
+are the Snakemake report's caption files. The functions take and return text; the caller
+chooses the files.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import jinja2
+import pandas as pd
+
+from tridrop.claims import markdown
+from tridrop.figures import LABELS
+
+START = "<!-- results:start (written by `make readme`; do not edit by hand) -->"
+END = "<!-- results:end -->"
+HEADLINE_START = "<!-- headline:start (written by `make readme`; do not edit by hand) -->"
+HEADLINE_END = "<!-- headline:end -->"
+RESULTS_PAGE = Path("docs/results.md")
+# Each preset shown: its full results page and the command that produced its results.
+RESULTS_PAGES = {"demo": RESULTS_PAGE, "fashion": Path("docs/results-fashion.md")}
+COMMANDS = {"demo": "make run", "fashion": "make run PRESET=fashion"}
+# The generated pages and the preset each shows: the README's headline is the real-data preset.
+PAGES = {
+    Path("README.md"): "fashion",
+    RESULTS_PAGES["fashion"]: "fashion",
+    RESULTS_PAGES["demo"]: "demo",
+}
+# The headline's figures, by the end of their stem, every experiment's, in this order.
+KEY_FIGURES = (
+    "reconstructions_td",
+    "mse_vs_width",
+    "importance",
+    "dependence",
+    "accuracy_vs_params",
+    "gap",
+)
+# Figures drawn by one rule with a `kind` wildcard share its caption file.
+SHARED_CAPTIONS = {"importance": "features", "dependence": "features"}
+
+
+def caption(captions: Path, figure: Path, config: dict, preset: str) -> str:
+    """The report caption of a figure, rendered as the Snakemake report renders it."""
+    stem = figure.stem
+    wildcards = {"preset": preset}
+    for exp in sorted(_experiments(config, preset), key=len, reverse=True):
+        if stem.startswith(exp + "_"):
+            wildcards["experiment"], stem = exp, stem[len(exp) + 1 :]
+            break
+    if stem in SHARED_CAPTIONS:  # one caption file for several figures of one rule
+        stem, wildcards["kind"] = SHARED_CAPTIONS[stem], stem
+    elif "_" in stem and not (captions / f"{stem}.rst").exists():
+        stem, wildcards["variant"] = stem.rsplit("_", 1)
+    path = captions / f"{stem}.rst"
+    if not path.exists():
+        return ""
+    # As in a run of that preset (`--config preset=...`), whatever the file's default preset.
+    config = {**config, "preset": preset}
+    snakemake = SimpleNamespace(config=config, wildcards=SimpleNamespace(**wildcards))
+    text = jinja2.Template(path.read_text()).render(snakemake=snakemake)
+    return " ".join(text.split()).replace("``", "`")
+
+
+def _experiments(config: dict, preset: str) -> list[str]:
+    p = config["presets"][preset]
+    return sorted(
+        {
+            name
+            for section in p.values()
+            if isinstance(section, dict)
+            for name in section
+            if isinstance(section[name], dict) and "seeds" in section[name]
+        }
+    )
+
+
+def width_table(summary: pd.DataFrame, experiment: str, metric: str) -> str:
+    """Mean ± std over seeds at powers-of-two widths and full width, one row per model."""
+    sel = summary[(summary["experiment"] == experiment) & (summary["metric"] == metric)]
+    full = int(sel["width"].max())
+    widths = sorted({w for w in sel["width"].unique() if w & (w - 1) == 0} | {full})
+    lines = [
+        "| model | " + " | ".join(f"w={w}" for w in widths) + " |",
+        "|---|" + "---|" * len(widths),
+    ]
+    for model, g in sel.groupby("model"):
+        by = g.set_index("width")
+        cells = [
+            f"{by.at[w, 'mean']:.4g} ± {by.at[w, 'std']:.2g}" if w in by.index else ""
+            for w in widths
+        ]
+        lines.append(f"| {LABELS.get(model, model)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def accuracy_table(table: pd.DataFrame) -> str:
+    """Top-1 per model against width and the TD head's parameter share (the paper's table)."""
+    td = table[table["model"] == "td"].set_index("width")
+    top1 = table.pivot_table(index="width", columns="model", values="top1")
+    models = [m for m in top1.columns if m != "td"]
+    lines = [
+        "| width | head params (TD) | % of head | TD top-1 | "
+        + " | ".join(f"{LABELS.get(m, m)} top-1" for m in models)
+        + " |",
+        "|---|---|---|---|" + "---|" * len(models),
+    ]
+    for w in sorted(top1.index, reverse=True):
+        if w not in td.index:
+            continue
+        cells = [f"{top1.at[w, m]:.3f}" if pd.notna(top1.at[w, m]) else "" for m in models]
+        lines.append(
+            f"| {w} | {int(td.at[w, 'head_params']):,} | {td.at[w, 'head_pct']:.1f} | "
+            f"{td.at[w, 'top1']:.3f} | " + " | ".join(cells) + " |"
+        )
+    return "\n".join(lines)
+
+
+def gap_table(table: pd.DataFrame) -> str:
+    """The gap report as Markdown: ratios to no TD and to the fixed widths, costs, the front."""
+    fixed = [c for c in table.columns if re.fullmatch(r"fixed_w\d+", c)]
+    heads = [
+        "full width / no TD",
+        *(f"w={c[7:]} / fixed" for c in fixed),
+        "geo. mean / fixed",
+        "worst / fixed",
+        "forward passes / no TD",
+        "wall time / no TD",
+        "Pareto",
+    ]
+    lines = ["| model | " + " | ".join(heads) + " |", "|---|" + "---|" * len(heads)]
+
+    def cell(r, c):
+        v, sd = r[c], r.get(f"{c}_std")
+        if pd.isna(v):
+            return "n/a"
+        return f"{v:.3f}" if sd is None else f"{v:.3f} ± {sd:.2g}"
+
+    for _, r in table.iterrows():
+        cols = ["full", *fixed, "fixed_geomean", "fixed_worst", "passes", "time"]
+        cells = [cell(r, c) for c in cols] + ["**yes**" if r["pareto"] else ""]
+        lines.append(f"| {r['model']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _gaps(results: Path, base: Path) -> list[str]:
+    from tridrop.gap import front_summary
+
+    out = []
+    for path in sorted((results / "tables").glob("*_gap.csv")):
+        table = pd.read_csv(path)
+        name = path.name.removesuffix("_gap.csv")
+        out += [
+            f"### {name}: the gap report",
+            "",
+            "Each model's test MSE over the unconstrained autoencoder's at full width and "
+            "over the autoencoders trained at each fixed width, and its training cost over "
+            "the unconstrained run's (mean ± std over seeds; definitions in "
+            f"[gap.md]({_link(Path('docs/gap.md'), base)})).",
+            "",
+            gap_table(table),
+            "",
+            "On the Pareto front (full-width MSE against small-width MSE):",
+            "",
+            front_summary(table, LABELS),
+            "",
+        ]
+    return out
+
+
+def _link(path: Path, base: Path) -> str:
+    """``path`` (relative to the working folder) as a link from a page in folder ``base``."""
+    return Path(os.path.relpath(path, base)).as_posix()
+
+
+def _figure(fig: Path, captions: Path, config: dict, preset: str, base: Path) -> list[str]:
+    text = caption(captions, fig, config, preset)
+    return [f"![{fig.stem}]({_link(fig, base)})", "", f"*{text}*" if text else "", ""]
+
+
+def _claims(results: Path) -> list[str]:
+    claims = results / "claims.csv"
+    return ["### Claims", "", markdown(pd.read_csv(claims)), ""] if claims.exists() else []
+
+
+def section(
+    results: Path, captions: Path, config: dict, preset: str, command: str, base: Path = Path(".")
+) -> str:
+    """Markdown for the results of ``preset`` found under ``results``, for a page in ``base``."""
+    summary = pd.read_csv(results / "tables" / "summary.csv")
+    intro = (
+        f"Produced by `{command}` with `config/config.yaml` as committed (preset `{preset}`); "
+        f"the device and library versions of every run are in `{results}/runs/*/*/*/model.json`."
+        " Tables: mean ± standard deviation over seeds."
+    )
+    out = [START, "", f"## Results ({preset} preset)", "", intro, "", *_claims(results)]
+    for (exp, metric), _ in summary.groupby(["experiment", "metric"]):
+        out += [f"### {exp}: {metric} by width", "", width_table(summary, exp, metric), ""]
+    out += _gaps(results, base)
+    for path in sorted((results / "tables").glob("*_accuracy_vs_params.csv")):
+        name = path.name.removesuffix("_accuracy_vs_params.csv")
+        out += [
+            f"### {name}: top-1 against head parameters",
+            "",
+            accuracy_table(pd.read_csv(path)),
+            "",
+        ]
+    for fig in sorted((results / "figures").glob("*.png")):
+        out += _figure(fig, captions, config, preset, base)
+    out.append(END)
+    return "\n".join(out) + "\n"
+
+
+def headline(
+    results: Path,
+    captions: Path,
+    config: dict,
+    preset: str,
+    command: str,
+    base: Path = Path("."),
+    page: Path = RESULTS_PAGE,
+) -> str:
+    """The claims and the key figures of ``preset``, linking to the full results ``page``."""
+    link = f"[{page.as_posix()}]({_link(page, base)})"
+    intro = (
+        f"Produced by `{command}` with `config/config.yaml` as committed (preset `{preset}`). "
+        f"Every table and figure, with the baselines' numbers: {link}."
+    )
+    out = [HEADLINE_START, "", intro, "", *_claims(results), *_gaps(results, base)]
+    figures = sorted((results / "figures").glob("*.png"))
+    for key in KEY_FIGURES:
+        for fig in [f for f in figures if f.stem.endswith("_" + key)]:
+            out += _figure(fig, captions, config, preset, base)
+    out.append(HEADLINE_END)
+    return "\n".join(out) + "\n"
+
+
+def splice(text: str, new_section: str, start: str = START, end: str = END) -> str:
+    """Replace the block of ``text`` between the ``start`` and ``end`` markers (both needed)."""
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end) + "\n?", re.S)
+    if not pattern.search(text):
+        raise ValueError(f"no results markers ({start!r} ... {end!r}); add both lines first")
+    return pattern.sub(lambda _: new_section, text, count=1)
+
+
+def rewrite(
+    text: str,
+    page: Path,
+    results: Path,
+    captions: Path,
+    config: dict,
+    preset: str,
+    command: str,
+    results_page: Path = RESULTS_PAGE,
+) -> str:
+    """``text`` of the Markdown file ``page`` with each generated block it holds made anew.
+
+    Links are relative to ``page``'s folder; the headline links to ``results_page``.
+    """
+    args, base = (results, captions, config, preset, command), page.parent
+    found = False
+    if START in text:
+        text, found = splice(text, section(*args, base=base)), True
+    if HEADLINE_START in text:
+        new = headline(*args, base=base, page=results_page)
+        text, found = splice(text, new, HEADLINE_START, HEADLINE_END), True
+    if not found:
+        raise ValueError(f"{page} has no results or headline markers; add them first")
+    return text
+
+
+def update(page: Path, config: dict, captions: Path, results_root: Path = Path("results")) -> str:
+    """The text of generated ``page`` (a key of :data:`PAGES`) made anew from its preset."""
+    preset = PAGES[page]
+    return rewrite(
+        page.read_text(),
+        page,
+        results_root / preset,
+        captions,
+        config,
+        preset,
+        COMMANDS[preset],
+        RESULTS_PAGES[preset],
+    )

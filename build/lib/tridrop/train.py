@@ -1,0 +1,216 @@
+"""Training loop: tensors on the device, shuffled mini-batches, resumable checkpoints.
+
+Small datasets live as tensors on the device (no DataLoader). Every epoch ends with an atomic
+checkpoint holding the model, the optimiser and the random states, so a killed job resumes at
+the last finished epoch and ends with the same result as an uninterrupted run (on the CPU).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from importlib import metadata
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from tridrop.files import safe_load, save_model, save_torch, write_json
+from tridrop.specs import TrainSpec
+
+log = logging.getLogger(__name__)
+
+LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA when present, else the CPU; ``cuda`` without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {name!r} was asked for but CUDA is not available")
+    return torch.device(name)
+
+
+def environment(device: torch.device) -> dict[str, str]:
+    """Library versions and the device, recorded beside each run's outputs."""
+    versions = {name: _version(name) for name in LIBRARIES}
+    return {
+        "python": platform.python_version(),
+        **versions,
+        "device": str(device),
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else "",
+        "cpu": platform.processor() or platform.machine(),
+        "threads": str(torch.get_num_threads()),
+    }
+
+
+LIBRARIES = ("tridrop", "torch", "torchvision", "numpy", "scikit-learn", "snakemake", "dvc")
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return ""
+
+
+def use_deterministic_kernels() -> None:
+    """Make CUDA runs repeatable: deterministic algorithms and cuBLAS workspace, no autotuning.
+
+    Costs speed on the GPU (some kernels have slower deterministic versions); on the CPU the
+    same seed already gives the same result.
+    """
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.benchmark = False
+
+
+def reconstruction_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean squared error of an autoencoder's reconstruction (labels unused)."""
+    return nn.functional.mse_loss(model(x).float(), x.float())
+
+
+def classification_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of a classifier's logits against integer labels."""
+    return nn.functional.cross_entropy(model(x).float(), y)
+
+
+def fit(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    cfg: TrainSpec,
+    loss_fn: LossFn = reconstruction_loss,
+    checkpoint: str | Path | None = None,
+    tag: str = "",
+    betas: tuple[float, float] = (0.9, 0.999),
+) -> list[dict[str, float]]:
+    """Train ``model`` in place on ``(x, y)`` with Adam; return one record per epoch.
+
+    ``checkpoint``: a file outside the declared outputs; if it exists and was written with the
+    same ``tag`` (the run's spec), training resumes from it, else it starts fresh and says why.
+    ``x`` may be any object with ``len``, ``.device`` and row gathering by an index tensor (a
+    :class:`tridrop.feature_cache.FeatureCache`). Under ``torch.distributed`` (``torchrun``) every
+    process draws the same batches and takes every world-th sample of each; gradients are
+    averaged by DDP and weighted so that each step equals the single-process step.
+    """
+    device = x.device
+    dist = _distributed()
+    rank, world = (dist.get_rank(), dist.get_world_size()) if dist else (0, 1)
+    step_model = model
+    if dist:
+        step_model = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    torch.manual_seed(cfg.seed)
+    if cfg.deterministic:
+        use_deterministic_kernels()
+    order = torch.Generator().manual_seed(cfg.seed)  # CPU generator: same batches on any device
+    opt = torch.optim.Adam(
+        model.parameters(), lr=cfg.lr, betas=betas, weight_decay=cfg.weight_decay
+    )
+    history: list[dict[str, float]] = []
+    start = 0
+    state = None
+    if checkpoint is not None and Path(checkpoint).exists():
+        try:
+            state = safe_load(checkpoint, map_location=device)
+        except ValueError as err:  # truncated or foreign: keep it for inspection, start fresh
+            aside = Path(checkpoint).with_name(Path(checkpoint).name + ".corrupt")
+            if rank == 0:  # under torchrun every process finds it unreadable and starts fresh
+                os.replace(checkpoint, aside)
+            log.warning("%s; moved it to %s and training starts from epoch 0", err, aside)
+    if state is not None and state.get("tag", "") != tag:
+        log.warning("%s was written by a run with other settings; starting fresh", checkpoint)
+        state = None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        order.set_state(state["order_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        history, start = state["history"], int(state["epoch"])
+        log.info("resumed from %s at epoch %d/%d", checkpoint, start, cfg.epochs)
+    amp = device.type == "cuda"
+    n = len(x)
+    bar = tqdm(range(start, cfg.epochs), desc="train", unit="epoch", disable=True if rank else None)
+    for epoch in bar:
+        model.train()
+        t0, total = time.perf_counter(), torch.zeros((), dtype=torch.float64, device=device)
+        for batch in torch.randperm(n, generator=order).split(cfg.batch_size):
+            idx = batch[rank::world].to(device)
+            for m in model.modules():
+                if hasattr(m, "set_batch_shard"):  # position-dependent masks see the whole batch
+                    m.set_batch_shard(rank, world, len(batch) if dist else None)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+                loss = loss_fn(step_model, x[idx], y[idx])
+            opt.zero_grad(set_to_none=True)
+            # DDP averages gradients over processes; weighting by the local share of the batch
+            # makes the average the gradient of the whole batch's mean loss.
+            (loss * (len(idx) * world / len(batch))).backward()
+            opt.step()
+            total += loss.detach().double() * len(idx)
+        if dist:
+            dist.all_reduce(total)
+        total = float(total)
+        record = {"epoch": epoch + 1, "loss": total / n, "seconds": time.perf_counter() - t0}
+        history.append(record)
+        bar.set_postfix(loss=f"{record['loss']:.4g}")
+        log.info(
+            "epoch %d/%d loss %.6g (%.2fs)",
+            epoch + 1,
+            cfg.epochs,
+            record["loss"],
+            record["seconds"],
+        )
+        if checkpoint is not None and rank == 0:
+            state = {
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "order_rng": order.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "history": history,
+                "epoch": epoch + 1,
+                "tag": tag,
+            }
+            save_torch(state, checkpoint)
+    for m in model.modules():
+        if hasattr(m, "set_batch_shard"):
+            m.set_batch_shard(0, 1, None)
+    return history
+
+
+def _distributed():
+    """``torch.distributed`` when this process is one of several (torchrun), else None."""
+    d = torch.distributed
+    return d if d.is_available() and d.is_initialized() and d.get_world_size() > 1 else None
+
+
+def save_run(
+    path: str | Path,
+    model: nn.Module,
+    meta: dict,
+    device: torch.device,
+    history: list[dict[str, float]],
+    checkpoint: str | Path | None = None,
+) -> None:
+    """Write a trained model and its metadata (``.json`` beside it), then drop the checkpoint.
+
+    ``meta["train"]`` (a :class:`TrainSpec`) is stored as a dict; the environment (versions,
+    device) and the per-epoch history are added.
+    """
+    meta = {
+        **meta,
+        "train": asdict(meta["train"]),
+        "environment": environment(device),
+        "history": history,
+    }
+    save_model(path, model, meta)
+    write_json(meta, Path(path).with_suffix(".json"))
+    if checkpoint is not None:
+        Path(checkpoint).unlink(missing_ok=True)  # the run is complete; the outputs hold it
