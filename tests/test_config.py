@@ -121,6 +121,8 @@ BAD = [
     bad(renamed("demo", "my demo"), "a preset name with a space",
         "presets: bad name 'my demo'; names must match"),
     bad(renamed("demo", "a/b"), "a preset name with a slash", "presets: bad name 'a/b'; names must match"),
+    bad(with_(f"{AE}.variants", {"notd": {"mode": "none"}}), "an autoencoder without a `td` variant (its claims failed after training)",
+        f"{AE}.variants has no `td`, the variant its claims measure; add e.g. `td: {{mode: triangle}}` (variants: ['notd'])"),
     bad(with_(f"{HEAD}.claims.model", "tdd"), "`claims.model` naming no variant",
         f"{HEAD}.claims.model = 'tdd' names no variant of this experiment; choose one of ['td', 'td_scratch']"),
 ]  # fmt: skip

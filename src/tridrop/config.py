@@ -169,6 +169,12 @@ def _consistency(config: dict) -> list[str]:
                 "a number >= 1 (hidden units of the encoder and decoder; only conv ignores it)"
             )
         out += _batch_covers_latent(spec, key)
+        if "td" not in spec["variants"]:
+            # Found by its claims job only, after every model had trained: say so up front.
+            out.append(
+                f"config: {key}.variants has no `td`, the variant its claims measure; add "
+                f"e.g. `td: {{mode: triangle}}` (variants: {sorted(spec['variants'])})"
+            )
         if "pcaae_widths" in spec and spec.get("arch", "mlp") != "mlp":
             out.append(f"config: {key}.pcaae_widths: PCAAE is built for MLP autoencoders only")
         if spec.get("pcaae_widths", 0) > spec["latent"]:
