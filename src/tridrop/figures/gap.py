@@ -95,9 +95,21 @@ def plot(
 
 
 def _labels(ax, t: pd.DataFrame, top: float) -> None:
-    """Name each point; a label that would cover an earlier one moves down (axes fractions)."""
-    fig_to_axes = ax.transData + ax.transAxes.inverted()
-    placed: list[tuple[float, float]] = []
+    """Name each point beside it, at the first of a few places (right, left, above, below, then
+    further down) where the label covers no point and no earlier label (axes fractions)."""
+    ax.get_xlim()  # settles the autoscaled limits the transform below uses
+    to_axes = ax.transData + ax.transAxes.inverted()
+    shown = t[t["fixed_geomean"] <= top][["full", "fixed_geomean"]].to_numpy()
+    points = [tuple(p) for p in to_axes.transform(shown)]
+    placed: list[tuple[float, float, float, float]] = []  # label boxes x0, y0, x1, y1
+
+    def free(box: tuple[float, float, float, float]) -> bool:
+        x0, y0, x1, y1 = box
+        r = 0.012  # a marker's half size
+        return not any(
+            x0 - r < px < x1 + r and y0 - r < py < y1 + r for px, py in points
+        ) and not any(x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1 for b in placed)
+
     for r in t.itertuples():
         if r.fixed_geomean > top:  # off the plot: named at the top edge with its values
             ax.annotate(
@@ -108,17 +120,20 @@ def _labels(ax, t: pd.DataFrame, top: float) -> None:
                 fontsize=8,
             )
             continue
-        x, y = fig_to_axes.transform((r.full, r.fixed_geomean))
-        tx, ty = x + 0.015, y + 0.02
-        while any(abs(tx - px) < 0.12 and abs(ty - py) < 0.035 for px, py in placed):
-            ty -= 0.035
-        placed.append((tx, ty))
+        x, y = to_axes.transform((r.full, r.fixed_geomean))
+        w, h = 0.0115 * len(r.model), 0.035
+        near = [(x + 0.02, y + 0.005), (x - 0.02 - w, y + 0.005), (x - w / 2, y + 0.03)]
+        near += [(x - w / 2, y - 0.03 - h), (x + 0.02, y - 0.035 - h)]
+        far = [(x + 0.02, y - 0.035 * k) for k in range(2, 12)]
+        boxes = [(bx, by, bx + w, by + h) for bx, by in near + far]
+        box = next((b for b in boxes if free(b)), boxes[0])
+        placed.append(box)
         ax.annotate(
             r.model,
             (r.full, r.fixed_geomean),
-            xytext=(tx, ty),
+            xytext=(box[0], box[1] + 0.008),
             textcoords="axes fraction",
             fontsize=8,
             color=PALETTE.get(r.model),
-            arrowprops={"arrowstyle": "-", "color": "0.6", "linewidth": 0.5},
+            arrowprops={"arrowstyle": "-", "color": "0.6", "linewidth": 0.5, "shrinkB": 4},
         )
