@@ -106,9 +106,9 @@ def _labels(ax, t: pd.DataFrame, top: float) -> None:
     def free(box: tuple[float, float, float, float]) -> bool:
         x0, y0, x1, y1 = box
         r = 0.012  # a marker's half size
-        return not any(
-            x0 - r < px < x1 + r and y0 - r < py < y1 + r for px, py in points
-        ) and not any(x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1 for b in placed)
+        on_point = any(x0 - r < px < x1 + r and y0 - r < py < y1 + r for px, py in points)
+        on_label = any(x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1 for b in placed)
+        return not (on_point or on_label)
 
     for r in t.itertuples():
         if r.fixed_geomean > top:  # off the plot: named at the top edge with its values
