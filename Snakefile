@@ -2,9 +2,9 @@
 # (Staley & Markowitz, arXiv 2205.01235). Run `snakemake` (default preset) or `dvc repro`.
 import sys
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
-from tridrop.config import coerce, load_schema, problems, read
+from tridrop.config import coerce, read, resolve
 from tridrop.dvc_record import record
 
 min_version("9.0")
@@ -19,41 +19,38 @@ configfile: "config/config.yaml"
 report: "workflow/report/workflow.rst"
 
 
-# Our check first: it lists every problem with the key, the value and what is allowed.
-SCHEMA = "workflow/schemas/config.schema.yaml"
-# PyYAML reads `1e-3` as a string, nested --config overrides arrive as strings: numbers here.
-for _note in coerce(config, load_schema(SCHEMA)):
+# The config is checked by building the specs it implies (tridrop.config): every problem is
+# listed with its dotted key, the value and what is allowed, before any job. PyYAML reads
+# `1e-3` as a string, nested --config overrides arrive as strings: numbers here.
+for _note in coerce(config):
     print(_note, file=sys.stderr)
-if config_problems := problems(config, load_schema(SCHEMA)):
-    raise ValueError("invalid configuration:\n  " + "\n  ".join(config_problems))
-validate(config, SCHEMA)
+SETTINGS = resolve(config)
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/inputs.smk"
 
 
 wildcard_constraints:
-    experiment=one_of([*AUTOENCODERS, *HEADS]),
+    experiment=PIPE.one_of(EXPERIMENTS),
     variant=r"[a-z][a-z0-9_]*",
     seed=r"\d+",
-    split=r"train|val",
     dataset=r"[a-z][a-z0-9_]*",
 
 
 include: "workflow/rules/data.smk"
-include: "workflow/rules/autoencoder.smk"
-include: "workflow/rules/head.smk"
 include: "workflow/rules/results.smk"
-include: "workflow/rules/figures.smk"
-include: "workflow/rules/targets.smk"
+
+
+# One rule file per experiment family (tridrop.families: the registry).
+for _family in SETTINGS.families.values():
+
+    include: _family.rules
 
 
 rule all:
     default_target: True
     input:
-        autoencoder_targets(),
-        head_targets(),
+        [WINGS[name].targets() for name in WINGS],
         rules.aggregate.output,
         rules.claims.output,
         rules.environment.output,

@@ -18,8 +18,8 @@ import time
 import torch
 from torch import nn
 
-from tridrop.evaluation import latent_mse
-from tridrop.models.autoencoder import mlp_autoencoder
+from tridrop.families.autoencoder.evaluation import latent_mse
+from tridrop.families.autoencoder.models import mlp_autoencoder
 from tridrop.specs import TrainSpec
 from tridrop.train import fit
 

@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tridrop import imagenet
-from tridrop.evaluation import head_topk
-from tridrop.feature_cache import FeatureCache, write_index, write_shard
-from tridrop.models import vgg
-from tridrop.models.head import td_head
+from tridrop.families.head import imagenet
+from tridrop.families.head.evaluation import head_topk
+from tridrop.families.head.feature_cache import FeatureCache, write_index, write_shard
+from tridrop.families.head.models import td_head
+from tridrop.families.head import vgg
 from tridrop.specs import TrainSpec
 from tridrop.train import classification_loss, fit
 

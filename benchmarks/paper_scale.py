@@ -36,13 +36,15 @@ import torch
 import yaml
 from head_cache import images as synthetic_jpegs  # benchmarks/head_cache.py: 500x375 JPEGs
 
+from tridrop.families.autoencoder.evaluation import latent_mse
+from tridrop.families.autoencoder.models import build_autoencoder
+
 # The project's API in one block (names follow the pipeline's modules; update here on renames).
-from tridrop import imagenet
-from tridrop.evaluation import head_topk, latent_mse
-from tridrop.feature_cache import FeatureCache, write_index, write_shard
-from tridrop.models import vgg
-from tridrop.models.autoencoder import build_autoencoder
-from tridrop.models.head import count_params, td_head
+from tridrop.families.head import imagenet
+from tridrop.families.head.evaluation import head_topk
+from tridrop.families.head.feature_cache import FeatureCache, write_index, write_shard
+from tridrop.families.head.models import count_params, td_head
+from tridrop.families.head import vgg
 from tridrop.specs import TrainSpec
 from tridrop.train import classification_loss, environment, fit, resolve_device
 

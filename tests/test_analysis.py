@@ -3,8 +3,12 @@
 import pandas as pd
 import torch
 
-from tridrop.analysis import importance_and_dependence, lower_share, tidy_features
-from tridrop.models.autoencoder import mlp_autoencoder, split_at_latent
+from tridrop.families.autoencoder.analysis import (
+    importance_and_dependence,
+    lower_share,
+    tidy_features,
+)
+from tridrop.families.autoencoder.models import mlp_autoencoder, split_at_latent
 
 
 def decode_without(model, x, removed):

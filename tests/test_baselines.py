@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tridrop.baselines import pca_mse
+from tridrop.families.autoencoder.baselines import pca_mse
 
 
 def test_pca_error_falls_and_reaches_zero_at_the_rank():

@@ -2,8 +2,9 @@
 
 import pandas as pd
 
-from tridrop.claims import COLUMNS, autoencoder_claims, combine, markdown
-from tridrop.specs import AutoencoderClaims
+from tridrop.claims import COLUMNS, combine, markdown
+from tridrop.families.autoencoder.claims import autoencoder_claims
+from tridrop.families.autoencoder.specs import AutoencoderClaims
 
 
 def tables(td_mse, notd_mse, fixed_mse, importance, lower, upper):

@@ -10,7 +10,8 @@ import pytest
 
 from failures import Failure
 from tridrop.cli import FAMILIES, build_parser, main
-from tridrop.specs import AutoencoderModel, AutoencoderTrain, Rows, TrainSpec, dump
+from tridrop.families.autoencoder.specs import AutoencoderModel, AutoencoderTrain
+from tridrop.specs import Rows, TrainSpec, dump
 
 FAILURES = [
     Failure("data", "`tridrop data prepare --spec '{\"dataset\": \"nope\"}'`",
@@ -343,8 +344,8 @@ def test_widths_and_models_that_do_not_fit_are_named(tmp_path, made, caplog):
     sweep = json.dumps({"rows": ROWS, "width": 4, "device": "cpu"})
     assert main(["ae", "sweep", "--spec", sweep, "--model", str(made["head"]), *ae, *out]) == 1
     # An autoencoder for 28x28 images on the 8x8 digits (data of another shape).
+    from tridrop.families.autoencoder.models import build_autoencoder
     from tridrop.files import load_model_file, save_model
-    from tridrop.models.autoencoder import build_autoencoder
 
     _, meta = load_model_file(made["ae"])
     meta["arch"]["shape"] = [1, 28, 28]

@@ -12,7 +12,7 @@ torchvision = pytest.importorskip("torchvision")
 
 
 def test_vgg19_classifier_loads_the_pipelines_td_head_one_to_one():
-    from tridrop.models.head import td_head
+    from tridrop.families.head.models import td_head
 
     torch.manual_seed(0)
     head = add_triangular_dropout(torchvision.models.vgg19(weights=None).classifier, ["2", "5"])

@@ -15,10 +15,11 @@ import torch
 
 from conftest import run
 from tridrop.data import prepare
+from tridrop.families.head.jobs import cache
+from tridrop.families.head.models import td_head
+from tridrop.families.head.specs import FeatureCacheSpec, HeadModel, HeadTrain
 from tridrop.files import load_model_file
-from tridrop.jobs.head import cache
-from tridrop.models.head import td_head
-from tridrop.specs import FeatureCacheSpec, HeadModel, HeadTrain, TrainSpec, dump
+from tridrop.specs import TrainSpec, dump
 
 pytestmark = pytest.mark.slow
 TOLERANCE = 1e-5

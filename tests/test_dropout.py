@@ -14,7 +14,7 @@ from tridrop.dropout import (
     triangular_mask,
     widths_from_fractions,
 )
-from tridrop.models.head import td_head
+from tridrop.families.head.models import td_head
 
 
 def naive_triangle(batch: int, width: int) -> torch.Tensor:

@@ -3,8 +3,9 @@
 import torch
 
 from tridrop.dropout import narrow
-from tridrop.evaluation import COLUMNS, latent_mse, reconstructions, tidy
-from tridrop.models.autoencoder import mlp_autoencoder, split_at_latent
+from tridrop.evaluation import COLUMNS, tidy
+from tridrop.families.autoencoder.evaluation import latent_mse, reconstructions
+from tridrop.families.autoencoder.models import mlp_autoencoder, split_at_latent
 
 
 def model():

@@ -6,7 +6,7 @@ from torch import fx, nn
 
 from tridrop.dropout import TriangularDropout, narrow
 from tridrop.extract import NarrowError, narrow_graph
-from tridrop.models.head import td_head
+from tridrop.families.head.models import td_head
 from tridrop.width import set_width
 
 

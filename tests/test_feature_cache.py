@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from tridrop.feature_cache import FeatureCache, read_index, shard_done, write_index, write_shard
+from tridrop.families.head.feature_cache import (
+    FeatureCache,
+    read_index,
+    shard_done,
+    write_index,
+    write_shard,
+)
 
 
 def make_cache(root: Path, sizes=(5, 7, 3), dim=6) -> tuple[np.ndarray, np.ndarray]:

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from tridrop.gap import costs, front_summary, gap_table, pareto
+from tridrop.families.autoencoder.gap import costs, front_summary, gap_table, pareto
 
 
 def rows(model: str, seed: int, values: dict[int, float]) -> list[dict]:

@@ -4,10 +4,10 @@ import pandas as pd
 import pytest
 import torch
 
-from tridrop.claims import head_claims
 from tridrop.dropout import SharedWidth, narrow, triangular_mask
-from tridrop.evaluation import head_topk, prefix_logits, topk_correct
-from tridrop.models.head import (
+from tridrop.families.head.claims import head_claims
+from tridrop.families.head.evaluation import head_topk, prefix_logits, topk_correct
+from tridrop.families.head.models import (
     count_params,
     head_params,
     importance_order,
@@ -17,7 +17,7 @@ from tridrop.models.head import (
     svd_rank_for,
     td_head,
 )
-from tridrop.specs import HeadClaims
+from tridrop.families.head.specs import HeadClaims
 
 WIDTHS = [1, 2, 3, 5, 8, 13, 24]
 

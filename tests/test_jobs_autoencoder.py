@@ -12,16 +12,15 @@ from test_data import MNIST, celeba_tree, needs_mnist
 
 from tridrop.data import load_split, prepare
 from tridrop.dropout import narrow
-from tridrop.jobs import autoencoder as jobs
-from tridrop.models.autoencoder import load_autoencoder
-from tridrop.specs import (
+from tridrop.families.autoencoder.models import load_autoencoder
+from tridrop.families.autoencoder.specs import (
     AutoencoderAnalysis,
     AutoencoderModel,
     AutoencoderSweep,
     AutoencoderTrain,
-    Rows,
-    TrainSpec,
 )
+from tridrop.jobs import autoencoder as jobs
+from tridrop.specs import Rows, TrainSpec
 
 
 def train(data: Path, out: Path, cfg: TrainSpec, **model) -> None:

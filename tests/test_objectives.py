@@ -3,9 +3,14 @@
 import torch
 from torch import nn
 
-from tridrop.models.autoencoder import mlp_autoencoder
-from tridrop.objectives import matryoshka_loss, nested_widths, passes, sandwich_loss
-from tridrop.specs import Objective
+from tridrop.families.autoencoder.models import mlp_autoencoder
+from tridrop.families.autoencoder.objectives import (
+    matryoshka_loss,
+    nested_widths,
+    passes,
+    sandwich_loss,
+)
+from tridrop.families.autoencoder.specs import Objective
 
 
 def loss_at(model, x: torch.Tensor, width: int) -> torch.Tensor:

@@ -2,8 +2,9 @@
 
 import torch
 
-from tridrop.pcaae import PCAAE, cov_loss, pcaae_mse, train_stage
-from tridrop.specs import AutoencoderModel, PCAAETrain, TrainSpec
+from tridrop.families.autoencoder.pcaae import PCAAE, cov_loss, pcaae_mse, train_stage
+from tridrop.families.autoencoder.specs import AutoencoderModel, PCAAETrain
+from tridrop.specs import TrainSpec
 
 
 def naive_cov(z: torch.Tensor) -> torch.Tensor:

@@ -6,7 +6,8 @@ import json
 import pytest
 
 from tridrop import specs
-from tridrop.specs import AutoencoderModel, AutoencoderTrain, SpecError, TrainSpec
+from tridrop.families.autoencoder.specs import AutoencoderModel, AutoencoderTrain
+from tridrop.specs import SpecError, TrainSpec
 
 
 def every_spec():

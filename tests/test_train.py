@@ -8,9 +8,10 @@ import torch
 
 from failures import Failure
 from tridrop.data import load_digits_split
+from tridrop.families.autoencoder.models import mlp_autoencoder
+from tridrop.families.autoencoder.specs import AutoencoderModel, AutoencoderTrain
 from tridrop.files import load_model_file, save_model
-from tridrop.models.autoencoder import mlp_autoencoder
-from tridrop.specs import AutoencoderModel, AutoencoderTrain, TrainSpec, dump
+from tridrop.specs import TrainSpec, dump
 from tridrop.train import fit, resolve_device
 
 FAILURES = [

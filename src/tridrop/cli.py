@@ -17,12 +17,14 @@ import types
 import typing
 from pathlib import Path
 
+from tridrop.families import FAMILIES as REGISTRY
+
+# The shared job modules, then one per experiment family (tridrop.families: its wing's jobs).
 FAMILIES = {
     "data": ("tridrop.jobs.data", "datasets: download raw files, store a split"),
-    "ae": ("tridrop.jobs.autoencoder", "variable-size autoencoders"),
-    "head": ("tridrop.jobs.head", "classifier heads on cached features (VGG19, stand-ins)"),
     "results": ("tridrop.jobs.results", "sweeps, claims, environment, README across families"),
-    "plot": ("tridrop.jobs.plot", "the paper's figures"),
+    "plot": ("tridrop.jobs.plot", "the figure of the method itself (the triangular mask)"),
+    **{f.cli: (f"{f.package}.jobs", f.doc) for f in REGISTRY.values()},
 }
 log = logging.getLogger("tridrop")
 

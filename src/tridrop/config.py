@@ -1,26 +1,39 @@
-"""Checks of the pipeline's config against its schema, with messages a person can act on.
+"""Checks of the pipeline's config, by building the specs it implies; messages name the key.
 
-Each problem names the key (as a dotted path), the bad value and what is allowed, so a typo
-fails before any job runs. The Snakefile calls :func:`problems` on the loaded config.
+Each experiment section is loaded into its family's section spec (every setting's default,
+bounds and description live in the wings' ``specs`` modules), then every job spec it implies is
+built, so a bad value fails before any job runs with the dotted key, the value and what is
+allowed. Only the rules across experiments live here: unique names, reserved names, one split
+per dataset. The Snakefile calls :func:`coerce` and :func:`problems`, then :func:`resolve`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import types
+import typing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+
+from tridrop.families import Family
+from tridrop.families import load as load_families
+from tridrop.specs import (
+    SPLIT_KEYS,
+    MaskFigure,
+    Spec,
+    SpecError,
+    _check,
+    load,
+    setting,
+)
 
 
 class ConfigError(ValueError):
     """A config file that cannot be read, or a config that breaks a rule; names file or key."""
-
-
-def load_schema(path: str | Path) -> dict:
-    return yaml.safe_load(Path(path).read_text())
 
 
 def read(path: str | Path) -> dict:
@@ -45,250 +58,261 @@ def read(path: str | Path) -> dict:
     return data
 
 
+PRESET = r"[A-Za-z0-9][A-Za-z0-9_-]*"  # a folder (results/<preset>) and DVC's ${preset}
+# Names that label other outputs of an experiment's run folder, not variants.
+RESERVED = ("baselines", "features", "pretrained", "backbone", "notd_reference", "pcaae")
+
+
+@dataclass(frozen=True)
+class Root(Spec):
+    """The config file's top level."""
+
+    preset: str = setting("demo", "the preset under `presets` to run")
+    device: str = setting(
+        "auto",
+        "auto picks CUDA when a GPU is present, else the CPU",
+        choices=("auto", "cpu", "cuda"),
+    )
+    deterministic: bool = setting(False, "CUDA only: deterministic kernels (slower)")
+    presets: dict = setting({}, "named experiment settings", pattern=PRESET, min_items=1)
+    families: tuple[str, ...] = setting((), "folders of families defined outside the package")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The chosen preset, checked: each family's experiments as their section specs."""
+
+    preset: str
+    device: str
+    deterministic: bool
+    families: dict[str, Family]
+    experiments: dict[str, dict[str, Any]]  # family name -> experiment name -> section spec
+    figures: MaskFigure
+
+    def of(self, family: str) -> dict[str, Any]:
+        return self.experiments.get(family, {})
+
+    def all(self) -> dict[str, Any]:
+        """Every experiment of the preset, whatever its family."""
+        return {k: v for exps in self.experiments.values() for k, v in exps.items()}
+
+    def family_of(self, experiment: str) -> Family:
+        return next(self.families[f] for f, e in self.experiments.items() if experiment in e)
+
+
 NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
-def coerce(config: dict, schema: dict) -> list[str]:
+def coerce(config: dict) -> list[str]:
     """Turn number-like strings into numbers (and ``"true"``/``"false"`` into booleans) where
-    the schema wants one, in place; one note per value changed.
+    a spec wants one, in place; one note per value changed.
 
     PyYAML (YAML 1.1, used by Snakemake) reads ``1e-3`` as a string, and nested ``--config``
     overrides arrive as strings, so correct values would otherwise be refused.
     """
     notes: list[str] = []
-
-    def resolve(node: dict) -> dict:
-        while "$ref" in node:
-            node = schema["$defs"][node["$ref"].rsplit("/", 1)[-1]]
-        return node
-
-    def convert(value: Any, node: dict) -> Any:
-        types = node.get("type", [])
-        types = [types] if isinstance(types, str) else types
-        text = value.strip()
-        if "boolean" in types and text.lower() in ("true", "false"):
-            return text.lower() == "true"
-        if not NUMBER.fullmatch(text):
-            return value
-        number = float(text)
-        if "integer" in types and number.is_integer() and re.fullmatch(r"[-+]?\d+", text):
-            return int(text)
-        if "number" in types:
-            return number
-        return value
-
-    def walk(node: Any, sub: dict, key: str) -> None:
-        sub = resolve(sub)
-        if isinstance(node, dict):
-            props = sub.get("properties", {})
-            extra = sub.get("additionalProperties")
-            for k in node:
-                child = props.get(k, extra if isinstance(extra, dict) else None)
-                if child is None:
-                    continue
-                child = resolve(child)
-                path = f"{key}.{k}" if key else str(k)
-                if isinstance(node[k], str):
-                    new = convert(node[k], child)
-                    if new is not node[k]:
-                        notes.append(f"config: {path} = {node[k]!r} read as {new!r}")
-                        node[k] = new
-                else:
-                    walk(node[k], child, path)
-        elif isinstance(node, list) and isinstance(sub.get("items"), dict):
-            for i, item in enumerate(node):
-                if isinstance(item, str):
-                    new = convert(item, resolve(sub["items"]))
-                    if new is not item:
-                        notes.append(f"config: {key}.{i} = {item!r} read as {new!r}")
-                        node[i] = new
-                else:
-                    walk(item, sub["items"], f"{key}.{i}")
-
-    walk(config, schema, "")
+    walk = _Coercer(notes)
+    walk.mapping(config, Root, "")
+    try:
+        families = load_families(tuple(config.get("families") or ()))
+    except ValueError:
+        return notes
+    for name, preset in (config.get("presets") or {}).items():
+        if not isinstance(preset, dict):
+            continue
+        for family in families.values():
+            spec = family.module("specs")
+            for exp, section in (preset.get(family.section) or {}).items():
+                key = f"presets.{name}.{family.section}.{exp}"
+                if isinstance(section, dict):
+                    walk.mapping(section, spec.EXPERIMENT, key)
+                    for v, settings in (section.get("variants") or {}).items():
+                        if isinstance(settings, dict):
+                            walk.mapping(settings, spec.VARIANT, f"{key}.variants.{v}")
+        if isinstance(preset.get("figures"), dict):
+            walk.mapping(preset["figures"], MaskFigure, f"presets.{name}.figures")
     return notes
 
 
-def problems(config: dict, schema: dict) -> list[str]:
-    """Every schema violation and cross-key inconsistency of ``config``, one message each."""
-    validator = Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.path])
-    found = [_explain(e) for e in errors]
-    if not found:
-        found = _consistency(config)
-    return found
+class _Coercer:
+    def __init__(self, notes: list[str]) -> None:
+        self.notes = notes
+
+    def mapping(self, node: dict, cls: type, key: str) -> None:
+        hints = typing.get_type_hints(cls)
+        for k, v in list(node.items()):
+            if k in hints:
+                node[k] = self.value(v, hints[k], f"{key}.{k}" if key else str(k))
+
+    def value(self, v: Any, tp: Any, key: str) -> Any:
+        origin = typing.get_origin(tp)
+        if origin in (typing.Union, types.UnionType):
+            tp = next(a for a in typing.get_args(tp) if a is not type(None))
+            origin = typing.get_origin(tp)
+        if dataclasses.is_dataclass(tp) and isinstance(v, dict):
+            self.mapping(v, tp, key)
+        elif origin is tuple and isinstance(v, list):
+            return [self.value(x, typing.get_args(tp)[0], f"{key}.{i}") for i, x in enumerate(v)]
+        elif isinstance(v, str) and tp in (int, float, bool):
+            new = _number(v, tp)
+            if new is not v:
+                self.notes.append(f"config: {key} = {v!r} read as {new!r}")
+            return new
+        return v
 
 
-def _explain(e: ValidationError) -> str:
-    key = ".".join(str(p) for p in e.absolute_path) or "(top level)"
-    v, value = e.validator_value, e.instance
-    allowed = {
-        "enum": lambda: f"one of {v}",
-        "type": lambda: f"a value of type {v}",
-        "minimum": lambda: f"a number >= {v}",
-        "exclusiveMinimum": lambda: f"a number > {v}",
-        "maximum": lambda: f"a number <= {v}",
-        "exclusiveMaximum": lambda: f"a number < {v}",
-        "minItems": lambda: f"a list of at least {v} item(s)",
-        "minProperties": lambda: f"at least {v} entry(ies)",
-        "uniqueItems": lambda: "a list without repeated items",
-        "pattern": lambda: f"a string matching {v}",
-    }
-    if e.validator == "additionalProperties":
-        known = sorted(e.schema.get("properties", {}))
-        extra = sorted(set(value) - set(known))
-        return f"config: {key}: unknown key(s) {extra}; allowed keys: {known}"
-    if e.validator == "required":
-        return f"config: {key}: {e.message}"
-    if "propertyNames" in e.relative_schema_path:
-        return f"config: {key}: bad name {value!r}; names must match {v}"
-    what = allowed.get(str(e.validator), lambda: e.message)()
-    desc = e.schema.get("description")
-    return f"config: {key} = {_short(value)} is not allowed; expected {what}" + (
-        f" ({desc})" if desc else ""
-    )
+def _number(text: str, tp: type) -> Any:
+    t = text.strip()
+    if tp is bool:
+        return t.lower() == "true" if t.lower() in ("true", "false") else text
+    if not NUMBER.fullmatch(t):
+        return text
+    if tp is int:
+        return int(t) if re.fullmatch(r"[-+]?\d+", t) else text
+    return float(t)
 
 
-def _consistency(config: dict) -> list[str]:
-    """Rules the schema cannot state: the chosen preset exists, widths fit their layers."""
-    out = []
-    preset = config["preset"]
-    if preset not in config["presets"]:
-        return [
-            f"config: preset = {preset!r} is not defined; choose one of {sorted(config['presets'])}"
-        ]
-    out += _shared(config["presets"][preset], f"presets.{preset}")
-    for family in ("autoencoders", "heads"):
-        for name, spec in config["presets"][preset].get(family, {}).items():
-            out += _source(spec, f"presets.{preset}.{family}.{name}")
-    for name, spec in config["presets"][preset].get("autoencoders", {}).items():
-        key = f"presets.{preset}.autoencoders.{name}"
-        if spec.get("arch", "mlp") == "mlp" and spec["hidden"] < 1:
-            out.append(
-                f"config: {key}.hidden = {spec['hidden']} is not allowed for arch mlp; expected "
-                "a number >= 1 (hidden units of the encoder and decoder; only conv ignores it)"
-            )
-        out += _batch_covers_latent(spec, key)
-        if "td" not in spec["variants"]:
-            # Found by its claims job only, after every model had trained: say so up front.
-            out.append(
-                f"config: {key}.variants has no `td`, the variant its claims measure; add "
-                f"e.g. `td: {{mode: triangle}}` (variants: {sorted(spec['variants'])})"
-            )
-        if "pcaae_widths" in spec and spec.get("arch", "mlp") != "mlp":
-            out.append(f"config: {key}.pcaae_widths: PCAAE is built for MLP autoencoders only")
-        if spec.get("pcaae_widths", 0) > spec["latent"]:
-            out.append(
-                f"config: {key}.pcaae_widths = {spec['pcaae_widths']}: width larger than the "
-                f"latent layer (latent: {spec['latent']})"
-            )
-        for field in ("recon_widths", "headline_widths", "fixed_widths"):
-            too_wide = [w for w in spec.get(field, []) if w > spec["latent"]]
-            if too_wide:
-                out.append(
-                    f"config: {key}.{field} = {too_wide}: width larger than the latent "
-                    f"layer (latent: {spec['latent']})"
-                )
-    for name, spec in config["presets"][preset].get("heads", {}).items():
-        key = f"presets.{preset}.heads.{name}"
-        for field in ("widths", "fixed_widths"):
-            too_wide = [w for w in spec[field] if w > spec["hidden"]]
-            if too_wide:
-                out.append(
-                    f"config: {key}.{field} = {too_wide}: width larger than the hidden "
-                    f"layers (hidden: {spec['hidden']})"
-                )
-        model = spec["claims"]["model"]
-        if model not in spec["variants"]:
-            out.append(
-                f"config: {key}.claims.model = {model!r} names no variant of this experiment; "
-                f"choose one of {sorted(spec['variants'])}"
-            )
-        if spec["dataset"] == "imagenet" and "imagenet" not in spec:
-            out.append(f"config: {key}: dataset imagenet needs an `imagenet:` section")
-        if spec["reference"] == "pretrained" and spec["dataset"] != "imagenet":
-            out.append(
-                f"config: {key}.reference = 'pretrained' needs dataset imagenet "
-                f"(got {spec['dataset']!r})"
-            )
-        if spec["reference"] == "backbone" and "backbone" not in spec:
-            out.append(f"config: {key}.reference = 'backbone' needs a `backbone:` section")
-        if "backbone" in spec and spec["dataset"] in ("digits", "imagenet"):
-            out.append(
-                f"config: {key}.backbone: a backbone is trained on mnist or fashion_mnist "
-                f"images, not {spec['dataset']!r}"
-            )
-    return out
-
-
-def _source(spec: dict, key: str) -> list[str]:
-    """`source: local` and `auto` read `path:`; local needs the folder to exist."""
-    source, path = spec.get("source"), spec.get("path")
-    if source in ("local", "auto") and not path:
-        return [f"config: {key}: `source: {source}` needs `path:` (the dataset's folder)"]
-    if source == "local" and not Path(path).is_dir():
-        return [
-            f"config: {key}.path = {path!r} is not a folder; "
-            "point it at the dataset's files or use `source: download` or `auto`"
-        ]
+def problems(config: dict) -> list[str]:
+    """Every problem of ``config`` (each preset's sections, and the chosen preset's data), one
+    message each, naming the dotted key."""
+    try:
+        resolve(config)
+    except ConfigError as err:
+        return str(err).split("\n")
     return []
 
 
-def _batch_covers_latent(spec: dict, key: str) -> list[str]:
-    """A triangle batch of B samples trains only B of the latent's W widths when B < W.
-
-    Sample i keeps ``ceil((i + 1) * W / B)`` units (:mod:`tridrop.dropout`): batch 1 keeps every
-    unit (no TD at all), batch 2 on a latent of 4 trains widths 2 and 4 only.
-    """
-    batch, latent = spec["batch_size"], spec["latent"]
-    triangle = [n for n, v in spec["variants"].items() if v["mode"] == "triangle"]
-    if not triangle or batch >= latent:
-        return []
-    trained = sorted({-(-(i + 1) * latent // batch) for i in range(batch)})
-    parts = [str(w) for w in trained]
-    shown = ", ".join(parts if len(parts) <= 8 else [*parts[:4], "...", *parts[-2:]])
-    return [
-        f"config: {key}.batch_size = {batch} is smaller than the latent width ({latent}): "
-        f"mode triangle (variants {triangle}) would train only widths {shown} of 1..{latent}; use "
-        f"batch_size >= {latent} (a multiple of it trains every width equally often)"
-    ]
-
-
-# Names that label other outputs of an experiment's run folder, not variants.
-RESERVED = ("baselines", "features", "pretrained", "backbone", "notd_reference", "pcaae")
-SPLIT_KEYS = ("source", "path", "test_fraction", "split_seed", "max_train", "max_test")
-
-
-def _shared(preset: dict, key: str) -> list[str]:
-    """Across experiments: unique names, and one split per dataset (it is stored once)."""
-    out = []
-    aes, heads = preset.get("autoencoders", {}), preset.get("heads", {})
-    for name in sorted(set(aes) & set(heads)):
-        out.append(
-            f"config: {key}: experiment {name!r} is both an autoencoder and a head; "
-            "experiment names must be unique"
+def resolve(config: dict) -> Settings:
+    """The chosen preset's checked settings; :class:`ConfigError` lists every problem."""
+    found: list[str] = []
+    try:
+        root = load(Root, config, "")
+        families = load_families(root.families)
+    except (SpecError, ValueError) as err:
+        raise ConfigError(_config_message(err)) from None
+    chosen = None
+    for name, preset in root.presets.items():
+        try:
+            settings = _preset(root, families, name, preset)
+        except ConfigError as err:
+            found += str(err).split("\n")
+            continue
+        if name == root.preset:
+            chosen = settings
+    if root.preset not in root.presets:
+        found.append(
+            f"config: preset = {root.preset!r} is not defined; choose one of {sorted(root.presets)}"
         )
-    first: dict[str, tuple[str, dict]] = {}
-    for family, section in (("autoencoders", aes), ("heads", heads)):
-        for name, spec in section.items():
-            for variant in spec.get("variants", {}):
-                if variant in RESERVED or re.fullmatch(r"fixed\d+", variant):
-                    out.append(
-                        f"config: {key}.{family}.{name}.variants.{variant}: reserved "
-                        "name (fixed<width> variants come from fixed_widths)"
+    if chosen is not None:
+        found += _sources(chosen)
+    if found:
+        raise ConfigError("\n".join(found))
+    return chosen
+
+
+def _config_message(err: Exception) -> str:
+    text = str(err)
+    text = re.sub(r"^\.", "", text)
+    text = text.replace(": unknown key(s)", ": unknown key(s)", 1)
+    if text.startswith(":"):
+        text = "(top level)" + text
+    return text if text.startswith("config:") else f"config: {text}"
+
+
+def _preset(root: Root, families: dict[str, Family], name: str, preset: Any) -> Settings:
+    key = f"presets.{name}"
+    if not isinstance(preset, dict):
+        raise ConfigError(f"config: {key}: expected a mapping of families and figures")
+    sections = {f.section: f for f in families.values()}
+    unknown = sorted(set(preset) - set(sections) - {"figures"})
+    if unknown:
+        allowed = sorted([*sections, "figures"])
+        raise ConfigError(f"config: {key}: unknown key(s) {unknown}; allowed keys: {allowed}")
+    found, experiments = [], {}
+    for section, family in sections.items():
+        spec = family.module("specs")
+        for exp, data in (preset.get(section) or {}).items():
+            where = f"{key}.{section}.{exp}"
+            try:
+                _check(
+                    re.fullmatch(r"[a-z][a-z0-9_]*", str(exp)) is not None,
+                    "name",
+                    exp,
+                    "a name of lowercase letters, digits and _",
+                )
+                parsed = load(spec.EXPERIMENT, data, "spec")
+                for v in parsed.variants:
+                    _check(
+                        v not in RESERVED and not re.fullmatch(r"fixed\d+", v),
+                        f"variants.{v}",
+                        v,
+                        "a name that is not reserved (fixed<width> "
+                        f"variants come from fixed_widths; {list(RESERVED)} name outputs)",
                     )
-            split = {k: spec.get(k) for k in SPLIT_KEYS}
-            seen = first.setdefault(spec["dataset"], (f"{family}.{name}", split))
+                spec.job_specs(exp, parsed)
+            except SpecError as err:
+                found.append(f"config: {where}" + _tail(err))
+                continue
+            experiments.setdefault(family.name, {})[exp] = parsed
+    try:
+        figures = load(MaskFigure, preset.get("figures") or {}, "spec")
+    except SpecError as err:
+        found.append(f"config: {key}.figures" + _tail(err))
+    found += _shared(experiments, families, key)
+    if found:
+        raise ConfigError("\n".join(found))
+    return Settings(name, root.device, root.deterministic, families, experiments, figures)
+
+
+def _tail(err: SpecError) -> str:
+    """The message after its key's ``spec`` prefix: ``.latent = ...`` or ``: unknown ...``."""
+    text = str(err)
+    for prefix in ("spec: ", "spec"):
+        if text.startswith(prefix):
+            rest = text[len(prefix) :]
+            return rest if rest.startswith((".", ":", "[")) else "." + rest
+    return ": " + text
+
+
+def _shared(experiments: dict, families: dict[str, Family], key: str) -> list[str]:
+    """Across experiments: unique names, and one split per dataset (it is stored once)."""
+    out, seen_names = [], {}
+    first: dict[str, tuple[str, dict]] = {}
+    for fam, exps in experiments.items():
+        section = families[fam].section
+        for name, exp in exps.items():
+            if name in seen_names:
+                out.append(
+                    f"config: {key}: experiment {name!r} is in {seen_names[name]} and "
+                    f"{section}; experiment names must be unique"
+                )
+            seen_names[name] = section
+            split = {k: getattr(exp, k) for k in SPLIT_KEYS}
+            seen = first.setdefault(exp.dataset, (f"{section}.{name}", split))
             diff = [k for k in SPLIT_KEYS if split[k] != seen[1][k]]
             if diff:
                 out.append(
-                    f"config: {key}.{family}.{name}: dataset {spec['dataset']!r} is "
+                    f"config: {key}.{section}.{name}: dataset {exp.dataset!r} is "
                     f"stored once per preset, but its {diff} differ from "
                     f"{key}.{seen[0]}; make them equal"
                 )
     return out
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+def _sources(settings: Settings) -> list[str]:
+    """`source: local` and `auto` read `path:`; local needs the folder to exist."""
+    out = []
+    for fam, exps in settings.experiments.items():
+        section = settings.families[fam].section
+        for name, exp in exps.items():
+            key = f"presets.{settings.preset}.{section}.{name}"
+            if exp.source in ("local", "auto") and not exp.path:
+                out.append(
+                    f"config: {key}: `source: {exp.source}` needs `path:` (the dataset's folder)"
+                )
+            elif exp.source == "local" and not Path(exp.path).is_dir():
+                out.append(
+                    f"config: {key}.path = {exp.path!r} is not a folder; "
+                    "point it at the dataset's files or use `source: download` or `auto`"
+                )
+    return out

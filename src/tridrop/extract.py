@@ -244,8 +244,10 @@ def _cut_consumers(
             if axis[0] == "blocks":
                 block, rest = divmod(m.in_features, cut.td.width)
                 if rest:
-                    raise cut.fail(user, f"has {m.in_features} inputs, not a multiple of "
-                                         f"{cut.td.width} channels")  # fmt: skip
+                    raise cut.fail(
+                        user,
+                        f"has {m.in_features} inputs, not a multiple of {cut.td.width} channels",
+                    )
             elif m.in_features != cut.td.width:
                 raise cut.fail(user, f"has {m.in_features} inputs, not {cut.td.width}")
             cut.edit(user, "inp", cut.kept * block)

@@ -152,7 +152,7 @@ def gap_table(table: pd.DataFrame) -> str:
 
 
 def _gaps(results: Path, base: Path) -> list[str]:
-    from tridrop.gap import front_summary
+    from tridrop.families.autoencoder.gap import front_summary
 
     out = []
     for path in sorted((results / "tables").glob("*_gap.csv")):

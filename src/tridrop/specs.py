@@ -1,9 +1,12 @@
-"""Typed run specs: every job's settings, their defaults and their validation, in one place.
+"""Typed specs: every setting, its default, its bounds and its one-line description, in one place.
 
-A rule builds a job's spec from the config with :func:`pick` (config keys are field names),
-passes it as JSON (:func:`dump`), and the job rebuilds it with :func:`load`, which rejects
-unknown keys, wrong types and out-of-range values with a message naming the key. A new
-hyper-parameter touches three files: the config, its schema and a dataclass here.
+A setting is a dataclass field declared with :func:`setting` (default, bounds, doc); the
+:class:`Spec` base checks the bounds, and a spec's ``check`` adds rules across fields. Each
+family's wing declares its job specs in its own ``specs`` module; the config's experiment
+sections are unions of them (:func:`section`), so the config is validated by building the
+specs (:mod:`tridrop.config`). A rule builds a job's spec with :func:`pick` (config keys are
+field names), passes it as JSON (:func:`dump`), and the job rebuilds it with :func:`load`,
+which rejects unknown keys, wrong types and out-of-range values with a message naming the key.
 """
 
 from __future__ import annotations
@@ -13,12 +16,16 @@ import json
 import re
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from typing import Any
 
-MODES = ("triangle", "random", "nested", "loguniform", "dropout", "none")  # as tridrop.dropout
-LOSSES = ("plain", "matryoshka", "sandwich")  # as in tridrop.objectives
+from tridrop.dropout import MODES
+
 FIXED = re.compile(r"fixed(\d+)")  # a variant trained without TD at one fixed width
+NAME = r"[a-z][a-z0-9_]*"  # experiment and variant names (wildcards, file names)
+# Fields a job's spec gets from the rule, never from an experiment's config section.
+JOB_FIELDS = ("rows", "experiment", "width", "model", "train", "objective")
+DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
 class SpecError(ValueError):
@@ -30,215 +37,216 @@ def _check(ok: bool, key: str, value: Any, expected: str) -> None:
         raise SpecError(f"spec: {key} = {value!r} is not allowed; expected {expected}")
 
 
-def _device(value: str) -> None:
-    _check(
-        value in ("auto", "cpu") or re.fullmatch(r"cuda(:\d+)?", value) is not None,
-        "device",
-        value,
-        "auto, cpu, cuda or cuda:N",
-    )
+def setting(
+    default: Any = MISSING,
+    doc: str = "",
+    *,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+    choices: tuple | None = None,
+    pattern: str | None = None,
+    min_items: int | None = None,
+    unique: bool = False,
+) -> Any:
+    """A spec field: its default, its one-line ``doc`` and its bounds (checked by :class:`Spec`).
+
+    Bounds apply to a number, to each item of a list, and are skipped for ``None``; ``choices``
+    and ``pattern`` to a string (or each key of a mapping, for ``pattern``).
+    """
+    bounds = {"ge": ge, "gt": gt, "le": le, "lt": lt}
+    meta = {
+        "doc": doc,
+        "bounds": {k: v for k, v in bounds.items() if v is not None},
+        "choices": choices,
+        "pattern": pattern,
+        "min_items": min_items,
+        "unique": unique,
+    }
+    if isinstance(default, dict | list):
+        value = default
+        return field(default_factory=lambda: type(value)(value), metadata=meta)
+    return field(default=default, metadata=meta)
 
 
-def _within(width: int, key: str, widths: tuple[int, ...]) -> None:
-    """A sweep's ``width`` is at least 1 and its listed ``widths`` lie in 1..width."""
-    _check(width >= 1, "width", width, "an integer >= 1")
-    too_wide = [w for w in widths if not 1 <= w <= width]
-    _check(not too_wide, key, too_wide, f"widths in 1..width ({width})")
+def expected(kind: str, bounds: dict) -> str:
+    """The allowed range in words: 'an integer >= 1', 'a number in (0, 1]'."""
+    low = ("[", bounds["ge"]) if "ge" in bounds else ("(", bounds.get("gt"))
+    high = ("]", bounds["le"]) if "le" in bounds else (")", bounds.get("lt"))
+    if low[1] is not None and high[1] is not None:
+        return f"{kind} in {low[0]}{low[1]}, {high[1]}{high[0]}"
+    if low[1] is not None:
+        return f"{kind} {'>=' if low[0] == '[' else '>'} {low[1]}"
+    if high[1] is not None:
+        return f"{kind} {'<=' if high[0] == ']' else '<'} {high[1]}"
+    return kind
+
+
+def _in_bounds(value: float, bounds: dict) -> bool:
+    tests = {
+        "ge": lambda b: value >= b,
+        "gt": lambda b: value > b,
+        "le": lambda b: value <= b,
+        "lt": lambda b: value < b,
+    }
+    return all(tests[k](b) for k, b in bounds.items())
 
 
 @dataclass(frozen=True)
-class TrainSpec:
-    """Optimisation settings of one training run (Adam, shuffled mini-batches)."""
-
-    epochs: int = 100
-    batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    seed: int = 0
-    device: str = "auto"
-    # CUDA only (the CPU is deterministic already): deterministic kernels, no autotuning.
-    deterministic: bool = False
+class Spec:
+    """Base of every spec: checks each field's bounds, then the spec's own :meth:`check`."""
 
     def __post_init__(self) -> None:
-        _check(self.epochs >= 1, "epochs", self.epochs, "an integer >= 1")
-        _check(self.batch_size >= 1, "batch_size", self.batch_size, "an integer >= 1")
-        _check(self.lr > 0, "lr", self.lr, "a number > 0")
-        _check(self.weight_decay >= 0, "weight_decay", self.weight_decay, "a number >= 0")
-        _check(self.seed >= 0, "seed", self.seed, "an integer >= 0")
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            _check_field(f, hints[f.name], getattr(self, f.name))
+        self.check()
+
+    def check(self) -> None:
+        """Rules across fields (a subclass's); bounds of single fields are declared."""
+
+
+def _check_field(f: dataclasses.Field, tp: Any, value: Any) -> None:
+    meta = f.metadata
+    if not meta or value is None:
+        return
+    name = f.name
+    if meta["choices"] is not None:
+        _check(value in meta["choices"], name, value, f"one of {list(meta['choices'])}")
+    if meta["pattern"] is not None:
+        names = list(value) if isinstance(value, dict) else [value]
+        for n in names:
+            _check(
+                bool(re.fullmatch(meta["pattern"], n)),
+                name,
+                n,
+                f"a name matching {meta['pattern']}",
+            )
+    items = list(value) if isinstance(value, tuple) else None
+    if meta["min_items"] is not None:
+        n = meta["min_items"]
+        _check(len(value) >= n, name, _plain(value), f"at least {n} item(s)")
+    if meta["unique"] and items is not None:
+        _check(len(set(items)) == len(items), name, list(items), "a list without repeated items")
+    bounds = meta["bounds"]
+    if bounds:
+        inner = typing.get_args(tp)[0] if items is not None else _strip_optional(tp)
+        kind = "an integer" if inner is int else "a number"
+        for i, v in enumerate(items if items is not None else [value]):
+            key = f"{name}[{i}]" if items is not None else name
+            _check(_in_bounds(v, bounds), key, v, expected(kind, bounds))
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _strip_optional(tp: Any) -> Any:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        (inner,) = [a for a in typing.get_args(tp) if a is not type(None)]
+        return inner
+    return tp
+
+
+def doc(cls: type, name: str) -> str:
+    """The one-line description of setting ``name`` of ``cls`` ('' when it has none)."""
+    f = {f.name: f for f in dataclasses.fields(cls)}[name]
+    return f.metadata.get("doc", "") if f.metadata else ""
+
+
+def section(
+    name: str, doc_text: str, parts: tuple[type, ...], *own: tuple, exclude=(), base: type
+) -> type:
+    """A config section spec: the settings of ``parts`` (each written once, in its own spec;
+    job-level fields such as ``rows`` and those in ``exclude`` left out), then ``own`` fields
+    ``(name, type, setting(...))``; keyword-only, checked by ``base``'s ``check``."""
+    fields, seen = [], {*exclude, *JOB_FIELDS}
+    for part in parts:
+        hints = typing.get_type_hints(part)
+        for f in dataclasses.fields(part):
+            if f.name in seen or f.name in {o[0] for o in own}:
+                continue
+            seen.add(f.name)
+            copy = field(default=f.default, default_factory=f.default_factory, metadata=f.metadata)
+            fields.append((f.name, hints[f.name], copy))
+    cls = dataclasses.make_dataclass(
+        name, [*fields, *own], bases=(base,), frozen=True, kw_only=True
+    )
+    cls.__doc__ = doc_text
+    cls.__module__ = base.__module__
+    return cls
+
+
+@dataclass(frozen=True)
+class TrainSpec(Spec):
+    """Optimisation settings of one training run (Adam, shuffled mini-batches)."""
+
+    epochs: int = setting(100, "passes over the training set", ge=1)
+    batch_size: int = setting(64, "images per optimisation step", ge=1)
+    lr: float = setting(1e-3, "Adam's learning rate", gt=0)
+    weight_decay: float = setting(0.0, "Adam's L2 penalty", ge=0)
+    seed: int = setting(0, "the run's random seed (initialisation, batches, masks)", ge=0)
+    device: str = setting("auto", "auto (CUDA when present, else the CPU), cpu, cuda or cuda:N")
+    # CUDA only (the CPU is deterministic already): deterministic kernels, no autotuning.
+    deterministic: bool = setting(False, "CUDA only: deterministic kernels, no autotuning")
+
+    def check(self) -> None:
         _device(self.device)
 
 
+def _device(value: str) -> None:
+    _check(DEVICE.fullmatch(value) is not None, "device", value, "auto, cpu, cuda or cuda:N")
+
+
+DATASETS = ("digits", "mnist", "fashion_mnist", "celeba", "imagenet")
+
+
 @dataclass(frozen=True)
-class SplitSpec:
+class SplitSpec(Spec):
     """How a dataset is split and stored; shared by every experiment that uses it."""
 
-    dataset: str
-    test_fraction: float = 0.2
-    split_seed: int = 0
-    max_train: int | None = None
-    max_test: int | None = None
+    dataset: str = setting(
+        MISSING,
+        "digits (scikit-learn's 8x8, bundled), mnist or fashion_mnist (IDX files), celeba "
+        "(aligned faces, 64x64) or imagenet (VGG19 features of a local copy; heads only)",
+        choices=DATASETS,
+    )
+    source: str = setting(
+        "download",
+        "download (torchvision), local (IDX files or CelebA's layout in `path`), auto (local "
+        "where `path` holds the files, else download)",
+        choices=("download", "local", "auto"),
+    )
+    path: str | None = setting(None, "the dataset's folder for source local or auto")
+    test_fraction: float = setting(
+        0.2, "share held out for testing (datasets without an official split)", gt=0, lt=1
+    )
+    split_seed: int = setting(0, "seed of that split", ge=0)
+    max_train: int | None = setting(None, "at most this many training images (null: all)", ge=1)
+    max_test: int | None = setting(None, "at most this many test images (null: all)", ge=1)
 
-    def __post_init__(self) -> None:
-        _check(0 < self.test_fraction < 1, "test_fraction", self.test_fraction, "in (0, 1)")
-        _check(self.split_seed >= 0, "split_seed", self.split_seed, "an integer >= 0")
-        for key in ("max_train", "max_test"):
-            value = getattr(self, key)
-            _check(value is None or value >= 1, key, value, "an integer >= 1 or null")
+
+SPLIT_KEYS = tuple(f.name for f in dataclasses.fields(SplitSpec) if f.name != "dataset")
 
 
 @dataclass(frozen=True)
-class TDSpec:
+class TDSpec(Spec):
     """The Triangular Dropout layer of a model: how widths are drawn in training."""
 
-    mode: str = "triangle"
-    # nested: p of the geometric cut point; dropout: the drop rate.
-    p: float = 0.1
-
-    def __post_init__(self) -> None:
-        _check(self.mode in MODES, "mode", self.mode, f"one of {list(MODES)}")
-        _check(0 < self.p <= 1, "p", self.p, "a number in (0, 1]")
-
-
-@dataclass(frozen=True)
-class AutoencoderModel(TDSpec):
-    """An autoencoder: MLP (``hidden`` units) or conv (``channels``), ``latent`` TD units."""
-
-    arch: str = "mlp"
-    hidden: int = 128
-    channels: tuple[int, ...] = (32, 64, 128, 256)
-    latent: int = 16
-    # Share of each training batch kept at full width (vsnn's mix of unmasked samples).
-    full: float = 0.0
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        _check(0 <= self.full <= 1, "full", self.full, "a number in [0, 1]")
-        _check(self.arch in ("mlp", "conv"), "arch", self.arch, "mlp or conv")
-        _check(self.latent >= 1, "latent", self.latent, "an integer >= 1")
-        _check(self.arch != "mlp" or self.hidden >= 1, "hidden", self.hidden, ">= 1 for an MLP")
-        _check(
-            len(self.channels) >= 1 and min(self.channels) >= 1,
-            "channels",
-            self.channels,
-            "a list of channel counts >= 1",
-        )
+    mode: str = setting(
+        "triangle",
+        "widths in training: triangle (by batch position), random (uniform), nested "
+        "(geometric), loguniform, dropout (plain) or none (no TD)",
+        choices=MODES,
+    )
+    p: float = setting(
+        0.1, "nested: p of the geometric cut point; dropout: the drop rate", gt=0, le=1
+    )
 
 
 @dataclass(frozen=True)
-class HeadModel(TDSpec):
-    """A classifier head with two hidden layers of ``hidden`` units, each followed by TD."""
-
-    hidden: int = 4096
-    # reference: start from the experiment's reference head; scratch: random initialisation.
-    init: str = "scratch"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        _check(self.hidden >= 1, "hidden", self.hidden, "an integer >= 1")
-        _check(self.init in ("reference", "scratch"), "init", self.init, "reference or scratch")
-
-
-@dataclass(frozen=True)
-class Objective:
-    """What each training step of an autoencoder minimises (``tridrop.objectives``).
-
-    plain: the reconstruction error under the layer's masks; matryoshka: the mean of the
-    errors at the nested widths 1, 2, 4, ..., W for every sample (MRL-E, one decoder);
-    sandwich: the mean of the errors at full width, width 1 and ``sandwich_random`` random
-    widths (US-Nets' sandwich rule), with ``distill`` the narrow widths also fit the full
-    width's output (inplace distillation).
-    """
-
-    loss: str = "plain"
-    sandwich_random: int = 2
-    distill: bool = False
-
-    def __post_init__(self) -> None:
-        _check(self.loss in LOSSES, "loss", self.loss, f"one of {list(LOSSES)}")
-        ok = self.sandwich_random >= 0
-        _check(ok, "sandwich_random", self.sandwich_random, "an integer >= 0")
-
-
-@dataclass(frozen=True)
-class AutoencoderTrain:
-    model: AutoencoderModel
-    train: TrainSpec
-    objective: Objective = field(default_factory=Objective)
-
-    def __post_init__(self) -> None:
-        # A triangle batch of B < W samples trains only B of the W widths (batch 1: none).
-        m, b = self.model, self.train.batch_size
-        _check(
-            m.mode != "triangle" or b >= m.latent,
-            "train.batch_size",
-            b,
-            f"at least model.latent = {m.latent} in mode triangle (a smaller batch trains "
-            f"only {b} of the {m.latent} widths)",
-        )
-
-
-@dataclass(frozen=True)
-class PCAAETrain:
-    """PCAAE (Pham, Ladjal, Newson): latent units learned one at a time, up to ``widths``.
-
-    Stage k trains a one-unit encoder (with non-affine BatchNorm) and a decoder of k units for
-    ``train.epochs`` epochs, earlier encoders frozen; Adam with ``lr`` and ``betas``.
-    """
-
-    experiment: str
-    model: AutoencoderModel
-    train: TrainSpec
-    widths: int = 8
-    cov_weight: float = 1.0
-    betas: tuple[float, ...] = (0.5, 0.999)
-
-    def __post_init__(self) -> None:
-        _check(self.widths >= 1, "widths", self.widths, "an integer >= 1")
-        _check(self.cov_weight >= 0, "cov_weight", self.cov_weight, "a number >= 0")
-        ok = len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas)
-        _check(ok, "betas", self.betas, "two numbers in [0, 1)")
-
-
-@dataclass(frozen=True)
-class Gap:
-    """The gap report of one autoencoder experiment: each variant against the references."""
-
-    experiment: str
-    notd: str = "notd"
-    # The model name of each run's metadata file, in the order the files are given.
-    models: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class HeadTrain:
-    model: HeadModel
-    train: TrainSpec
-
-
-@dataclass(frozen=True)
-class BackboneModel:
-    """A small VGG-style CNN (conv blocks, then a head of two ``hidden``-wide layers) trained
-    without TD: the network whose frozen conv part feeds a head experiment's feature cache."""
-
-    channels: tuple[int, ...] = (32, 64, 128)
-    hidden: int = 512
-    dropout: float = 0.5
-
-    def __post_init__(self) -> None:
-        ok = len(self.channels) >= 1 and all(c >= 1 for c in self.channels)
-        _check(ok, "channels", self.channels, "a non-empty list of integers >= 1")
-        _check(self.hidden >= 1, "hidden", self.hidden, "an integer >= 1")
-        _check(0 <= self.dropout < 1, "dropout", self.dropout, "a number in [0, 1)")
-
-
-@dataclass(frozen=True)
-class BackboneTrain:
-    model: BackboneModel
-    train: TrainSpec
-
-
-@dataclass(frozen=True)
-class Rows:
+class Rows(Spec):
     """The labels of the result rows a job writes about one trained model."""
 
     experiment: str
@@ -247,215 +255,61 @@ class Rows:
 
 
 @dataclass(frozen=True)
-class AutoencoderSweep:
-    """Test MSE at every width up to ``width`` (a narrower model: at its own width only)."""
-
-    rows: Rows
-    width: int
-    recon_images: int = 8
-    recon_widths: tuple[int, ...] = ()  # empty: every width
-    device: str = "auto"
-
-    def __post_init__(self) -> None:
-        _within(self.width, "recon_widths", self.recon_widths)
-        _device(self.device)
-
-
-@dataclass(frozen=True)
-class AutoencoderAnalysis:
-    """Importance and dependence of the latent units on the first ``feature_images`` images."""
-
-    rows: Rows
-    feature_images: int = 500
-    device: str = "auto"
-
-    def __post_init__(self) -> None:
-        _device(self.device)
-
-
-@dataclass(frozen=True)
-class AutoencoderBaselines:
-    """Baselines that are not trained variants: PCA at widths ``1..width``."""
-
-    experiment: str
-    width: int
-
-    def __post_init__(self) -> None:
-        _check(self.width >= 1, "width", self.width, "an integer >= 1")
-
-
-@dataclass(frozen=True)
-class AutoencoderClaims:
-    """Thresholds of the paper's autoencoder claims, fixed before the runs that test them."""
-
-    experiment: str
-    td: str = "td"
-    notd: str = "notd"
-    # TD orders features: Spearman rho(unit, mean importance) below this.
-    importance_rho: float = -0.8
-    # Dependence mostly lower-triangular; 0.5 is a symmetric matrix.
-    lower_share: float = 0.5
-    # MSE falls with width: Spearman rho(width, mean MSE) below this.
-    mse_rho: float = -0.9
-    # TD at width k vs an autoencoder trained at width k: MSE ratio at most this.
-    fixed_ratio: float = 1.5
-    # TD vs the same autoencoder without TD, at full width: MSE ratio at most this.
-    full_gap: float = 1.5
-    # TD vs PCAAE at matched widths: geometric-mean MSE ratio at most this.
-    pcaae_ratio: float = 1.1
-    # Gap closed: some variant within gap_full of no TD at full width and within gap_fixed of
-    # the fixed-width autoencoders at every width.
-    gap_full: float = 1.05
-    gap_fixed: float = 1.1
-
-
-@dataclass(frozen=True)
-class ImageNetSpec:
-    """A local ImageNet copy and how its VGG19 features are cached (never downloaded)."""
-
-    root: str = "data/imagenet"
-    layout: str = "folder"
-    weights: str = "imagenet1k_v1"
-    max_classes: int | None = None
-    train_per_class: int | None = None
-    val_per_class: int | None = None
-    resize: int = 256
-    crop: int = 224
-    train_views: int = 1
-    shard_size: int = 10000
-    batch_size: int = 128
-    workers: int = 8
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        _check(self.layout in ("folder", "archives"), "layout", self.layout, "folder or archives")
-
-
-@dataclass(frozen=True)
-class FeatureCacheSpec:
-    """Which features to cache: VGG19 features of ImageNet, or a stored split's images (their
-    pixels, or the frozen conv features of a trained backbone)."""
-
-    dataset: str
-    split: str
-    imagenet: ImageNetSpec | None = None
-    device: str = "auto"
-
-    def __post_init__(self) -> None:
-        _check(self.split in ("train", "val"), "split", self.split, "train or val")
-        _check(
-            self.dataset != "imagenet" or self.imagenet is not None,
-            "imagenet",
-            None,
-            "an imagenet section for dataset imagenet",
-        )
-
-
-@dataclass(frozen=True)
-class PretrainedHead:
-    """The reference head: VGG19's own classifier (``classes`` outputs, ``hidden`` units), or
-    the head of a backbone trained here (then only ``hidden`` is checked against it)."""
-
-    weights: str = "imagenet1k_v1"
-    classes: int = 1000
-    hidden: int = 4096
-
-
-@dataclass(frozen=True)
-class HeadSweep:
-    """Top-1/top-5 at ``widths`` (a head narrower than ``width``: at its own width only)."""
-
-    rows: Rows
-    width: int
-    widths: tuple[int, ...]
-    device: str = "auto"
-
-    def __post_init__(self) -> None:
-        _within(self.width, "widths", self.widths)
-        _device(self.device)
-
-
-@dataclass(frozen=True)
-class HeadBaselines:
-    """The reference head at full width, cut by importance ranking, and truncated SVDs."""
-
-    experiment: str
-    widths: tuple[int, ...]
-    rank_samples: int = 10000
-    device: str = "auto"
-
-
-@dataclass(frozen=True)
-class HeadClaims:
-    """Thresholds of the paper's "minimal impact" claims for a pruned head."""
-
-    model: str = "td"
-    kept_25: float = 0.95
-    kept_10: float = 0.9
-    max_gap: float = 0.02
-
-
-@dataclass(frozen=True)
-class Experiment:
-    """Rows of one experiment (tables built from the aggregated sweeps)."""
-
-    experiment: str
-
-
-@dataclass(frozen=True)
-class Aggregate:
+class Aggregate(Spec):
     """Widths reported in the headline metrics (``dvc metrics show``)."""
 
-    headline_widths: tuple[int, ...] = (1, 2, 4, 8)
+    headline_widths: tuple[int, ...] = setting(
+        (1, 2, 4, 8), "widths reported in the headline metrics (dvc metrics show)", ge=1
+    )
 
 
 @dataclass(frozen=True)
-class Environment:
+class Environment(Spec):
     """The run's record: the device asked for and the resolved config."""
 
     device: str = "auto"
-    config: dict = field(default_factory=dict)
+    config: dict = setting({}, "the resolved config")
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         _device(self.device)
 
 
 @dataclass(frozen=True)
-class MaskFigure:
-    mask_batch: int = 16
-    mask_width: int = 16
+class MaskFigure(Spec):
+    """The triangular-mask figure."""
 
-    def __post_init__(self) -> None:
-        _check(self.mask_batch >= 1, "mask_batch", self.mask_batch, "an integer >= 1")
-        _check(self.mask_width >= 1, "mask_width", self.mask_width, "an integer >= 1")
+    mask_batch: int = setting(16, "batch size of the triangular-mask figure", ge=1)
+    mask_width: int = setting(16, "layer width of the triangular-mask figure", ge=1)
 
 
 @dataclass(frozen=True)
-class SweepFigure:
-    experiment: str
-    metric: str = "mse"
-
-
-@dataclass(frozen=True)
-class GapFigure:
-    experiment: str
-
-
-@dataclass(frozen=True)
-class ReconstructionsFigure:
-    title: str = ""
-
-
-@dataclass(frozen=True)
-class Readme:
+class Readme(Spec):
     """The presets whose generated pages are written (empty: every page)."""
 
     presets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
-class Nothing:
+class Nothing(Spec):
     """A job without settings."""
+
+
+@dataclass(frozen=True)
+class Experiment(Spec):
+    """The settings every experiment has, whatever its family (a wing's section adds its own)."""
+
+    seeds: tuple[int, ...] = setting(
+        (0, 1, 2), "seeds of every variant (one run each)", ge=0, min_items=1, unique=True
+    )
+    variants: dict = setting(
+        {"td": {"mode": "triangle"}},
+        "named variants: settings that differ from the experiment's (e.g. {mode: random})",
+        pattern=NAME,
+        min_items=1,
+    )
+    fixed_widths: tuple[int, ...] = setting(
+        (), "widths of the baselines trained without TD at one fixed width", ge=1, unique=True
+    )
 
 
 # ---------------------------------------------------------------- building and reading specs
@@ -467,8 +321,14 @@ def pick(cls: type, *sections: dict, **values: Any) -> Any:
     Only keys that are fields of ``cls`` are taken, so defaults live in the dataclass alone.
     """
     names = {f.name for f in dataclasses.fields(cls)}
-    merged = {k: v for s in sections for k, v in s.items() if k in names}
+    merged = {k: v for s in sections for k, v in _items(s) if k in names}
     return load(cls, {**merged, **values})
+
+
+def _items(section: Any):
+    if dataclasses.is_dataclass(section):
+        return ((f.name, getattr(section, f.name)) for f in dataclasses.fields(section))
+    return section.items()
 
 
 def dump(spec: Any) -> str:
@@ -494,7 +354,7 @@ def load(cls: type, data: dict | str, key: str = "spec") -> Any:
     for name, f in fields.items():
         if name in data:
             values[name] = _convert(hints[name], data[name], f"{key}.{name}")
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+        elif f.default is MISSING and f.default_factory is MISSING:
             raise SpecError(f"{key}: missing required key {name!r} ({cls.__name__})")
     try:
         return cls(**values)
@@ -507,13 +367,15 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _convert(inner, value, key)
+        return _convert(_strip_optional(tp), value, key)
     if dataclasses.is_dataclass(tp):
         return value if isinstance(value, tp) else load(tp, value, key)
     if origin is tuple:
         _check(isinstance(value, list | tuple), key, value, "a list")
         return tuple(_convert(args[0], v, f"{key}[{i}]") for i, v in enumerate(value))
+    if origin is dict:
+        _check(isinstance(value, dict), key, value, "a mapping")
+        return {k: _convert(args[1], v, f"{key}.{k}") for k, v in value.items()}
     if tp is bool:
         _check(isinstance(value, bool), key, value, "true or false")
     elif tp is int:
@@ -530,7 +392,7 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
 
 
 def describe(cls: type, indent: str = "  ") -> str:
-    """The fields of ``cls`` with their types and defaults (a job's ``--help``)."""
+    """The fields of ``cls`` with their types, defaults and descriptions (a job's ``--help``)."""
     hints = typing.get_type_hints(cls)
     lines = []
     for f in dataclasses.fields(cls):
@@ -539,14 +401,15 @@ def describe(cls: type, indent: str = "  ") -> str:
             lines.append(f"{indent}{f.name}:")
             lines.append(describe(tp, indent + "  "))
             continue
-        if f.default is not dataclasses.MISSING:
-            default = f"default {json.dumps(f.default)}"
-        elif f.default_factory is not dataclasses.MISSING:
+        if f.default is not MISSING:
+            default = f"default {json.dumps(_plain(f.default))}"
+        elif f.default_factory is not MISSING:
             default = f"default {json.dumps(f.default_factory())}"
         else:
             default = "required"
         name = getattr(tp, "__name__", str(tp).replace("typing.", ""))
-        lines.append(f"{indent}{f.name} ({name}): {default}")
+        text = f.metadata.get("doc") if f.metadata else ""
+        lines.append(f"{indent}{f.name} ({name}): {default}" + (f"; {text}" if text else ""))
     return "\n".join(line for line in lines if line)
 
 
@@ -556,9 +419,9 @@ def defaults(cls: type) -> dict:
     for f in dataclasses.fields(cls):
         if dataclasses.is_dataclass(f.default):  # a nested spec given as a default instance
             out[f.name] = json.loads(dump(f.default))
-        elif f.default is not dataclasses.MISSING:
+        elif f.default is not MISSING:
             out[f.name] = list(f.default) if isinstance(f.default, tuple) else f.default
-        elif f.default_factory is not dataclasses.MISSING:
+        elif f.default_factory is not MISSING:
             value = f.default_factory()
             out[f.name] = json.loads(dump(value)) if dataclasses.is_dataclass(value) else value
         elif dataclasses.is_dataclass(typing.get_type_hints(cls)[f.name]):
@@ -566,19 +429,25 @@ def defaults(cls: type) -> dict:
     return out
 
 
-def variant(section: dict, name: str, width_key: str) -> dict:
+def as_config(spec: Any) -> dict:
+    """A spec as plain config values (lists for tuples), e.g. a filled-in experiment section."""
+    return json.loads(json.dumps(dataclasses.asdict(spec)))
+
+
+def variant(section: Any, name: str, width_key: str) -> dict:
     """Settings of a variant of an experiment: a configured one, ``notd`` or ``fixed<width>``.
 
     ``notd`` (when not configured) and ``fixed<width>`` are the same network trained without
     TD, at full width or with ``width_key`` (``latent`` or ``hidden``) set to ``width``.
     """
-    if name in section["variants"]:
-        return dict(section["variants"][name])
+    variants = section.variants if dataclasses.is_dataclass(section) else section["variants"]
+    if name in variants:
+        return dict(variants[name])
     if name == "notd":
         return {"mode": "none", "init": "scratch"}
     if m := FIXED.fullmatch(name):
         return {"mode": "none", "init": "scratch", width_key: int(m.group(1))}
-    raise SpecError(f"unknown variant {name!r}; configured: {sorted(section['variants'])}")
+    raise SpecError(f"unknown variant {name!r}; configured: {sorted(variants)}")
 
 
 def rows_name(variant_name: str) -> str:

@@ -1,12 +1,14 @@
 # Variable-size autoencoders: train every variant and seed (fixed<width> variants are the
 # autoencoders trained at one width, the baseline TD avoids), sweep every latent width, PCA,
-# feature importance and dependence, the experiment's tables and claims.
+# PCAAE, feature importance and dependence, tables, claims, the gap report and the figures.
+# Specs and inputs: tridrop.families.autoencoder.workflow; commands: the jobs' signatures.
+AE = WINGS["autoencoder"]
 
 
 rule ae_train:
     input:
-        data=ae_data,
-        code=code("autoencoder:train"),
+        data=AE.data,
+        code=PIPE.code(AE.family, "train"),
     output:
         model=out("runs/{experiment}/{variant}/seed{seed}/model.pt"),
         meta=out("runs/{experiment}/{variant}/seed{seed}/model.json"),
@@ -15,177 +17,270 @@ rule ae_train:
     benchmark:
         logs("benchmarks/train_{experiment}_{variant}_seed{seed}.tsv")
     wildcard_constraints:
-        experiment=AE,
-        variant=TRAINED,
+        experiment=AE.pattern,
+        variant=AE.TRAINED,
     conda:
         CONDA_ENV
     threads: 1
     resources:
-        gpu=1 if USE_GPU else 0,
+        gpu=1 if PIPE.use_gpu else 0,
     params:
-        spec=ae_train_spec,
+        spec=AE.train_spec,
         checkpoint=work("{experiment}/{variant}/seed{seed}/checkpoint.pt"),
     shell:
-        "OMP_NUM_THREADS={threads} tridrop ae train --spec {params.spec:q}"
-        " --data {input.data:q} --model {output.model:q}"
-        " --checkpoint {params.checkpoint:q} 2> {log:q}"
+        PIPE.command(AE.family, "train")
 
 
 rule ae_sweep:
     input:
         model=rules.ae_train.output.model,
-        data=ae_data,
-        code=code("autoencoder:sweep"),
+        data=AE.data,
+        code=PIPE.code(AE.family, "sweep"),
     output:
-        sweep=out("runs/{experiment}/{variant}/seed{seed}/sweep.csv"),
+        out=out("runs/{experiment}/{variant}/seed{seed}/sweep.csv"),
         recon=out("runs/{experiment}/{variant}/seed{seed}/reconstructions.npz"),
     log:
         logs("sweep/{experiment}/{variant}/seed{seed}.log"),
     wildcard_constraints:
-        experiment=AE,
-        variant=TRAINED,
+        experiment=AE.pattern,
+        variant=AE.TRAINED,
     conda:
         CONDA_ENV
     threads: 1
     params:
-        spec=ae_sweep_spec,
+        spec=AE.sweep_spec,
     shell:
-        "OMP_NUM_THREADS={threads} tridrop ae sweep --spec {params.spec:q}"
-        " --model {input.model:q} --data {input.data:q} --out {output.sweep:q}"
-        " --recon {output.recon:q} 2> {log:q}"
+        PIPE.command(AE.family, "sweep")
 
 
 # PCAAE: latent units trained one at a time (a stage per unit), swept with a decoder per width.
 rule ae_pcaae:
     input:
-        data=ae_data,
-        code=code("autoencoder:pcaae"),
+        data=AE.data,
+        code=PIPE.code(AE.family, "pcaae"),
     output:
         model=out("runs/{experiment}/pcaae/seed{seed}/model.pt"),
         meta=out("runs/{experiment}/pcaae/seed{seed}/model.json"),
-        sweep=out("runs/{experiment}/pcaae/seed{seed}/sweep.csv"),
+        out=out("runs/{experiment}/pcaae/seed{seed}/sweep.csv"),
     log:
         logs("train/{experiment}/pcaae/seed{seed}.log"),
     benchmark:
         logs("benchmarks/train_{experiment}_pcaae_seed{seed}.tsv")
     wildcard_constraints:
-        experiment=AE,
+        experiment=AE.pattern,
     conda:
         CONDA_ENV
     threads: 1
     resources:
-        gpu=1 if USE_GPU else 0,
+        gpu=1 if PIPE.use_gpu else 0,
     params:
-        spec=ae_pcaae_spec,
+        spec=AE.pcaae_spec,
         checkpoint=work("{experiment}/pcaae/seed{seed}"),
     shell:
-        "OMP_NUM_THREADS={threads} tridrop ae pcaae --spec {params.spec:q}"
-        " --data {input.data:q} --model {output.model:q} --out {output.sweep:q}"
-        " --checkpoint {params.checkpoint:q} 2> {log:q}"
+        PIPE.command(AE.family, "pcaae")
 
 
 rule ae_baselines:
     input:
-        data=ae_data,
-        code=code("autoencoder:baselines"),
+        data=AE.data,
+        code=PIPE.code(AE.family, "baselines"),
     output:
-        out("runs/{experiment}/baselines/sweep.csv"),
+        out=out("runs/{experiment}/baselines/sweep.csv"),
     log:
         logs("sweep/{experiment}/baselines.log"),
     wildcard_constraints:
-        experiment=AE,
+        experiment=AE.pattern,
     conda:
         CONDA_ENV
     threads: 1
     params:
-        spec=ae_baselines_spec,
+        spec=AE.baselines_spec,
     shell:
-        "OMP_NUM_THREADS={threads} tridrop ae baselines --spec {params.spec:q}"
-        " --data {input.data:q} --out {output:q} 2> {log:q}"
+        PIPE.command(AE.family, "baselines")
 
 
 rule ae_analyse:
     input:
         model=rules.ae_train.output.model,
-        data=ae_data,
-        code=code("autoencoder:analyse"),
+        data=AE.data,
+        code=PIPE.code(AE.family, "analyse"),
     output:
         importance=out("runs/{experiment}/{variant}/seed{seed}/importance.csv"),
         dependence=out("runs/{experiment}/{variant}/seed{seed}/dependence.csv"),
     log:
         logs("features/{experiment}/{variant}/seed{seed}.log"),
     wildcard_constraints:
-        experiment=AE,
+        experiment=AE.pattern,
     conda:
         CONDA_ENV
     threads: 1
     params:
-        spec=ae_analysis_spec,
+        spec=AE.analysis_spec,
     shell:
-        "OMP_NUM_THREADS={threads} tridrop ae analyse --spec {params.spec:q}"
-        " --model {input.model:q} --data {input.data:q}"
-        " --importance {output.importance:q} --dependence {output.dependence:q} 2> {log:q}"
+        PIPE.command(AE.family, "analyse")
 
 
 rule ae_table:
     input:
-        importance=lambda w: ae_analyses(w, "importance"),
-        dependence=lambda w: ae_analyses(w, "dependence"),
-        code=code("autoencoder:table"),
+        importance=lambda w: AE.analyses(w, "importance"),
+        dependence=lambda w: AE.analyses(w, "dependence"),
+        code=PIPE.code(AE.family, "table"),
     output:
-        importance=out("tables/{experiment}_importance.csv"),
-        dependence=out("tables/{experiment}_dependence.csv"),
+        importance_out=out("tables/{experiment}_importance.csv"),
+        dependence_out=out("tables/{experiment}_dependence.csv"),
     log:
         logs("aggregate_features_{experiment}.log"),
     wildcard_constraints:
-        experiment=AE,
+        experiment=AE.pattern,
     conda:
         CONDA_ENV
+    params:
+        spec=NOTHING,
     shell:
-        "tridrop ae table --importance {input.importance:q}"
-        " --dependence {input.dependence:q} --importance-out {output.importance:q}"
-        " --dependence-out {output.dependence:q} 2> {log:q}"
+        PIPE.command(AE.family, "table")
 
 
 rule ae_claims:
     input:
-        sweeps=out("runs/{experiment}/sweeps.csv"),
-        importance=rules.ae_table.output.importance,
-        dependence=rules.ae_table.output.dependence,
-        code=code("autoencoder:claims"),
+        sweeps=rules.collect.output.out,
+        importance=rules.ae_table.output.importance_out,
+        dependence=rules.ae_table.output.dependence_out,
+        code=PIPE.code(AE.family, "claims"),
     output:
-        out("claims/{experiment}.csv"),
+        out=out("claims/{experiment}.csv"),
     log:
         logs("claims/{experiment}.log"),
     wildcard_constraints:
-        experiment=AE,
+        experiment=AE.pattern,
     conda:
         CONDA_ENV
     params:
-        spec=ae_claims_spec,
+        spec=AE.claims_spec,
     shell:
-        "tridrop ae claims --spec {params.spec:q} --sweeps {input.sweeps:q}"
-        " --importance {input.importance:q} --dependence {input.dependence:q}"
-        " --out {output:q} 2> {log:q}"
+        PIPE.command(AE.family, "claims")
 
 
 # The gap report: each variant's MSE against no TD (full width) and the fixed-width
 # autoencoders (each width), and its training cost.
 rule ae_gap:
     input:
-        sweeps=out("runs/{experiment}/sweeps.csv"),
-        meta=ae_gap_meta,
-        code=code("autoencoder:gap"),
+        sweeps=rules.collect.output.out,
+        meta=AE.gap_meta,
+        code=PIPE.code(AE.family, "gap"),
     output:
-        out("tables/{experiment}_gap.csv"),
+        out=out("tables/{experiment}_gap.csv"),
     log:
         logs("gap/{experiment}.log"),
     wildcard_constraints:
-        experiment=AE,
+        experiment=AE.pattern,
     conda:
         CONDA_ENV
     params:
-        spec=ae_gap_spec,
+        spec=AE.gap_spec,
     shell:
-        "tridrop ae gap --spec {params.spec:q} --sweeps {input.sweeps:q}"
-        " --meta {input.meta:q} --out {output:q} 2> {log:q}"
+        PIPE.command(AE.family, "gap")
+
+
+rule ae_plot_sweep:
+    input:
+        sweeps=rules.collect.output.out,
+        code=PIPE.code(AE.family, "plot_sweep"),
+    output:
+        png=report(
+            out("figures/{experiment}_mse_vs_width.png"),
+            caption="../report/mse_vs_width.rst",
+            category="{experiment}",
+            subcategory="Width sweep",
+        ),
+        pdf=out("figures/{experiment}_mse_vs_width.pdf"),
+    log:
+        logs("figures/{experiment}_mse_vs_width.log"),
+    wildcard_constraints:
+        experiment=AE.pattern,
+    conda:
+        CONDA_ENV
+    params:
+        spec=AE.figure_spec,
+    shell:
+        PIPE.command(AE.family, "plot_sweep")
+
+
+rule ae_plot_gap:
+    input:
+        table=rules.ae_gap.output.out,
+        sweeps=rules.collect.output.out,
+        code=PIPE.code(AE.family, "plot_gap"),
+    output:
+        png=report(
+            out("figures/{experiment}_gap.png"),
+            caption="../report/gap.rst",
+            category="{experiment}",
+            subcategory="Gap report",
+        ),
+        pdf=out("figures/{experiment}_gap.pdf"),
+    log:
+        logs("figures/{experiment}_gap.log"),
+    wildcard_constraints:
+        experiment=AE.pattern,
+    conda:
+        CONDA_ENV
+    params:
+        spec=AE.gap_figure_spec,
+    shell:
+        PIPE.command(AE.family, "plot_gap")
+
+
+rule ae_plot_reconstructions:
+    input:
+        recon=AE.first_seed_recon,
+        code=PIPE.code(AE.family, "plot_reconstructions"),
+    output:
+        png=report(
+            out("figures/{experiment}_reconstructions_{variant}.png"),
+            caption="../report/reconstructions.rst",
+            category="{experiment}",
+            subcategory="Reconstructions",
+            labels={"model": "{variant}"},
+        ),
+        pdf=out("figures/{experiment}_reconstructions_{variant}.pdf"),
+    log:
+        logs("figures/{experiment}_reconstructions_{variant}.log"),
+    wildcard_constraints:
+        experiment=AE.pattern,
+    conda:
+        CONDA_ENV
+    params:
+        spec=AE.recon_title,
+    shell:
+        PIPE.command(AE.family, "plot_reconstructions")
+
+
+rule ae_plot_features:
+    input:
+        table=out("tables/{experiment}_{kind}.csv"),
+        code=PIPE.code(AE.family, "plot_features"),
+    output:
+        png=report(
+            out("figures/{experiment}_{kind}.png"),
+            caption="../report/features.rst",
+            category="{experiment}",
+            subcategory="Features",
+        ),
+        pdf=out("figures/{experiment}_{kind}.pdf"),
+    log:
+        logs("figures/{experiment}_{kind}.log"),
+    wildcard_constraints:
+        kind="importance|dependence",
+        experiment=AE.pattern,
+    conda:
+        CONDA_ENV
+    params:
+        spec=AE.features_spec,
+    shell:
+        PIPE.command(AE.family, "plot_features")
+
+
+# The family alone: `snakemake autoencoders` (needs no ImageNet copy).
+rule autoencoders:
+    input:
+        AE.targets(),

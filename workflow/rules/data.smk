@@ -4,7 +4,7 @@
 
 rule download_data:
     output:
-        directory(out("data/raw/{dataset}")),
+        root=directory(out("data/raw/{dataset}")),
     log:
         logs("download/{dataset}.log"),
     # Mirrors fail now and then; torchvision checks MD5 sums, so a retry starts clean.
@@ -12,23 +12,23 @@ rule download_data:
     conda:
         CONDA_ENV
     params:
-        spec=data_spec,
+        spec=lambda w: PIPE.split(rules, w.dataset).spec,
     shell:
-        "tridrop data download --spec {params.spec:q} --root {output:q} 2> {log:q}"
+        command("data", "tridrop.jobs.data", "download", prefix="")
 
 
 rule prepare_data:
     input:
-        raw=raw_files,
-        code=code("data:prepare"),
+        raw=lambda w: PIPE.split(rules, w.dataset).raw_files,
+        code=code("tridrop.jobs.data", "prepare"),
     output:
-        out("data/{dataset}.npz"),
+        out=out("data/{dataset}.npz"),
     log:
         logs("prepare_data/{dataset}.log"),
     conda:
         CONDA_ENV
     params:
-        spec=data_spec,
-        raw=raw_option,
+        spec=lambda w: PIPE.split(rules, w.dataset).spec,
+        raw=lambda w: option("--raw", PIPE.split(rules, w.dataset).raw),
     shell:
-        "tridrop data prepare --spec {params.spec:q} {params.raw} --out {output:q} 2> {log:q}"
+        command("data", "tridrop.jobs.data", "prepare", prefix="")

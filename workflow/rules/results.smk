@@ -1,73 +1,72 @@
-# Results across families: each experiment's sweeps collected in one file, the preset's
-# sweeps, summary, wide tables and metrics, the claims table, and the run's environment.
+# Results across families: each experiment's sweeps collected in one file (what its claims,
+# tables and figures read), the preset's sweeps, summary, plot files and metrics, the claims
+# table, the run's environment, and the method's own figure.
+RESULTS = "tridrop.jobs.results"
 
 
 rule collect:
     input:
-        sweeps=experiment_sweeps,
-        code=code("results:collect"),
+        sweeps=lambda w: WINGS[SETTINGS.family_of(w.experiment).name].sweeps(w.experiment),
+        code=code(RESULTS, "collect"),
     output:
-        out("runs/{experiment}/sweeps.csv"),
+        out=out("runs/{experiment}/sweeps.csv"),
     log:
         logs("collect/{experiment}.log"),
     conda:
         CONDA_ENV
+    params:
+        spec=NOTHING,
     shell:
-        "tridrop results collect --sweeps {input.sweeps:q} --out {output:q} 2> {log:q}"
+        command("results", RESULTS, "collect", prefix="")
 
 
 rule aggregate:
     input:
-        sweeps=expand(rules.collect.output, experiment=[*AUTOENCODERS, *HEADS]),
-        code=code("results:aggregate"),
+        sweeps=expand(rules.collect.output.out, experiment=list(EXPERIMENTS)),
+        code=code(RESULTS, "aggregate"),
     output:
-        sweeps=out("sweeps.csv"),
+        out=out("sweeps.csv"),
         summary=report(
             out("tables/summary.csv"),
             caption="../report/summary.rst",
             category="Tables",
         ),
-        plots=plot_files(),
+        plots=PIPE.plot_files(),
         metrics=out("metrics.json"),
     log:
         logs("aggregate.log"),
     conda:
         CONDA_ENV
     params:
-        spec=aggregate_spec,
-        plots=plot_template,
+        spec=PIPE.aggregate_spec(),
+        plots=PIPE.plot_template,
     shell:
-        "tridrop results aggregate --spec {params.spec:q} --sweeps {input.sweeps:q}"
-        " --out {output.sweeps:q} --summary {output.summary:q} --plots {params.plots:q}"
-        " --metrics {output.metrics:q} 2> {log:q}"
+        command("results", RESULTS, "aggregate", prefix="")
 
 
 rule claims:
     input:
-        claims=expand(
-            out("claims/{experiment}.csv"), experiment=[*AUTOENCODERS, *HEADS]
-        ),
-        code=code("results:claims"),
+        claims=lambda w: [f for wing in WINGS.values() for f in wing.claims()],
+        code=code(RESULTS, "claims"),
     output:
-        claims=report(
-            out("claims.csv"), caption="../report/claims.rst", category="Claims"
-        ),
+        out=report(out("claims.csv"), caption="../report/claims.rst", category="Claims"),
         metrics=out("claims.json"),
     log:
         logs("claims.log"),
     conda:
         CONDA_ENV
+    params:
+        spec=NOTHING,
     shell:
-        "tridrop results claims --claims {input.claims:q} --out {output.claims:q}"
-        " --metrics {output.metrics:q} 2> {log:q}"
+        command("results", RESULTS, "claims", prefix="")
 
 
 # The run's record for the report: library versions, device and the resolved config.
 rule environment:
     input:
-        code=code("results:environment"),
+        code=code(RESULTS, "environment"),
     output:
-        report(
+        out=report(
             out("environment.json"),
             caption="../report/environment.rst",
             category="Run",
@@ -77,6 +76,26 @@ rule environment:
     conda:
         CONDA_ENV
     params:
-        spec=environment_spec,
+        spec=PIPE.environment_spec(),
     shell:
-        "tridrop results environment --spec {params.spec:q} --out {output:q} 2> {log:q}"
+        command("results", RESULTS, "environment", prefix="")
+
+
+rule plot_mask:
+    input:
+        code=code("tridrop.jobs.plot", "mask"),
+    output:
+        png=report(
+            out("figures/triangular_mask.png"),
+            caption="../report/triangular_mask.rst",
+            category="Method",
+        ),
+        pdf=out("figures/triangular_mask.pdf"),
+    log:
+        logs("figures/triangular_mask.log"),
+    conda:
+        CONDA_ENV
+    params:
+        spec=PIPE.mask_spec(),
+    shell:
+        command("plot", "tridrop.jobs.plot", "mask", prefix="")

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from tridrop.data import download as fetch
 from tridrop.data import prepare as build
+from tridrop.job import In, Out
 from tridrop.specs import SplitSpec
 
 log = logging.getLogger(__name__)
 
 
-def download(spec: SplitSpec, *, root: Path):
+def download(spec: SplitSpec, *, root: Out):
     """Download the raw files of ``spec.dataset`` with torchvision (mirrors, checksums)."""
     log.info("%s: raw files in %s", spec.dataset, fetch(spec.dataset, root))
 
 
-def prepare(spec: SplitSpec, *, out: Path, raw: Path | None = None):
+def prepare(spec: SplitSpec, *, out: Out, raw: In | None = None):
     """Build the split of ``spec.dataset`` from its raw files (``raw``) and store it (``.npz``)."""
     build(
         spec.dataset,

@@ -10,6 +10,7 @@ from pathlib import Path
 from tridrop import tables
 from tridrop.claims import combine, markdown, tally
 from tridrop.files import write_csv, write_json, write_text
+from tridrop.job import In, Out, Work
 from tridrop.specs import Aggregate, Environment, Nothing, Readme
 from tridrop.train import environment as versions
 from tridrop.train import resolve_device
@@ -17,13 +18,13 @@ from tridrop.train import resolve_device
 log = logging.getLogger(__name__)
 
 
-def collect(spec: Nothing, *, sweeps: list[Path], out: Path):
+def collect(spec: Nothing, *, sweeps: list[In], out: Out):
     """One experiment's per-run sweeps (models, seeds, baselines) in one tidy file."""
     write_csv(tables.combine(sweeps), out)
 
 
 def aggregate(
-    spec: Aggregate, *, sweeps: list[Path], out: Path, summary: Path, plots: str, metrics: Path
+    spec: Aggregate, *, sweeps: list[In], out: Out, summary: Out, plots: Work, metrics: Out
 ):
     """The preset's results: every experiment's sweeps, summaries, plot data, metrics.
 
@@ -34,11 +35,13 @@ def aggregate(
     write_csv(df, out)
     write_csv(means, summary)
     for (experiment, metric), part in means.groupby(["experiment", "metric"]):
-        write_csv(tables.by_width(part, metric), plots.format(experiment=experiment, metric=metric))
+        write_csv(
+            tables.by_width(part, metric), str(plots).format(experiment=experiment, metric=metric)
+        )
     write_text(json.dumps(tables.headline(means, spec.headline_widths), indent=2), metrics)
 
 
-def claims(spec: Nothing, *, claims: list[Path], out: Path, metrics: Path):
+def claims(spec: Nothing, *, claims: list[In], out: Out, metrics: Out):
     """The preset's claims table, and the claims held per experiment (for DVC metrics)."""
     df = combine(claims)
     write_csv(df, out)
@@ -46,12 +49,12 @@ def claims(spec: Nothing, *, claims: list[Path], out: Path, metrics: Path):
     log.info("claims:\n%s", markdown(df))
 
 
-def environment(spec: Environment, *, out: Path):
+def environment(spec: Environment, *, out: Out):
     """Library versions, the device and the resolved config: the run's record."""
     write_json({"environment": versions(resolve_device(spec.device)), "config": spec.config}, out)
 
 
-def readme(spec: Readme, *, config: Path, captions: Path, check: bool = False):
+def readme(spec: Readme, *, config: In, captions: In, check: bool = False):
     """Write (with ``check``: verify) the generated results pages (``tridrop.readme.PAGES``:
     the README's headline and each preset's full results page) of ``spec.presets``."""
     from tridrop.config import read

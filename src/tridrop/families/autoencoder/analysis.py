@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from tridrop.models.autoencoder import split_at_latent
+from tridrop.families.autoencoder.models import split_at_latent
 
 IMPORTANCE_COLUMNS = ["experiment", "model", "seed", "unit", "metric", "value"]
 DEPENDENCE_COLUMNS = ["experiment", "model", "seed", "unit", "removed", "metric", "value"]

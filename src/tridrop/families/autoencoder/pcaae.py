@@ -24,7 +24,8 @@ from dataclasses import replace
 import torch
 from torch import nn
 
-from tridrop.specs import PCAAETrain, dump
+from tridrop.families.autoencoder.specs import PCAAETrain
+from tridrop.specs import dump
 from tridrop.train import fit
 
 log = logging.getLogger(__name__)

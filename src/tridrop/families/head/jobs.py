@@ -15,20 +15,20 @@ import os
 import shutil
 from pathlib import Path
 
+import matplotlib
 import pandas as pd
 import torch
 
-from tridrop.baselines import head_baselines
-from tridrop.claims import head_claims
 from tridrop.data import load_split
-from tridrop.evaluation import COLUMNS, head_topk, tidy_at, topk_correct
-from tridrop.feature_cache import FeatureCache, write_index, write_shard
-from tridrop.files import read_csv, save_model, write_csv, write_json
-from tridrop.models.cnn import build_cnn, head_share, load_cnn
-from tridrop.models.head import count_params, head_params, load_head, td_head
-from tridrop.specs import (
+from tridrop.evaluation import COLUMNS, tidy_at
+from tridrop.families.head.baselines import head_baselines
+from tridrop.families.head.claims import head_claims
+from tridrop.families.head.cnn import build_cnn, head_share, load_cnn
+from tridrop.families.head.evaluation import head_topk, topk_correct
+from tridrop.families.head.feature_cache import FeatureCache, write_index, write_shard
+from tridrop.families.head.models import count_params, head_params, load_head, td_head
+from tridrop.families.head.specs import (
     BackboneTrain,
-    Experiment,
     FeatureCacheSpec,
     HeadBaselines,
     HeadClaims,
@@ -36,17 +36,27 @@ from tridrop.specs import (
     HeadTrain,
     ImageNetSpec,
     PretrainedHead,
-    dump,
+    TableSpec,
 )
-from tridrop.tables import METRICS, PARAM_COLUMNS, TABLE_COLUMNS, accuracy_table, params_frame
+from tridrop.families.head.tables import (
+    METRICS,
+    PARAM_COLUMNS,
+    TABLE_COLUMNS,
+    accuracy_table,
+    params_frame,
+)
+from tridrop.figures import save
+from tridrop.files import read_csv, save_model, write_csv, write_json
+from tridrop.job import In, Out, Work
+from tridrop.specs import Nothing, dump
 from tridrop.train import classification_loss, environment, fit, resolve_device, save_run
 
 log = logging.getLogger(__name__)
 
 
-def check(spec: ImageNetSpec, *, out: Path):
+def check(spec: ImageNetSpec, *, out: Out):
     """Check the local ImageNet copy; write its classes and image counts (the manifest)."""
-    from tridrop import imagenet
+    from tridrop.families.head import imagenet
 
     write_json(imagenet.check(spec.root, spec.layout, spec.max_classes), out)
 
@@ -54,10 +64,10 @@ def check(spec: ImageNetSpec, *, out: Path):
 def cache(
     spec: FeatureCacheSpec,
     *,
-    out: Path,
-    data: Path | None = None,
-    backbone: Path | None = None,
-    work: Path | None = None,
+    out: Out,
+    data: In | None = None,
+    backbone: In | None = None,
+    work: Work | None = None,
 ):
     """Cache one split's features: VGG19 features of ImageNet, or a stored split (``data``):
     its pixels, or the frozen conv features of a trained ``backbone``.
@@ -70,8 +80,8 @@ def cache(
             raise ValueError(f"the {spec.dataset} feature cache needs --data (the stored split)")
         _cache_split(data, spec.split, out, backbone, resolve_device(spec.device))
         return
-    from tridrop import imagenet
-    from tridrop.models import vgg
+    from tridrop.families.head import imagenet
+    from tridrop.families.head import vgg
 
     s = spec.imagenet
     manifest = imagenet.check(s.root, s.layout, s.max_classes)
@@ -149,7 +159,7 @@ def _cache_split(
     log.info("%s %s: %d rows of %d features -> %s", data, split, len(y), rows.shape[1], out)
 
 
-def backbone(spec: BackboneTrain, *, data: Path, model: Path, checkpoint: Path | None = None):
+def backbone(spec: BackboneTrain, *, data: In, model: Out, checkpoint: Work | None = None):
     """Train the small VGG-style network without TD on a stored split (the "pretrained"
     network of a head experiment); its test top-1 is recorded in the model's metadata."""
     m, cfg = spec.model, spec.train
@@ -195,7 +205,7 @@ def backbone(spec: BackboneTrain, *, data: Path, model: Path, checkpoint: Path |
     save_run(model, net, meta, device, history, checkpoint)
 
 
-def pretrained(spec: PretrainedHead, *, model: Path, backbone: Path | None = None):
+def pretrained(spec: PretrainedHead, *, model: Out, backbone: In | None = None):
     """The reference head, unmodified, as a model file: VGG19's own classifier, or the head of
     a ``backbone`` trained here (its dropout layers become TD layers of mode ``none``)."""
     if backbone is not None:
@@ -207,7 +217,7 @@ def pretrained(spec: PretrainedHead, *, model: Path, backbone: Path | None = Non
         head.load_state_dict(net.classifier.state_dict())
         in_features, classes, source = net.feature_dim, a["classes"], str(backbone)
     else:
-        from tridrop.models import vgg
+        from tridrop.families.head import vgg
 
         head = vgg.pretrained_head(vgg.load_state_dict(spec.weights), spec.classes, spec.hidden)
         in_features, classes, source = vgg.FEATURES, spec.classes, f"vgg19 {spec.weights}"
@@ -227,10 +237,10 @@ def pretrained(spec: PretrainedHead, *, model: Path, backbone: Path | None = Non
 def train(
     spec: HeadTrain,
     *,
-    features: Path,
-    model: Path,
-    init: Path | None = None,
-    checkpoint: Path | None = None,
+    features: In,
+    model: Out,
+    init: In | None = None,
+    checkpoint: Work | None = None,
 ):
     """Train a head on a feature cache; ``init``: start from this head's weights (same shape).
 
@@ -300,7 +310,7 @@ def train(
             dist.destroy_process_group()
 
 
-def sweep(spec: HeadSweep, *, model: Path, features: Path, out: Path, params: Path):
+def sweep(spec: HeadSweep, *, model: In, features: In, out: Out, params: Out):
     """Top-1/top-5 at every width (those up to the head's own) and the parameter counts."""
     dev = resolve_device(spec.device)
     rows_in = FeatureCache(features, dev)
@@ -334,9 +344,7 @@ def sweep(spec: HeadSweep, *, model: Path, features: Path, out: Path, params: Pa
     )
 
 
-def baselines(
-    spec: HeadBaselines, *, reference: Path, train: Path, val: Path, out: Path, params: Path
-):
+def baselines(spec: HeadBaselines, *, reference: In, train: In, val: In, out: Out, params: Out):
     """The reference head at full width, cut by importance ranking, and its truncated SVDs."""
     rows, counts = head_baselines(
         reference,
@@ -351,15 +359,23 @@ def baselines(
     write_csv(counts, params)
 
 
-def table(spec: Experiment, *, sweeps: Path, params: list[Path], out: Path):
+def table(spec: TableSpec, *, sweeps: In, params: list[In], out: Out):
     """The accuracy against parameters table (the paper's "compressed" VGG19 table)."""
     counts = pd.concat([read_csv(f, PARAM_COLUMNS) for f in params], ignore_index=True)
     write_csv(accuracy_table(read_csv(sweeps, COLUMNS), counts, spec.experiment), out)
 
 
-def claims(spec: HeadClaims, *, table: Path, out: Path):
+def claims(spec: HeadClaims, *, table: In, out: Out):
     """The "minimal impact" claims of a pruned head, from its accuracy table."""
     write_csv(head_claims(read_csv(table, TABLE_COLUMNS), spec), out)
+
+
+def plot_accuracy(spec: Nothing, *, table: In, png: Out):
+    """A head's top-1 against its parameters."""
+    matplotlib.use("Agg")  # figures are files; no display is assumed
+    from tridrop.families.head.figure import plot
+
+    save(plot(read_csv(table, ("model", "width", "head_params", "head_pct", "top1"))), png)
 
 
 VERBS = (
@@ -372,4 +388,5 @@ VERBS = (
     "baselines",
     "table",
     "claims",
+    "plot_accuracy",
 )

@@ -12,33 +12,41 @@ import logging
 from dataclasses import asdict
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pandas as pd
 import torch
 
-from tridrop import analysis, evaluation, objectives
-from tridrop.baselines import pca_mse
-from tridrop.claims import autoencoder_claims
+from tridrop import evaluation
 from tridrop.data import load_split
-from tridrop.files import atomic, read_csv, write_csv
-from tridrop.models.autoencoder import build_autoencoder, load_autoencoder, split_at_latent
-from tridrop.specs import (
+from tridrop.families.autoencoder import analysis, objectives
+from tridrop.families.autoencoder.baselines import pca_mse
+from tridrop.families.autoencoder.claims import autoencoder_claims
+from tridrop.families.autoencoder.evaluation import latent_mse, one_per_class, reconstructions
+from tridrop.families.autoencoder.models import build_autoencoder, load_autoencoder, split_at_latent
+from tridrop.families.autoencoder.specs import (
     AutoencoderAnalysis,
     AutoencoderBaselines,
     AutoencoderClaims,
     AutoencoderSweep,
     AutoencoderTrain,
+    FeaturesFigure,
     Gap,
-    Nothing,
+    GapFigure,
     PCAAETrain,
-    dump,
+    ReconstructionsFigure,
+    SweepFigure,
 )
+from tridrop.figures import save
+from tridrop.files import atomic, read_csv, read_npz, write_csv
+from tridrop.job import In, Out, Work
+from tridrop.specs import Nothing, dump
 from tridrop.train import fit, resolve_device, save_run
 
 log = logging.getLogger(__name__)
 
 
-def train(spec: AutoencoderTrain, *, data: Path, model: Path, checkpoint: Path | None = None):
+def train(spec: AutoencoderTrain, *, data: In, model: Out, checkpoint: Work | None = None):
     """Train an autoencoder on a stored split; write its weights and metadata (``.json``)."""
     m, cfg = spec.model, spec.train
     device = resolve_device(cfg.device)
@@ -68,12 +76,12 @@ def train(spec: AutoencoderTrain, *, data: Path, model: Path, checkpoint: Path |
     save_run(model, net, meta, device, history, checkpoint)
 
 
-def pcaae(spec: PCAAETrain, *, data: Path, model: Path, out: Path, checkpoint: Path | None = None):
+def pcaae(spec: PCAAETrain, *, data: In, model: Out, out: Out, checkpoint: Work | None = None):
     """Train a PCAAE stage by stage; write it and its test MSE at widths ``1..widths``.
 
     Its rows are model ``pcaae``; ``checkpoint`` is a folder of one checkpoint per stage.
     """
-    from tridrop.pcaae import PCAAE, pcaae_mse, train_pcaae
+    from tridrop.families.autoencoder.pcaae import PCAAE, pcaae_mse, train_pcaae
 
     m, cfg = spec.model, spec.train
     device = resolve_device(cfg.device)
@@ -109,7 +117,7 @@ def pcaae(spec: PCAAETrain, *, data: Path, model: Path, out: Path, checkpoint: P
     write_csv(evaluation.tidy(values, spec.experiment, "pcaae", cfg.seed, "mse"), out)
 
 
-def sweep(spec: AutoencoderSweep, *, model: Path, data: Path, out: Path, recon: Path):
+def sweep(spec: AutoencoderSweep, *, model: In, data: In, out: Out, recon: Out):
     """Test MSE at every latent width as tidy rows, and reconstructions at a few widths."""
     dev = resolve_device(spec.device)
     split = load_split(data).to(dev)
@@ -121,20 +129,18 @@ def sweep(spec: AutoencoderSweep, *, model: Path, data: Path, out: Path, recon: 
             f"{spec.width}"
         )
     r = spec.rows
-    df = evaluation.tidy(
-        evaluation.latent_mse(net, split.x_test), r.experiment, r.model, r.seed, "mse"
-    )
+    df = evaluation.tidy(latent_mse(net, split.x_test), r.experiment, r.model, r.seed, "mse")
     widths = [w for w in spec.recon_widths or range(1, own + 1) if w <= own]
     if own < spec.width:  # a fixed-width baseline: a point at its own width, not a curve
         df, widths = df.iloc[[-1]].reset_index(drop=True), [own]
     write_csv(df, out)
-    x = evaluation.one_per_class(split.x_test, split.y_test, spec.recon_images)
-    rec = evaluation.reconstructions(net, x, widths)
+    x = one_per_class(split.x_test, split.y_test, spec.recon_images)
+    rec = reconstructions(net, x, widths)
     with atomic(recon) as tmp:
         np.savez(tmp, originals=x.cpu().numpy(), recons=rec.cpu().numpy(), widths=np.array(widths))
 
 
-def baselines(spec: AutoencoderBaselines, *, data: Path, out: Path):
+def baselines(spec: AutoencoderBaselines, *, data: In, out: Out):
     """PCA, the optimal linear autoencoder, at widths ``1..width`` (model ``pca``, seed 0)."""
     split = load_split(data)
     dim = split.x_train[0].numel()
@@ -150,9 +156,7 @@ def baselines(spec: AutoencoderBaselines, *, data: Path, out: Path):
     write_csv(evaluation.tidy(torch.from_numpy(values), spec.experiment, "pca", 0, "mse"), out)
 
 
-def analyse(
-    spec: AutoencoderAnalysis, *, model: Path, data: Path, importance: Path, dependence: Path
-):
+def analyse(spec: AutoencoderAnalysis, *, model: In, data: In, importance: Out, dependence: Out):
     """Importance and dependence of the latent units on the first test images."""
     dev = resolve_device(spec.device)
     split = load_split(data).to(dev)
@@ -176,10 +180,10 @@ def analyse(
 def table(
     spec: Nothing,
     *,
-    importance: list[Path],
-    dependence: list[Path],
-    importance_out: Path,
-    dependence_out: Path,
+    importance: list[In],
+    dependence: list[In],
+    importance_out: Out,
+    dependence_out: Out,
 ):
     """The experiment's importance and dependence tables: every run's rows, concatenated."""
     pairs = (
@@ -190,7 +194,7 @@ def table(
         write_csv(pd.concat([read_csv(f, columns) for f in inputs], ignore_index=True), out)
 
 
-def claims(spec: AutoencoderClaims, *, sweeps: Path, importance: Path, dependence: Path, out: Path):
+def claims(spec: AutoencoderClaims, *, sweeps: In, importance: In, dependence: In, out: Out):
     """The paper's autoencoder claims, measured on the aggregated results and checked."""
     rows = autoencoder_claims(
         read_csv(sweeps, evaluation.COLUMNS),
@@ -201,11 +205,11 @@ def claims(spec: AutoencoderClaims, *, sweeps: Path, importance: Path, dependenc
     write_csv(rows, out)
 
 
-def gap(spec: Gap, *, sweeps: Path, meta: list[Path], out: Path):
+def gap(spec: Gap, *, sweeps: In, meta: list[In], out: Out):
     """The gap report of one experiment: each variant against no TD and the fixed widths."""
     import json
 
-    from tridrop.gap import costs, gap_table
+    from tridrop.families.autoencoder.gap import costs, gap_table
 
     if len(meta) != len(spec.models):
         raise ValueError(f"{len(meta)} metadata files for {len(spec.models)} model names")
@@ -219,4 +223,64 @@ def gap(spec: Gap, *, sweeps: Path, meta: list[Path], out: Path):
     write_csv(table, out)
 
 
-VERBS = ("train", "pcaae", "sweep", "baselines", "analyse", "table", "claims", "gap")
+def plot_sweep(spec: SweepFigure, *, sweeps: In, png: Out):
+    """The metric against width of every model and baseline of one experiment."""
+    matplotlib.use("Agg")  # figures are files; no display is assumed
+    from tridrop.families.autoencoder.figures.sweep import plot
+
+    df = read_csv(sweeps, ("experiment", "model", "seed", "width", "metric", "value"))
+    df = df[df["experiment"] == spec.experiment]
+    if df.empty:
+        raise ValueError(f"{sweeps}: no rows for experiment {spec.experiment!r}")
+    save(plot(df, spec.metric), png)
+
+
+def plot_reconstructions(spec: ReconstructionsFigure, *, recon: In, png: Out):
+    """Test images reconstructed from the first w latent units, as w grows."""
+    matplotlib.use("Agg")  # figures are files; no display is assumed
+    from tridrop.families.autoencoder.figures.reconstructions import plot
+
+    f = read_npz(recon, ("originals", "recons", "widths"))
+    fig = plot(f["originals"], f["recons"], f["widths"].tolist(), spec.title)
+    save(fig, png)
+
+
+def plot_gap(spec: GapFigure, *, table: In, sweeps: In, png: Out):
+    """Full-width against small-width cost of every variant, beside their MSE vs width."""
+    import pandas as pd
+
+    matplotlib.use("Agg")  # figures are files; no display is assumed
+    from tridrop.families.autoencoder.figures.gap import plot
+
+    df = pd.read_csv(sweeps)
+    save(plot(pd.read_csv(table), df[df["experiment"] == spec.experiment]), png)
+
+
+def plot_features(spec: FeaturesFigure, *, table: In, png: Out):
+    """Feature importance by unit index, or the feature dependence matrix."""
+    matplotlib.use("Agg")  # figures are files; no display is assumed
+    if spec.kind == "importance":
+        from tridrop.families.autoencoder.figures.importance import plot
+
+        fig = plot(read_csv(table, ("model", "unit", "value")))
+    else:
+        from tridrop.families.autoencoder.figures.dependence import plot
+
+        fig = plot(read_csv(table, ("model", "unit", "removed", "value")))
+    save(fig, png)
+
+
+VERBS = (
+    "train",
+    "pcaae",
+    "sweep",
+    "baselines",
+    "analyse",
+    "table",
+    "claims",
+    "gap",
+    "plot_sweep",
+    "plot_reconstructions",
+    "plot_gap",
+    "plot_features",
+)

@@ -18,8 +18,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-# Models that are references or do not serve every width from one training.
-NOT_VARIANTS = ("fixed", "pca")
+from tridrop.families import AUTOENCODER
+
+# The models that serve every width from one training: the variants, the unconstrained
+# reference and the relatives (not the per-width baselines or the training-free controls).
+SERVE_EVERY_WIDTH = ("variant", "reference", "relative")
 COST_COLUMNS = ["model", "seed", "forward_passes", "seconds"]
 
 
@@ -39,7 +42,7 @@ def gap_table(sweeps: pd.DataFrame, cost: pd.DataFrame, notd: str = "notd") -> p
     mse = sweeps[sweeps["metric"] == "mse"]
     full = int(mse["width"].max())
     mean = mse.groupby(["model", "width"])["value"].mean()
-    models = [m for m in mse["model"].unique() if m not in NOT_VARIANTS]
+    models = [m for m in mse["model"].unique() if AUTOENCODER.role(m) in SERVE_EVERY_WIDTH]
     if notd not in models:
         raise ValueError(f"the gap report needs the unconstrained model {notd!r}")
     fixed = mean["fixed"] if "fixed" in mean.index.get_level_values("model") else pd.Series()

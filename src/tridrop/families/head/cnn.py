@@ -2,7 +2,7 @@
 
 ``features``: blocks of ``Conv(3x3) - ReLU - MaxPool(2)``; ``classifier``: VGG19's head shape,
 ``Linear - ReLU - Dropout - Linear - ReLU - Dropout - Linear`` (module indices 0, 3, 6, as in
-:func:`tridrop.models.head.td_head`, so the trained head loads into a TD head as it is). As in
+:func:`tridrop.families.head.models.td_head`, so the trained head loads into a TD head as it is). As in
 VGG19, where the head holds 86% of the parameters, the head is most of the network.
 """
 
@@ -14,8 +14,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from tridrop.families.head.models import count_params
 from tridrop.files import load_model_file, load_weights
-from tridrop.models.head import count_params
 
 
 class SmallVGG(nn.Module):

@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from tridrop.dropout import SharedWidth
+from tridrop.families.head.models import head_linears, td_head
 from tridrop.files import safe_load
-from tridrop.models.head import head_linears, td_head
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ import torch
 from torch import nn
 
 from tridrop.dropout import prefix_mask
-from tridrop.models.autoencoder import split_at_latent
-from tridrop.specs import Objective
+from tridrop.families.autoencoder.models import split_at_latent
+from tridrop.families.autoencoder.specs import Objective
 from tridrop.train import LossFn, reconstruction_loss
 
 

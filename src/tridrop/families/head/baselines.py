@@ -1,23 +1,19 @@
-"""Baselines on the same axes as Triangular Dropout that are not trained variants.
-
-Autoencoders: PCA fitted on the training images gives, for each width k, the best
-reconstruction from k linear features in the MSE sense; a nonlinear autoencoder should beat it.
-Classifier heads: the reference (unconstrained) head at full width, cut after reordering its
-units by an importance score, and replaced by truncated SVDs at matched parameter counts.
-"""
+"""Baselines of a classifier head that are not trained variants: the reference (unconstrained)
+head at full width, cut after reordering its units by an importance score, and replaced by
+truncated SVDs at matched parameter counts."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
-from tridrop.evaluation import head_topk, tidy_at, topk_correct
-from tridrop.feature_cache import FeatureCache
-from tridrop.models.head import (
+from tridrop.evaluation import tidy_at
+from tridrop.families.head.evaluation import head_topk, topk_correct
+from tridrop.families.head.feature_cache import FeatureCache
+from tridrop.families.head.models import (
     count_params,
     head_params,
     importance_order,
@@ -26,35 +22,10 @@ from tridrop.models.head import (
     svd_head,
     svd_rank_for,
 )
-from tridrop.tables import METRICS, params_frame
+from tridrop.families.head.tables import METRICS, params_frame
 from tridrop.train import resolve_device
 
 log = logging.getLogger(__name__)
-
-
-def pca_mse(
-    x_train: np.ndarray, x_test: np.ndarray, widths: int, max_fit: int = 20000
-) -> np.ndarray:
-    """Test MSE per pixel of PCA reconstructions from the first ``1..widths`` components.
-
-    PCA is fitted on at most ``max_fit`` training images (CelebA's 162770 faces of 12288
-    pixels would need 16 GB in float64; 20000 images pin the leading components down well).
-    Reconstructions are clipped to [0, 1] like the autoencoders' sigmoid outputs.
-    """
-    from sklearn.decomposition import PCA
-
-    a = x_train[:max_fit].reshape(min(len(x_train), max_fit), -1).astype(np.float64)
-    b = x_test.reshape(len(x_test), -1).astype(np.float64)
-    k_max = min(widths, *a.shape)
-    # "auto" is exact for small data and randomized (seeded) for large images.
-    pca = PCA(n_components=k_max, svd_solver="auto", random_state=0).fit(a)
-    codes = pca.transform(b)
-    out = np.empty(widths)
-    for k in range(1, widths + 1):
-        kk = min(k, k_max)  # beyond the rank every extra component is zero
-        rec = codes[:, :kk] @ pca.components_[:kk] + pca.mean_
-        out[k - 1] = ((rec.clip(0.0, 1.0) - b) ** 2).mean()
-    return out
 
 
 @torch.no_grad()

@@ -21,7 +21,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from tridrop.feature_cache import shard_done, write_index, write_shard
+from tridrop.families.head.feature_cache import shard_done, write_index, write_shard
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,310 @@
+"""Specs of the autoencoder family: each setting once, with its default, bounds and doc.
+
+:class:`AutoencoderExperiment` is a config section (``presets.<p>.autoencoders.<name>``): the
+union of the job specs' settings; :func:`job_specs` builds every job spec an experiment implies,
+which is how the config is checked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from tridrop.specs import (
+    MISSING,
+    Aggregate,
+    Experiment,
+    Rows,
+    Spec,
+    SplitSpec,
+    TDSpec,
+    TrainSpec,
+    _check,
+    _device,
+    pick,
+    section,
+    setting,
+    variant,
+)
+
+ARCHS = ("mlp", "conv")
+LOSSES = ("plain", "matryoshka", "sandwich")  # as in tridrop.families.autoencoder.objectives
+
+
+@dataclass(frozen=True)
+class AutoencoderModel(TDSpec):
+    """An autoencoder: MLP (``hidden`` units) or conv (``channels``), ``latent`` TD units."""
+
+    arch: str = setting("mlp", "mlp (MNIST's design) or conv (CelebA's design)", choices=ARCHS)
+    hidden: int = setting(128, "hidden units of the MLP's encoder and decoder (conv: unused)", ge=0)
+    channels: tuple[int, ...] = setting(
+        (32, 64, 128, 256), "channels of the conv blocks (stride 2 each)", ge=1, min_items=1
+    )
+    latent: int = setting(16, "latent width W, the layer TD cuts", ge=1)
+    # Share of each training batch kept at full width (vsnn's mix of unmasked samples).
+    full: float = setting(0.0, "share of each batch kept at full width", ge=0, le=1)
+
+    def check(self) -> None:
+        _check(self.arch != "mlp" or self.hidden >= 1, "hidden", self.hidden, ">= 1 for an MLP")
+
+
+@dataclass(frozen=True)
+class Objective(Spec):
+    """What each training step of an autoencoder minimises (``objectives``).
+
+    plain: the reconstruction error under the layer's masks; matryoshka: the mean of the
+    errors at the nested widths 1, 2, 4, ..., W for every sample (MRL-E, one decoder);
+    sandwich: the mean of the errors at full width, width 1 and ``sandwich_random`` random
+    widths (US-Nets' sandwich rule), with ``distill`` the narrow widths also fit the full
+    width's output (inplace distillation).
+    """
+
+    loss: str = setting("plain", "plain, matryoshka or sandwich (see Objective)", choices=LOSSES)
+    sandwich_random: int = setting(2, "sandwich: random widths per step", ge=0)
+    distill: bool = setting(False, "sandwich: narrow widths also fit the full width's output")
+
+
+@dataclass(frozen=True)
+class AutoencoderTrain(Spec):
+    model: AutoencoderModel
+    train: TrainSpec
+    objective: Objective = field(default_factory=Objective)
+
+    def check(self) -> None:
+        # A triangle batch of B < W samples trains only B of the W widths (batch 1: none).
+        m, b = self.model, self.train.batch_size
+        _check(
+            m.mode != "triangle" or b >= m.latent,
+            "train.batch_size",
+            b,
+            f"at least model.latent = {m.latent} in mode triangle (a smaller batch trains "
+            f"only {b} of the {m.latent} widths)",
+        )
+
+
+@dataclass(frozen=True)
+class PCAAETrain(Spec):
+    """PCAAE (Pham, Ladjal, Newson): latent units learned one at a time, up to ``widths``.
+
+    Stage k trains a one-unit encoder (with non-affine BatchNorm) and a decoder of k units for
+    ``train.epochs`` epochs, earlier encoders frozen; Adam with ``lr`` and ``betas``.
+    """
+
+    experiment: str
+    model: AutoencoderModel
+    train: TrainSpec
+    widths: int = setting(8, "PCAAE's widths 1..widths, one training stage each", ge=1)
+    cov_weight: float = setting(1.0, "weight of PCAAE's covariance loss", ge=0)
+    betas: tuple[float, ...] = setting((0.5, 0.999), "Adam's betas for PCAAE", ge=0, lt=1)
+
+    def check(self) -> None:
+        _check(len(self.betas) == 2, "betas", self.betas, "two numbers in [0, 1)")
+
+
+@dataclass(frozen=True)
+class Gap(Spec):
+    """The gap report of one autoencoder experiment: each variant against the references."""
+
+    experiment: str
+    notd: str = "notd"
+    # The model name of each run's metadata file, in the order the files are given.
+    models: tuple[str, ...] = ()
+
+
+def _widths_within(width: int, key: str, widths: tuple[int, ...]) -> None:
+    """A sweep's ``width`` is at least 1 and its listed ``widths`` lie in 1..width."""
+    _check(width >= 1, "width", width, "an integer >= 1")
+    too_wide = [w for w in widths if not 1 <= w <= width]
+    _check(not too_wide, key, too_wide, f"widths in 1..width ({width})")
+
+
+@dataclass(frozen=True)
+class AutoencoderSweep(Spec):
+    """Test MSE at every width up to ``width`` (a narrower model: at its own width only)."""
+
+    rows: Rows
+    width: int
+    recon_images: int = setting(8, "test images in the reconstruction figures", ge=1, le=64)
+    recon_widths: tuple[int, ...] = setting((), "widths of the reconstruction figures (empty: all)")
+    device: str = "auto"
+
+    def check(self) -> None:
+        _widths_within(self.width, "recon_widths", self.recon_widths)
+        _device(self.device)
+
+
+@dataclass(frozen=True)
+class AutoencoderAnalysis(Spec):
+    """Importance and dependence of the latent units on the first ``feature_images`` images."""
+
+    rows: Rows
+    feature_images: int = setting(500, "test images of the importance and dependence", ge=1)
+    device: str = "auto"
+
+    def check(self) -> None:
+        _device(self.device)
+
+
+@dataclass(frozen=True)
+class AutoencoderBaselines(Spec):
+    """Baselines that are not trained variants: PCA at widths ``1..width``."""
+
+    experiment: str
+    width: int = setting(MISSING, "PCA's widths 1..width", ge=1)
+
+
+@dataclass(frozen=True)
+class AutoencoderClaims(Spec):
+    """Thresholds of the paper's autoencoder claims, fixed before the runs that test them."""
+
+    experiment: str = ""
+    td: str = "td"
+    notd: str = "notd"
+    importance_rho: float = setting(
+        -0.8, "TD orders features: Spearman rho(unit, importance) below this"
+    )
+    lower_share: float = setting(
+        0.5, "dependence mostly lower-triangular: share above this (0.5: symmetric)"
+    )
+    mse_rho: float = setting(-0.9, "MSE falls with width: Spearman rho(width, MSE) below this")
+    fixed_ratio: float = setting(
+        1.5, "TD at width k vs an AE trained at width k: MSE ratio at most this"
+    )
+    full_gap: float = setting(
+        1.5, "TD vs the same AE without TD at full width: MSE ratio at most this"
+    )
+    pcaae_ratio: float = setting(
+        1.1, "TD vs PCAAE at matched widths: geometric-mean MSE ratio at most this"
+    )
+    gap_full: float = setting(
+        1.05, "gap closed: a variant's full-width MSE at most this times no TD's ..."
+    )
+    gap_fixed: float = setting(
+        1.1, "... and at most this times the fixed-width AEs' at every width"
+    )
+
+
+@dataclass(frozen=True)
+class SweepFigure(Spec):
+    experiment: str
+    metric: str = "mse"
+
+
+@dataclass(frozen=True)
+class GapFigure(Spec):
+    experiment: str
+
+
+@dataclass(frozen=True)
+class FeaturesFigure(Spec):
+    kind: str = setting(
+        "importance", "importance or dependence", choices=("importance", "dependence")
+    )
+
+
+@dataclass(frozen=True)
+class ReconstructionsFigure(Spec):
+    title: str = ""
+
+
+# Settings a variant may change: its TD layer, its objective, its epochs.
+VARIANT_KEYS = ("mode", "p", "full", "loss", "sandwich_random", "distill", "epochs")
+# Job-level fields that are not settings of an experiment.
+_NOT_SETTINGS = ("mode", "p", "full", "seed", "device", "deterministic")
+
+
+class _Checked(Experiment):
+    """An autoencoder experiment checks its widths against its latent layer."""
+
+    def check(self) -> None:
+        _check(
+            self.latent >= 2, "latent", self.latent, "an integer >= 2 (the claims compare units)"
+        )
+        for key in ("recon_widths", "headline_widths", "fixed_widths"):
+            too_wide = [w for w in getattr(self, key) if w > self.latent]
+            _check(not too_wide, key, too_wide, f"widths up to the latent layer ({self.latent})")
+        if self.pcaae_widths is not None:
+            _check(self.arch == "mlp", "pcaae_widths", self.pcaae_widths, "PCAAE on an MLP only")
+            ok = self.pcaae_widths <= self.latent
+            _check(ok, "pcaae_widths", self.pcaae_widths, f"a width up to latent ({self.latent})")
+        _check(
+            "td" in self.variants,
+            "variants",
+            sorted(self.variants),
+            "a `td` variant, the one its claims measure (e.g. `td: {mode: triangle}`)",
+        )
+
+
+AutoencoderExperiment = section(
+    "AutoencoderExperiment",
+    "One autoencoder experiment: data, network, training, variants, baselines and claims.",
+    (SplitSpec, AutoencoderModel, TrainSpec, AutoencoderSweep, AutoencoderAnalysis, Aggregate),
+    ("pca", bool, setting(False, "PCA at every latent width (model pca)")),
+    (
+        "pcaae_widths",
+        int | None,
+        setting(None, "PCAAE up to this width, one stage per unit (model pcaae; null: none)", ge=1),
+    ),
+    (
+        "pcaae_epochs",
+        int | None,
+        setting(None, "PCAAE's epochs per stage (null: the experiment's)", ge=1),
+    ),
+    (
+        "claims",
+        AutoencoderClaims,
+        setting(AutoencoderClaims(), "pre-registered thresholds, set before the run"),
+    ),
+    exclude=_NOT_SETTINGS,
+    base=_Checked,
+)
+
+
+def train_spec(
+    exp: Any, name: str, seed: int, device: str, deterministic: bool
+) -> AutoencoderTrain:
+    """The training spec of variant ``name`` (a configured one, notd or fixed<w>) and seed."""
+    settings = variant(exp, name, "latent")
+    unknown = sorted(set(settings) - set(VARIANT_KEYS) - {"init", "latent"})
+    _check(not unknown, f"variants.{name}", unknown, f"settings among {list(VARIANT_KEYS)}")
+    model = pick(AutoencoderModel, exp, settings)
+    objective = pick(Objective, settings)
+    train = pick(TrainSpec, exp, settings, seed=seed, device=device, deterministic=deterministic)
+    return AutoencoderTrain(model, train, objective)
+
+
+def job_specs(name: str, exp: Any) -> list[Spec]:
+    """One of each job spec of experiment ``name``: building them checks the section."""
+    out: list[Spec] = [pick(SplitSpec, exp)]
+    for v in [*exp.variants, *(f"fixed{w}" for w in exp.fixed_widths)]:
+        out.append(train_spec(exp, v, 0, "auto", False))
+    rows = Rows(name, "td")
+    out.append(pick(AutoencoderSweep, exp, rows=rows, width=exp.latent))
+    out.append(pick(AutoencoderAnalysis, exp, rows=rows))
+    out.append(replace(exp.claims, experiment=name))
+    return out
+
+
+EXPERIMENT = AutoencoderExperiment
+# A variant's settings (the keys of ``variants.<name>``), for the config check's coercion.
+VARIANT = section(
+    "AutoencoderVariant",
+    "The settings a variant may change.",
+    (AutoencoderModel, Objective, TrainSpec),
+    exclude=[
+        n
+        for n in (
+            "arch",
+            "hidden",
+            "channels",
+            "latent",
+            "batch_size",
+            "lr",
+            "weight_decay",
+            "seed",
+            "device",
+            "deterministic",
+        )
+    ],
+    base=Spec,
+)

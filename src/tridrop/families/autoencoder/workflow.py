@@ -1,0 +1,180 @@
+"""What the autoencoder rules (``workflow/rules/autoencoder.smk``) ask of the config: each job's
+spec, its inputs and the family's targets. Plain Python, unit-tested without Snakemake.
+
+Each method takes Snakemake's wildcards ``w`` (``w.experiment``, ``w.variant``, ``w.seed``);
+paths come from the rules' own outputs (``rules.<rule>.output``), so each is written once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tridrop.families import AUTOENCODER
+from tridrop.families.autoencoder import specs
+from tridrop.pipeline import Pipeline, expand
+from tridrop.specs import Rows, TrainSpec, dump, pick, rows_name
+
+# Variants trained by ae_train (PCAAE's runs folder belongs to ae_pcaae).
+TRAINED = r"(?!pcaae/)[a-z][a-z0-9_]*"
+
+
+class Workflow:
+    """The autoencoder experiments of the chosen preset, as the rules see them."""
+
+    family = AUTOENCODER
+    TRAINED = TRAINED
+
+    def __init__(self, pipe: Pipeline, rules: Any) -> None:
+        self.pipe, self.rules = pipe, rules
+        self.experiments = pipe.settings.of(AUTOENCODER.name)
+        self.pattern = pipe.one_of(self.experiments)
+
+    def exp(self, w) -> Any:
+        return self.experiments[w.experiment]
+
+    def variants(self, experiment: str) -> list[str]:
+        """The trained variants: the configured ones and the fixed<width> baselines."""
+        e = self.experiments[experiment]
+        return [*e.variants, *(f"fixed{x}" for x in e.fixed_widths)]
+
+    def runs(self, experiment: str, path: str) -> list[str]:
+        """File ``path`` (a rule's output) of every trained variant and seed."""
+        return expand(
+            path,
+            experiment=experiment,
+            variant=self.variants(experiment),
+            seed=self.experiments[experiment].seeds,
+        )
+
+    def pcaae_runs(self, experiment: str, path: str) -> list[str]:
+        """File ``path`` of every PCAAE seed, when the experiment asks for PCAAE."""
+        e = self.experiments[experiment]
+        return expand(path, experiment=experiment, seed=e.seeds) if e.pcaae_widths else []
+
+    # ------------------------------------------------------------------ inputs
+
+    def data(self, w) -> str:
+        return self.pipe.stored_split(self.rules, self.exp(w).dataset)
+
+    def analyses(self, w, name: str) -> list[str]:
+        """Per-run importance or dependence files of the configured variants."""
+        e = self.exp(w)
+        path = getattr(self.rules.ae_analyse.output, name)
+        return expand(path, experiment=w.experiment, variant=list(e.variants), seed=e.seeds)
+
+    def sweeps(self, experiment: str) -> list[str]:
+        """Every sweep file of the experiment: runs, PCA and PCAAE (what collect reads)."""
+        found = self.runs(experiment, self.rules.ae_sweep.output.out)
+        if self.experiments[experiment].pca:
+            found.append(self.rules.ae_baselines.output.out.format(experiment=experiment))
+        return found + self.pcaae_runs(experiment, self.rules.ae_pcaae.output.out)
+
+    def gap_runs(self, experiment: str) -> list[tuple[str, str]]:
+        """(model name, metadata file) of every run that serves every width, and the
+        references."""
+        e, meta = self.experiments[experiment], self.rules.ae_train.output.meta
+        pairs = [
+            (rows_name(v), meta.format(experiment=experiment, variant=v, seed=x))
+            for v in self.variants(experiment)
+            for x in e.seeds
+        ]
+        return pairs + [
+            ("pcaae", p) for p in self.pcaae_runs(experiment, self.rules.ae_pcaae.output.meta)
+        ]
+
+    def gap_meta(self, w) -> list[str]:
+        return [p for _, p in self.gap_runs(w.experiment)]
+
+    def first_seed_recon(self, w) -> str:
+        seed = self.exp(w).seeds[0]
+        return self.rules.ae_sweep.output.recon.format(
+            experiment=w.experiment, variant=w.variant, seed=seed
+        )
+
+    # ------------------------------------------------------------------ specs
+
+    def train_spec(self, w) -> str:
+        s = self.pipe.settings
+        return dump(
+            specs.train_spec(self.exp(w), w.variant, int(w.seed), s.device, s.deterministic)
+        )
+
+    def pcaae_spec(self, w) -> str:
+        e, s = self.exp(w), self.pipe.settings
+        model = pick(specs.AutoencoderModel, e, mode="none")
+        epochs = {"epochs": e.pcaae_epochs} if e.pcaae_epochs else {}
+        seed, device, deterministic = int(w.seed), s.device, s.deterministic
+        train = pick(TrainSpec, e, epochs, seed=seed, device=device, deterministic=deterministic)
+        return dump(specs.PCAAETrain(w.experiment, model, train, e.pcaae_widths))
+
+    def rows(self, w) -> Rows:
+        return Rows(w.experiment, rows_name(w.variant), int(w.seed))
+
+    def sweep_spec(self, w) -> str:
+        e = self.exp(w)
+        device = self.pipe.settings.device
+        return dump(
+            pick(specs.AutoencoderSweep, e, rows=self.rows(w), width=e.latent, device=device)
+        )
+
+    def analysis_spec(self, w) -> str:
+        device = self.pipe.settings.device
+        return dump(pick(specs.AutoencoderAnalysis, self.exp(w), rows=self.rows(w), device=device))
+
+    def baselines_spec(self, w) -> str:
+        return dump(specs.AutoencoderBaselines(w.experiment, self.exp(w).latent))
+
+    def claims_spec(self, w) -> str:
+        return dump(pick(specs.AutoencoderClaims, self.exp(w).claims, experiment=w.experiment))
+
+    def gap_spec(self, w) -> str:
+        models = tuple(m for m, _ in self.gap_runs(w.experiment))
+        return dump(specs.Gap(w.experiment, models=models))
+
+    def recon_title(self, w) -> str:
+        seed = self.exp(w).seeds[0]
+        title = (
+            f"{w.experiment}: {w.variant} (seed {seed}),"
+            " test images reconstructed from the first w latent units"
+        )
+        return dump(specs.ReconstructionsFigure(title))
+
+    def figure_spec(self, w) -> str:
+        return dump(specs.SweepFigure(w.experiment))
+
+    def gap_figure_spec(self, w) -> str:
+        return dump(specs.GapFigure(w.experiment))
+
+    def features_spec(self, w) -> str:
+        return dump(specs.FeaturesFigure(w.kind))
+
+    # ------------------------------------------------------------------ targets
+
+    def gap_experiments(self) -> list[str]:
+        """Experiments with the references the gap is measured against: an unconstrained
+        variant (notd) and autoencoders trained at fixed widths."""
+        return [e for e, s in self.experiments.items() if "notd" in s.variants and s.fixed_widths]
+
+    def claims(self) -> list[str]:
+        """The claims file of every experiment (the preset's claims table reads them)."""
+        return expand(self.rules.ae_claims.output.out, experiment=list(self.experiments))
+
+    def targets(self) -> list[str]:
+        r, names = self.rules, list(self.experiments)
+        recon = [
+            r.ae_plot_reconstructions.output.png.format(experiment=x, variant=v)
+            for x in names
+            for v in self.experiments[x].variants
+        ]
+        return [
+            *expand(r.ae_plot_sweep.output.png, experiment=names),
+            *expand(
+                r.ae_plot_features.output.png,
+                experiment=names,
+                kind=["importance", "dependence"],
+            ),
+            *recon,
+            *expand(r.ae_claims.output.out, experiment=names),
+            *expand(r.ae_gap.output.out, experiment=self.gap_experiments()),
+            *expand(r.ae_plot_gap.output.png, experiment=self.gap_experiments()),
+        ]

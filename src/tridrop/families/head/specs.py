@@ -1,0 +1,277 @@
+"""Specs of the classifier-head family: each setting once, with its default, bounds and doc.
+
+:class:`HeadExperiment` is a config section (``presets.<p>.heads.<name>``): the union of the job
+specs' settings; :func:`job_specs` builds every job spec an experiment implies, which is how the
+config is checked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tridrop.specs import (
+    MISSING,
+    Experiment,
+    Rows,
+    Spec,
+    SplitSpec,
+    TDSpec,
+    TrainSpec,
+    _check,
+    _device,
+    pick,
+    section,
+    setting,
+    variant,
+)
+
+INITS = ("reference", "scratch")
+REFERENCES = ("train", "pretrained", "backbone")
+
+
+@dataclass(frozen=True)
+class HeadModel(TDSpec):
+    """A classifier head with two hidden layers of ``hidden`` units, each followed by TD."""
+
+    hidden: int = setting(4096, "width of both hidden layers (VGG19: 4096)", ge=1)
+    init: str = setting(
+        "scratch",
+        "reference: start from the experiment's reference head; scratch: random initialisation",
+        choices=INITS,
+    )
+
+
+@dataclass(frozen=True)
+class HeadTrain(Spec):
+    model: HeadModel
+    train: TrainSpec
+
+
+@dataclass(frozen=True)
+class BackboneModel(Spec):
+    """A small VGG-style CNN (conv blocks, then a head of two ``hidden``-wide layers) trained
+    without TD: the network whose frozen conv part feeds a head experiment's feature cache."""
+
+    channels: tuple[int, ...] = setting(
+        (32, 64, 128), "channels of the conv blocks (Conv3x3-ReLU-MaxPool each)", ge=1, min_items=1
+    )
+    hidden: int = setting(512, "width of its head's hidden layers", ge=1)
+    dropout: float = setting(0.5, "dropout rate of its head", ge=0, lt=1)
+
+
+@dataclass(frozen=True)
+class BackboneTrain(Spec):
+    model: BackboneModel
+    train: TrainSpec
+
+
+Backbone = section(
+    "Backbone",
+    "The config's ``backbone`` section: the network trained here and how it trains.",
+    (BackboneModel, TrainSpec),
+    exclude=("hidden", "device", "deterministic"),
+    base=Spec,
+)
+
+
+@dataclass(frozen=True)
+class ImageNetSpec(Spec):
+    """A local ImageNet copy and how its VGG19 features are cached (never downloaded)."""
+
+    root: str = setting("data/imagenet", "the local ImageNet copy (never downloaded)")
+    layout: str = setting(
+        "folder",
+        "folder (train/<wnid>/*.JPEG, val/<wnid>/*.JPEG) or archives (torchvision's ImageNet)",
+        choices=("folder", "archives"),
+    )
+    weights: str = setting("imagenet1k_v1", "VGG19 weights: imagenet1k_v1, random or a file")
+    max_classes: int | None = setting(None, "the first classes only (null: all 1000)", ge=1)
+    train_per_class: int | None = setting(None, "training images per class (null: all)", ge=1)
+    val_per_class: int | None = setting(None, "validation images per class (null: all)", ge=1)
+    resize: int = setting(256, "shorter side after resizing", ge=1)
+    crop: int = setting(224, "centre (train: random) crop", ge=32)
+    train_views: int = setting(1, "augmented views cached per training image", ge=1)
+    shard_size: int = setting(10000, "feature rows per cache shard", ge=1)
+    batch_size: int = setting(128, "images per VGG19 forward pass", ge=1)
+    workers: int = setting(8, "image-decoding processes", ge=0)
+    seed: int = setting(0, "seed of the augmentations", ge=0)
+
+
+@dataclass(frozen=True)
+class FeatureCacheSpec(Spec):
+    """Which features to cache: VGG19 features of ImageNet, or a stored split's images (their
+    pixels, or the frozen conv features of a trained backbone)."""
+
+    dataset: str
+    split: str = setting(MISSING, "train or val", choices=("train", "val"))
+    imagenet: ImageNetSpec | None = None
+    device: str = "auto"
+
+    def check(self) -> None:
+        _check(
+            self.dataset != "imagenet" or self.imagenet is not None,
+            "imagenet",
+            None,
+            "an imagenet section for dataset imagenet",
+        )
+
+
+@dataclass(frozen=True)
+class PretrainedHead(Spec):
+    """The reference head: VGG19's own classifier (``classes`` outputs, ``hidden`` units), or
+    the head of a backbone trained here (then only ``hidden`` is checked against it)."""
+
+    weights: str = "imagenet1k_v1"
+    classes: int = 1000
+    hidden: int = 4096
+
+
+def _widths_within(width: int, key: str, widths: tuple[int, ...]) -> None:
+    _check(width >= 1, "width", width, "an integer >= 1")
+    too_wide = [w for w in widths if not 1 <= w <= width]
+    _check(not too_wide, key, too_wide, f"widths in 1..width ({width})")
+
+
+@dataclass(frozen=True)
+class HeadSweep(Spec):
+    """Top-1/top-5 at ``widths`` (a head narrower than ``width``: at its own width only)."""
+
+    rows: Rows
+    width: int
+    widths: tuple[int, ...] = setting(
+        (), "widths of the sweep (both hidden layers cut alike)", ge=1, min_items=1, unique=True
+    )
+    device: str = "auto"
+
+    def check(self) -> None:
+        _widths_within(self.width, "widths", self.widths)
+        _device(self.device)
+
+
+@dataclass(frozen=True)
+class HeadBaselines(Spec):
+    """The reference head at full width, cut by importance ranking, and truncated SVDs."""
+
+    experiment: str
+    widths: tuple[int, ...]
+    rank_samples: int = setting(10000, "training rows that rank the reference's units", ge=1)
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
+class HeadClaims(Spec):
+    """Thresholds of the paper's "minimal impact" claims for a pruned head."""
+
+    model: str = setting("td", "the variant the claims measure")
+    kept_25: float = setting(
+        0.95, "top-1 kept at a quarter of the head (the paper: little lost)", ge=0
+    )
+    kept_10: float = setting(0.9, "top-1 kept at a tenth of the head (most of it)", ge=0)
+    max_gap: float = setting(0.02, "TD at full width within this of the unconstrained top-1", ge=0)
+
+
+@dataclass(frozen=True)
+class TableSpec(Spec):
+    """Rows of one experiment (tables built from the aggregated sweeps)."""
+
+    experiment: str
+
+
+# Settings a variant may change: its TD layer and its initialisation.
+VARIANT_KEYS = ("mode", "p", "init")
+_NOT_SETTINGS = ("mode", "p", "init", "seed", "device", "deterministic", "dataset_split")
+
+
+class _Checked(Experiment):
+    """A head experiment checks its widths, its reference and its data together."""
+
+    def check(self) -> None:
+        for key in ("widths", "fixed_widths"):
+            too_wide = [w for w in getattr(self, key) if w > self.hidden]
+            _check(not too_wide, key, too_wide, f"widths up to the hidden layers ({self.hidden})")
+        ok = self.claims.model in self.variants
+        _check(ok, "claims.model", self.claims.model, f"a variant, one of {sorted(self.variants)}")
+        imagenet = self.dataset == "imagenet"
+        _check(
+            not imagenet or self.imagenet is not None,
+            "imagenet",
+            None,
+            "a section for dataset imagenet",
+        )
+        ok = self.reference != "pretrained" or imagenet
+        _check(
+            ok, "reference", self.reference, "train or backbone (pretrained needs dataset imagenet)"
+        )
+        ok = self.reference != "backbone" or self.backbone is not None
+        _check(ok, "backbone", None, "a `backbone:` section for reference backbone")
+        ok = self.backbone is None or self.dataset in ("mnist", "fashion_mnist")
+        _check(
+            ok,
+            "backbone",
+            "...",
+            f"no backbone for dataset {self.dataset} (mnist or fashion_mnist images only)",
+        )
+
+
+HeadExperiment = section(
+    "HeadExperiment",
+    "One classifier-head experiment: features, reference, TD heads, baselines and claims.",
+    (SplitSpec, HeadModel, TrainSpec, HeadSweep, HeadBaselines),
+    (
+        "reference",
+        str,
+        setting(
+            "train",
+            "the unconstrained head: pretrained (VGG19's own), backbone (the head of the network "
+            "trained here) or train (trained without TD on the cache)",
+            choices=REFERENCES,
+        ),
+    ),
+    ("reference_seed", int, setting(0, "seed of the reference head (reference train)", ge=0)),
+    ("processes", int, setting(1, "data-parallel training processes (torchrun) per head", ge=1)),
+    (
+        "backbone",
+        Backbone | None,
+        setting(
+            None, "the network trained here whose conv part feeds the cache (reference backbone)"
+        ),
+    ),
+    ("imagenet", ImageNetSpec | None, setting(None, "the local ImageNet copy (dataset imagenet)")),
+    ("claims", HeadClaims, setting(HeadClaims(), "pre-registered thresholds, set before the run")),
+    exclude=_NOT_SETTINGS,
+    base=_Checked,
+)
+
+
+def head_model(exp: Any, name: str) -> HeadModel:
+    """The head of variant ``name`` (a configured one, notd or fixed<w>)."""
+    settings = variant(exp, name, "hidden")
+    unknown = sorted(set(settings) - set(VARIANT_KEYS) - {"hidden"})
+    _check(not unknown, f"variants.{name}", unknown, f"settings among {list(VARIANT_KEYS)}")
+    return pick(HeadModel, exp, settings)
+
+
+def job_specs(name: str, exp: Any) -> list[Spec]:
+    """One of each job spec of experiment ``name``: building them checks the section."""
+    out: list[Spec] = [pick(SplitSpec, exp)]
+    for v in [*exp.variants, *(f"fixed{w}" for w in exp.fixed_widths)]:
+        out.append(HeadTrain(head_model(exp, v), pick(TrainSpec, exp)))
+    out.append(HeadSweep(Rows(name, "td"), exp.hidden, tuple(exp.widths)))
+    if exp.backbone is not None:
+        b = exp.backbone
+        out.append(BackboneTrain(pick(BackboneModel, b, hidden=exp.hidden), pick(TrainSpec, b)))
+    if exp.imagenet is not None:
+        out.append(exp.imagenet)
+    return out
+
+
+EXPERIMENT = HeadExperiment
+# A variant's settings (the keys of ``variants.<name>``), for the config check's coercion.
+VARIANT = section(
+    "HeadVariant",
+    "The settings a variant may change.",
+    (HeadModel,),
+    exclude=("hidden",),
+    base=Spec,
+)

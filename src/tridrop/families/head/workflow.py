@@ -1,0 +1,182 @@
+"""What the classifier-head rules (``workflow/rules/head.smk``) ask of the config: each job's
+spec, its inputs and the family's targets. Plain Python, unit-tested without Snakemake.
+
+Each method takes Snakemake's wildcards ``w`` (``w.experiment``, ``w.variant``, ``w.seed``,
+``w.split``); paths come from the rules' own outputs, so each is written once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tridrop.families import HEAD
+from tridrop.families.head import specs
+from tridrop.pipeline import Pipeline, expand
+from tridrop.specs import Rows, TrainSpec, dump, pick, rows_name
+
+
+class Workflow:
+    """The head experiments of the chosen preset, as the rules see them."""
+
+    family = HEAD
+
+    def __init__(self, pipe: Pipeline, rules: Any) -> None:
+        self.pipe, self.rules = pipe, rules
+        self.experiments = pipe.settings.of(HEAD.name)
+        self.pattern = pipe.one_of(self.experiments)
+
+    def exp(self, w) -> Any:
+        return self.experiments[w.experiment]
+
+    def variants(self, experiment: str) -> list[str]:
+        e = self.experiments[experiment]
+        return [*e.variants, *(f"fixed{x}" for x in e.fixed_widths)]
+
+    def runs(self, experiment: str, path: str) -> list[str]:
+        e = self.experiments[experiment]
+        return expand(path, experiment=experiment, variant=self.variants(experiment), seed=e.seeds)
+
+    # ------------------------------------------------------------------ inputs
+
+    def data(self, w) -> str:
+        return self.pipe.stored_split(self.rules, self.exp(w).dataset)
+
+    def imagenet_copy(self, w) -> list[str]:
+        """Stop before any job when the ImageNet copy is missing: only targets that need it."""
+        from tridrop.families.head.imagenet import ImageNetMissing, check
+
+        s = self.exp(w).imagenet
+        try:
+            check(s.root, s.layout, s.max_classes)
+        except ImageNetMissing as err:
+            key = f"presets.{self.pipe.preset}.{HEAD.section}.{w.experiment}.imagenet.root"
+            raise ValueError(f"config: {key}: {err}") from None
+        return []
+
+    def backbone_model(self, w) -> str:
+        return self.rules.head_backbone.output.model.format(experiment=w.experiment)
+
+    def manifest(self, w) -> str:
+        return self.rules.head_check.output.out.format(experiment=w.experiment)
+
+    def cache_input(self, w) -> dict[str, str]:
+        """ImageNet: its checked manifest; else the stored split (and a trained backbone)."""
+        code = self.pipe.code(HEAD, "cache")
+        if self.exp(w).dataset == "imagenet":
+            return {"manifest": self.manifest(w), "code": code}
+        found = {"data": self.data(w), "code": code}
+        if self.exp(w).backbone is not None:
+            found["backbone"] = self.backbone_model(w)
+        return found
+
+    def pretrained_input(self, w) -> dict[str, str]:
+        code = self.pipe.code(HEAD, "pretrained")
+        if self.exp(w).reference == "backbone":
+            return {"backbone": self.backbone_model(w), "code": code}
+        return {"manifest": self.manifest(w), "code": code}
+
+    def reference(self, w) -> str:
+        """The unconstrained head: VGG19's own (pretrained), the head of the backbone trained
+        here (backbone), or one trained without TD on the cache (train, seeded)."""
+        e = self.exp(w)
+        if e.reference in ("pretrained", "backbone"):
+            return self.rules.head_pretrained.output.model.format(experiment=w.experiment)
+        return self.rules.head_train.output.model.format(
+            experiment=w.experiment, variant="notd", seed=e.reference_seed
+        )
+
+    def init(self, w) -> str | list:
+        return self.reference(w) if self.model(w).init == "reference" else []
+
+    def params(self, w) -> list[str]:
+        """Parameter counts of every run and of the baselines (the accuracy table's x axis)."""
+        return [
+            *self.runs(w.experiment, self.rules.head_sweep.output.params),
+            self.rules.head_baselines.output.params.format(experiment=w.experiment),
+        ]
+
+    def sweeps(self, experiment: str) -> list[str]:
+        return [
+            *self.runs(experiment, self.rules.head_sweep.output.out),
+            self.rules.head_baselines.output.out.format(experiment=experiment),
+        ]
+
+    # ------------------------------------------------------------------ resources
+
+    def cache_threads(self, w) -> int:
+        return self.pipe.cores if self.exp(w).dataset == "imagenet" else 1
+
+    def cache_gpus(self, w) -> int:
+        return 1 if self.pipe.use_gpu and self.exp(w).dataset == "imagenet" else 0
+
+    def processes(self, w) -> int:
+        return self.exp(w).processes
+
+    def train_gpus(self, w) -> int:
+        return self.processes(w) if self.pipe.use_gpu else 0
+
+    def launcher(self, w) -> str:
+        """Several processes: data-parallel training (DDP) launched by torchrun."""
+        n = self.exp(w).processes
+        return f"torchrun --standalone --nproc-per-node {n} --no-python " if n > 1 else ""
+
+    # ------------------------------------------------------------------ specs
+
+    def model(self, w) -> specs.HeadModel:
+        return specs.head_model(self.exp(w), w.variant)
+
+    def train_spec(self, w) -> str:
+        s = self.pipe.settings
+        train = pick(
+            TrainSpec, self.exp(w), seed=int(w.seed), device=s.device, deterministic=s.deterministic
+        )
+        return dump(specs.HeadTrain(self.model(w), train))
+
+    def backbone_spec(self, w) -> str:
+        e, s = self.exp(w), self.pipe.settings
+        b = e.backbone
+        model = pick(specs.BackboneModel, b, hidden=e.hidden)
+        train = pick(TrainSpec, b, device=s.device, deterministic=s.deterministic)
+        return dump(specs.BackboneTrain(model, train))
+
+    def imagenet_spec(self, w) -> str:
+        return dump(self.exp(w).imagenet)
+
+    def cache_spec(self, w) -> str:
+        e = self.exp(w)
+        return dump(specs.FeatureCacheSpec(e.dataset, w.split, e.imagenet, self.pipe.settings.device))
+
+    def pretrained_spec(self, w) -> str:
+        e = self.exp(w)
+        i = e.imagenet or specs.ImageNetSpec()
+        classes = i.max_classes or 1000
+        return dump(specs.PretrainedHead(i.weights, classes, e.hidden))
+
+    def sweep_spec(self, w) -> str:
+        e = self.exp(w)
+        rows = Rows(w.experiment, rows_name(w.variant), int(w.seed))
+        return dump(specs.HeadSweep(rows, e.hidden, tuple(e.widths), self.pipe.settings.device))
+
+    def baselines_spec(self, w) -> str:
+        e, device = self.exp(w), self.pipe.settings.device
+        return dump(pick(specs.HeadBaselines, e, experiment=w.experiment, device=device))
+
+    def table_spec(self, w) -> str:
+        return dump(specs.TableSpec(w.experiment))
+
+    def claims_spec(self, w) -> str:
+        return dump(self.exp(w).claims)
+
+    # ------------------------------------------------------------------ targets
+
+    def claims(self) -> list[str]:
+        """The claims file of every experiment (the preset's claims table reads them)."""
+        return expand(self.rules.head_claims.output.out, experiment=list(self.experiments))
+
+    def targets(self) -> list[str]:
+        r, names = self.rules, list(self.experiments)
+        return [
+            *expand(r.head_table.output.out, experiment=names),
+            *expand(r.head_plot_accuracy.output.png, experiment=names),
+            *expand(r.head_claims.output.out, experiment=names),
+        ]

@@ -1,1 +1,0 @@
-"""Networks of the experiments, each a ``SharedWidth`` so that it can be narrowed."""
