@@ -97,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     paths = {k: v for k, v in vars(args).items() if k in inspect.signature(args.job).parameters}
     try:
         args.job(load(args.spec_type, args.spec), **{k: v for k, v in paths.items() if k != "spec"})
+    except KeyboardInterrupt as err:  # Ctrl-C: say what is kept (training names its checkpoint)
+        if args.verbose:
+            log.exception("tridrop %s %s interrupted", args.family, args.verb)
+        log.error("%s", str(err) or "interrupted; outputs are written whole or not at all")
+        return 130
     except Exception as err:  # one line for the user; --verbose shows where
         if args.verbose:
             log.exception("tridrop %s %s failed", args.family, args.verb)
