@@ -327,6 +327,7 @@ FAILURES += [
             "an autoencoder for images of shape [1, 28, 28], but the data has images of shape [1, 8, 8]",
             "nothing written; exit status 1"),
 ]  # fmt: skip
+MISFITS = FAILURES[-6:]
 
 
 def test_widths_and_models_that_do_not_fit_are_named(tmp_path, made, caplog):
@@ -352,7 +353,7 @@ def test_widths_and_models_that_do_not_fit_are_named(tmp_path, made, caplog):
     other = tmp_path / "mnist_ae.pt"
     save_model(other, build_autoencoder(meta["arch"]), meta)
     assert main(["ae", "sweep", "--spec", sweep, "--model", str(other), *ae, *out]) == 1
-    for case in FAILURES[-6:]:
+    for case in MISFITS:
         assert case.seen in caplog.text, case.seen
     assert not (tmp_path / "o.csv").exists()
 
@@ -368,3 +369,89 @@ def test_a_real_process_prints_one_line(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 1 and len(lines) == 1 and "Traceback" not in proc.stderr
     assert "ERROR tridrop:" in lines[0] and "bad_data.npz" in lines[0]
+
+
+# ---------------------------------------------------------------- paths, --spec files, Ctrl-C
+
+SAME_FILE = Failure(
+    "command line", "an output path equal to an input or another output (`--data d.npz --model d.npz`, "
+    "`--model m.pt --checkpoint m.pt`, a link or a hard link to the same file)",
+    "--data (d.npz) and --model (d.npz) are the same file; each path option needs its own",
+    "nothing read or written; exit status 1")  # fmt: skip
+SPEC_FILE = Failure(
+    "command line", "`--spec spec.json`: a file name where the spec's JSON text is expected",
+    "spec: not valid JSON: 'spec.json' looks like a file name, but --spec takes the JSON text "
+    'itself; to pass a file use --spec "$(cat spec.json)"', "nothing written; exit status 1")  # fmt: skip
+CTRL_C = Failure(
+    "interruption", "Ctrl-C (SIGINT) during a job other than training",
+    "ERROR tridrop: interrupted; outputs are written whole or not at all",
+    "the previous complete outputs, or none; exit status 130")  # fmt: skip
+FAILURES += [SAME_FILE, SPEC_FILE, CTRL_C]
+TINY_AE = json.dumps(JOBS[("ae", "train")][0])
+
+
+def errors(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+
+
+@pytest.mark.parametrize(
+    ("options", "first", "second"),
+    [({"--data": "d.npz", "--model": "d.npz"}, "--data (d.npz)", "--model (d.npz)"),
+     ({"--data": "d.npz", "--model": "m.pt", "--checkpoint": "m.pt"}, "--model (m.pt)",
+      "--checkpoint (m.pt)"),
+     ({"--data": "d.npz", "--model": "m.pt", "--checkpoint": "m.json"},
+      "the .json file beside --model (m.pt)", "--checkpoint (m.json)"),
+     ({"--data": "link.npz", "--model": "sub/../d.npz"}, "--data (link.npz)",
+      "--model (sub/../d.npz)"),
+     ({"--data": "hard.npz", "--model": "d.npz"}, "--data (hard.npz)", "--model (d.npz)")],
+    ids=["data-is-model", "model-is-checkpoint", "checkpoint-is-metadata", "symlink", "hard-link"],
+)  # fmt: skip
+def test_an_output_aliasing_another_path_is_refused(tmp_path, monkeypatch, caplog, options,
+                                                     first, second):  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    assert main(["data", "prepare", "--spec", '{"dataset": "digits"}', "--out", "d.npz"]) == 0
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.npz").symlink_to(tmp_path / "d.npz")
+    (tmp_path / "hard.npz").hardlink_to(tmp_path / "d.npz")
+    (tmp_path / "m.pt").write_bytes(b"an earlier model")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    args = [a for k, v in options.items() for a in (k, v)]
+    assert main(["ae", "train", "--spec", TINY_AE, *args]) == 1
+    seen = SAME_FILE.seen.replace("--data (d.npz)", first).replace("--model (d.npz)", second)
+    assert errors(caplog) == [seen + " (an output written there would replace or delete the other)"]
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
+
+
+def test_a_list_may_name_its_file_twice_but_not_another_options(tmp_path, caplog):
+    sweep = tmp_path / "s.csv"
+    sweep.write_text("experiment,model,seed,width,metric,value\ne,td,0,1,mse,0.5\n")
+    out = tmp_path / "all.csv"
+    assert main(["results", "collect", "--sweeps", str(sweep), str(sweep), "--out", str(out)]) == 0
+    assert main(["results", "collect", "--sweeps", str(out), str(sweep), "--out", str(out)]) == 1
+    assert f"--sweeps ({out}) and --out ({out}) are the same file" in errors(caplog)[0]
+
+
+def test_a_spec_file_name_gets_a_hint(tmp_path, monkeypatch, caplog):
+    monkeypatch.chdir(tmp_path)
+    Path("spec.json").write_text(TINY_AE)
+    assert main(["ae", "train", "--spec", "spec.json", "--data", "d.npz", "--model", "m.pt"]) == 1
+    assert errors(caplog) == [SPEC_FILE.seen]
+    Path("spec.json").rename("settings")  # an existing file of any name
+    assert main(["ae", "train", "--spec", "settings", "--data", "d.npz", "--model", "m.pt"]) == 1
+    assert "'settings' looks like a file name" in errors(caplog)[-1]
+    assert main(["ae", "train", "--spec", "{oops", "--data", "d.npz", "--model", "m.pt"]) == 1
+    assert "spec: not valid JSON (" in errors(caplog)[-1]
+
+
+def test_ctrl_c_in_a_job_is_one_line_and_status_130(tmp_path, monkeypatch, caplog):
+    def interrupted(device):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("tridrop.jobs.results.versions", interrupted)
+    out = tmp_path / "env.json"
+    try:
+        code = main(["results", "environment", "--spec", "{}", "--out", str(out)])
+    except KeyboardInterrupt:  # not let through to pytest, which would stop the session
+        pytest.fail("KeyboardInterrupt escaped main")
+    assert code == 130
+    assert errors(caplog) == [CTRL_C.seen.split("tridrop: ")[1]] and not out.exists()

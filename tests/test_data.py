@@ -2,6 +2,7 @@
 Google Drive's quota page, and the stored .npz round trip."""
 
 import gzip
+import os
 from pathlib import Path
 
 import numpy as np
@@ -286,3 +287,98 @@ def test_unsplittable_labels_name_the_file(tmp_path: Path):
     write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.array([7] + [5] * 19))
     with pytest.raises(DataFormatError, match=FAILURES[12].seen + ".*label 7 has 1 image"):
         prepare("mnist", tmp_path / "m.npz", path=tmp_path)
+
+
+# ---------------------------------------------------------------- subsets, odd files, odd data
+
+FAILURES += [
+    Failure("data", "a link to /dev/zero (or a folder, a pipe) under an IDX file's name",
+            "t10k-images-idx3-ubyte: a character device (a symbolic link to /dev/zero), not a data file",
+            IDX_KEPT + " (the link); nothing is read"),
+    Failure("data", "a training set of 1 image (e.g. `max_train: 1`)",
+            "digits: a training set of 1 image(s) (max_train: 1); training needs at least 2",
+            "nothing written"),
+    Failure("data", "labels that are all the same class (e.g. a labels file of zeros)",
+            "every training image has label 0; a dataset needs at least 2 classes (check the labels file)",
+            "nothing written"),
+    Failure("data", "constant images (every pixel the same, e.g. all black)",
+            "20 of 20 training images are constant (every pixel the same value): blank or broken images?",
+            "the split is written (a warning, not an error)"),
+]  # fmt: skip
+DEV_ZERO, ONE_IMAGE, ONE_CLASS, CONSTANT = FAILURES[-4:]
+
+
+def test_max_train_and_max_test_apply_to_the_bundled_digits(tmp_path: Path):
+    full = prepare("digits", tmp_path / "full.npz")
+    split = prepare("digits", tmp_path / "d.npz", max_train=100, max_test=30)
+    assert len(split.x_train) == 100 and len(split.x_test) == 30
+    assert torch.equal(split.x_train, full.x_train[:100])
+    assert torch.equal(split.y_test, full.y_test[:30])
+    assert len(load_split(tmp_path / "d.npz").x_train) == 100
+
+
+@pytest.mark.parametrize(
+    ("make", "kind"),
+    [(lambda p: p.symlink_to("/dev/zero"), "a character device (a symbolic link to /dev/zero)"),
+     (lambda p: p.mkdir(), "a folder"), (lambda p: os.mkfifo(p), "a named pipe")],
+    ids=["dev-zero", "folder", "fifo"],
+)  # fmt: skip
+def test_a_name_that_is_not_a_file_is_named(tmp_path: Path, make, kind):
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.arange(20) % 2)
+    make(tmp_path / "t10k-images-idx3-ubyte")
+    with pytest.raises(DataFormatError) as err:
+        prepare("mnist", tmp_path / "m.npz", path=tmp_path)
+    name = tmp_path / "t10k-images-idx3-ubyte"
+    assert str(err.value) == f"{name}: {kind}, not a data file"
+    if kind.startswith("a character"):
+        assert str(err.value).endswith(DEV_ZERO.seen)
+        with pytest.raises(DataFormatError, match="t10k-images-idx3-ubyte: not a folder"):
+            prepare("mnist", tmp_path / "m.npz", path=name)  # the folder itself
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_a_training_set_of_one_image_or_one_class_is_refused(tmp_path: Path):
+    with pytest.raises(DataFormatError) as err:
+        prepare("digits", tmp_path / "d.npz", max_train=1)
+    assert str(err.value) == ONE_IMAGE.seen
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", np.arange(20 * 16).reshape(20, 4, 4))
+    labels = write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.zeros(20))
+    with pytest.raises(DataFormatError) as err:
+        prepare("mnist", tmp_path / "m.npz", path=tmp_path)
+    assert str(err.value) == f"mnist in {tmp_path}: " + ONE_CLASS.seen
+    write_idx(labels, np.arange(20) % 2)
+    prepare("mnist", tmp_path / "m.npz", path=tmp_path)  # two classes: fine
+    assert not (tmp_path / "d.npz").exists()
+
+
+def test_constant_images_are_a_warning(tmp_path: Path, caplog):
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", np.zeros((25, 4, 4)))
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.arange(25) % 5)
+    with caplog.at_level("WARNING", logger="tridrop.data"):
+        split = prepare("mnist", tmp_path / "m.npz", path=tmp_path)
+    assert len(split.x_train) == 20 and f"mnist in {tmp_path}: {CONSTANT.seen}" in caplog.text
+    assert "5 of 5 test images are constant" in caplog.text
+
+
+def test_the_fingerprint_follows_contents_not_modification_times(tmp_path: Path):
+    from tridrop.data import fingerprint, raw_files
+
+    a = write_idx(tmp_path / "t10k-images-idx3-ubyte", np.zeros((3, 4, 4)))
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.arange(3))
+    first = fingerprint(raw_files("mnist", tmp_path))
+    assert len(first) == 64 and fingerprint(raw_files("mnist", tmp_path)) == first
+    os.utime(a, (0, 0))  # `touch -d 1970`: same data, same fingerprint
+    assert fingerprint(raw_files("mnist", tmp_path)) == first
+    write_idx(a, np.ones((3, 4, 4)))
+    os.utime(a, (0, 0))  # other data with an older time (`cp -p`): another fingerprint
+    assert fingerprint(raw_files("mnist", tmp_path)) != first
+    # A folder (CelebA's): every file below it, by name and content.
+    tree = celeba_tree(tmp_path / "c", partitions=(0, 2))
+    before = fingerprint([tree])
+    img = tree / "celeba" / "img_align_celeba" / "000001.jpg"
+    img.write_bytes(img.read_bytes()[::-1])
+    assert fingerprint([tree]) != before
+    img.write_bytes(img.read_bytes()[::-1])
+    assert fingerprint([tree]) == before
+    img.rename(img.with_name("000009.jpg"))
+    assert fingerprint([tree]) != before

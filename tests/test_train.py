@@ -225,3 +225,144 @@ def test_truncated_checkpoint_is_moved_aside_and_training_starts_fresh(tmp_path:
     assert [r["epoch"] for r in history] == [1, 2]
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in ref.state_dict().items())
     assert torch.load(ckpt, weights_only=True)["epoch"] == 2  # a new, whole checkpoint
+
+
+# ---------------------------------------------------------------- divergence and Ctrl-C
+
+DIVERGED = Failure(
+    "training", "`tridrop ae train` with a learning rate so large that the loss becomes NaN (`\"lr\": 1e30`)",
+    "training diverged in epoch 1/3: the loss is nan (lr 1e+30; a smaller lr may help)",
+    "no model written; exit status 1; the checkpoint of the last epoch with a finite loss and "
+    "weights (never NaN weights)")  # fmt: skip
+NAN_WEIGHTS = Failure(
+    "model files", "a model whose weights hold NaN or infinite values, about to be written",
+    "m.pt: not written: weight '1.weight' holds NaN or infinite values (training diverged?)",
+    "nothing written")  # fmt: skip
+INTERRUPTED = Failure(
+    "interruption", "Ctrl-C (SIGINT) during a training job",
+    "ERROR tridrop: interrupted in epoch N/100; the checkpoint work/ckpt.pt (epoch M) is kept",
+    "the checkpoint of the last finished epoch; exit status 130; the same command resumes")  # fmt: skip
+FAILURES += [DIVERGED, NAN_WEIGHTS, INTERRUPTED]
+
+
+class NanGrad(torch.autograd.Function):
+    """The identity whose gradient is NaN: a finite loss that leaves NaN weights."""
+
+    @staticmethod
+    def forward(ctx, t):
+        return t.clone()
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * float("nan")
+
+
+def poisoned(when, how):
+    """A reconstruction loss that ``how`` spoils at batch calls ``when`` (5 per epoch)."""
+    calls = {"n": 0}
+
+    def loss(model, xb, yb):
+        calls["n"] += 1
+        value = torch.nn.functional.mse_loss(model(xb), xb)
+        return how(value) if when(calls["n"]) else value
+
+    return loss
+
+
+@pytest.mark.parametrize(
+    ("loss", "epoch", "seen"),
+    [(poisoned(lambda n: n > 10, lambda v: v * float("nan")), 3, "the loss is nan"),
+     (poisoned(lambda n: n == 10, NanGrad.apply), 2, "but weight '1.weight' holds NaN")],
+    ids=["nan-loss", "finite-loss-nan-weights"],
+)  # fmt: skip
+def test_a_diverging_run_stops_and_keeps_the_last_good_checkpoint(tmp_path, loss, epoch, seen):
+    from tridrop.train import Diverged
+
+    x, y = data()
+    ckpt = tmp_path / "work" / "ckpt.pt"
+    with pytest.raises(Diverged) as err:
+        fit(fresh(), x, y, CFG, loss_fn=loss, checkpoint=ckpt)
+    assert f"training diverged in epoch {epoch}/4: " in str(err.value) and seen in str(err.value)
+    assert f"the checkpoint {ckpt} (epoch {epoch - 1}) is kept" in str(err.value)
+    state = torch.load(ckpt, weights_only=True)
+    assert state["epoch"] == epoch - 1
+    assert all(torch.isfinite(v).all() for v in state["model"].values())
+
+
+def test_a_diverging_job_writes_no_model(tmp_path: Path, caplog):
+    from tridrop.cli import main
+    from tridrop.data import prepare
+
+    prepare("digits", tmp_path / "d.npz")
+    spec = AutoencoderTrain(AutoencoderModel(hidden=16, latent=4),
+                            TrainSpec(epochs=3, lr=1e30, device="cpu"))  # fmt: skip
+    model, ckpt = tmp_path / "m.pt", tmp_path / "work" / "ckpt.pt"
+    code = main(["ae", "train", "--spec", dump(spec), "--data", str(tmp_path / "d.npz"),
+                 "--model", str(model), "--checkpoint", str(ckpt)])  # fmt: skip
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert code == 1 and len(errors) == 1 and DIVERGED.seen in errors[0], errors
+    assert not model.exists() and not model.with_suffix(".json").exists()
+    assert not ckpt.exists()  # epoch 1 diverged: nothing to keep
+
+
+def test_nan_weights_are_not_written(tmp_path: Path):
+    model = fresh()
+    with torch.no_grad():
+        model[1].weight[0, 0] = float("inf")
+    with pytest.raises(ValueError) as err:
+        save_model(tmp_path / "m.pt", model, {})
+    assert NAN_WEIGHTS.seen.replace("m.pt", str(tmp_path / "m.pt")) in str(err.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_in_an_epoch_names_the_checkpoint_kept(tmp_path: Path):
+    from tridrop.train import Interrupted
+
+    x, y = data()
+
+    def ctrl_c(n):
+        raise KeyboardInterrupt
+
+    ckpt = tmp_path / "ckpt.pt"
+    with pytest.raises(Interrupted) as err:
+        fit(fresh(), x, y, CFG, loss_fn=poisoned(lambda n: n == 12, ctrl_c), checkpoint=ckpt)
+    assert str(err.value) == f"interrupted in epoch 3/4; the checkpoint {ckpt} (epoch 2) is kept"
+    assert torch.load(ckpt, weights_only=True)["epoch"] == 2
+    first, other = poisoned(lambda n: n == 1, ctrl_c), tmp_path / "other.pt"
+    with pytest.raises(Interrupted) as err:
+        fit(fresh(), x, y, CFG, loss_fn=first, checkpoint=other)
+    assert f"no checkpoint of this run in {other} yet: nothing to resume from" in str(err.value)
+
+
+def test_sigint_prints_one_line_and_keeps_the_checkpoint(tmp_path: Path):
+    """SIGINT (Ctrl-C) to a training command: one line, no traceback, exit status 130."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tridrop.data import prepare
+
+    data = tmp_path / "digits.npz"
+    prepare("digits", data)
+    spec = AutoencoderTrain(
+        AutoencoderModel(hidden=64, latent=8), TrainSpec(epochs=100, device="cpu", seed=5)
+    )
+    ckpt = tmp_path / "work" / "ckpt.pt"
+    cmd = [sys.executable, "-m", "tridrop.cli", "ae", "train", "--spec", dump(spec),
+           "--data", str(data), "--model", str(tmp_path / "m.pt"), "--checkpoint", str(ckpt)]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not ckpt.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=60)[1]
+    assert not (tmp_path / "m.pt").exists(), "the job finished before the signal"
+    done = torch.load(ckpt, weights_only=True)["epoch"]
+    errors = [line for line in err.splitlines() if " ERROR " in line]
+    assert proc.returncode == 130 and "Traceback" not in err and len(errors) == 1, err
+    seen = INTERRUPTED.seen.split("N/")[1].replace("work/ckpt.pt", str(ckpt))
+    assert seen.replace("epoch M", f"epoch {done}") in errors[0]
+    assert "ERROR tridrop: interrupted in epoch " in errors[0]

@@ -12,6 +12,7 @@ import importlib
 import inspect
 import json
 import logging
+import os
 import sys
 import types
 import typing
@@ -96,15 +97,75 @@ def main(argv: list[str] | None = None) -> int:
     missing = [f for f in args.required if getattr(args, f[2:].replace("-", "_")) is None]
     if missing:
         parser.error(f"tridrop {args.family} {args.verb}: missing {', '.join(missing)}")
-    paths = {k: v for k, v in vars(args).items() if k in inspect.signature(args.job).parameters}
+    params = inspect.signature(args.job).parameters
+    paths = {k: v for k, v in vars(args).items() if k in params and k != "spec"}
     try:
-        args.job(load(args.spec_type, args.spec), **{k: v for k, v in paths.items() if k != "spec"})
+        _check_spec_text(args.spec)
+        spec = load(args.spec_type, args.spec)
+        _check_aliases(paths)
+        args.job(spec, **paths)
+    except KeyboardInterrupt as err:  # Ctrl-C: say what is kept (training names its checkpoint)
+        if args.verbose:
+            log.exception("tridrop %s %s interrupted", args.family, args.verb)
+        log.error("%s", str(err) or "interrupted; outputs are written whole or not at all")
+        return 130
     except Exception as err:  # one line for the user; --verbose shows where
         if args.verbose:
             log.exception("tridrop %s %s failed", args.family, args.verb)
         log.error("%s", _message(err))
         return 1
     return 0
+
+
+def _check_spec_text(text: str) -> None:
+    """A file name given to ``--spec`` (which takes JSON text) gets a hint, not a bare
+    JSON syntax error."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError:
+        if text.strip().endswith(".json") or os.path.isfile(text):  # never raises
+            raise ValueError(
+                f"spec: not valid JSON: {text!r} looks like a file name, but --spec takes the "
+                f'JSON text itself; to pass a file use --spec "$(cat {text})"'
+            ) from None
+
+
+# Files a job writes beside a path option's file: a model's metadata, a figure's PDF.
+SIBLINGS = {".pt": ".json", ".png": ".pdf"}
+
+
+def _check_aliases(paths: dict[str, object]) -> None:
+    """Refuse two path options that name one file (links followed): an output there would
+    replace an input or another output, or a checkpoint deleted at the end take the model."""
+    seen: dict[object, tuple[str, str]] = {}  # file -> (option, how the message names it)
+    for name, value in paths.items():
+        if not isinstance(value, Path | list):  # flags and templates (--plots) name no file
+            continue
+        flag = "--" + name.replace("_", "-")
+        for path in value if isinstance(value, list) else [value]:
+            files = [(path, f"{flag} ({path})")]
+            if (suffix := SIBLINGS.get(path.suffix)) is not None:
+                files.append(
+                    (path.with_suffix(suffix), f"the {suffix} file beside {flag} ({path})")
+                )
+            for f, text in files:
+                key = _identity(f)
+                if key in seen and seen[key][0] != flag:  # a list may repeat its own files
+                    raise ValueError(
+                        f"{seen[key][1]} and {text} are the same file; each path option needs "
+                        "its own (an output written there would replace or delete the other)"
+                    )
+                seen.setdefault(key, (flag, text))
+
+
+def _identity(path: Path) -> object:
+    """What makes two paths one file: device and inode when it exists (hard links, other
+    spellings), else the path with its links resolved."""
+    try:
+        st = path.stat()
+    except OSError:
+        return path.resolve()
+    return (st.st_dev, st.st_ino)
 
 
 def _message(err: Exception) -> str:

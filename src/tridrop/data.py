@@ -12,9 +12,12 @@ faces (downloaded by torchvision through gdown, or a local folder in CelebA's la
 from __future__ import annotations
 
 import gzip
+import hashlib
 import logging
 import math
 import os
+import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,6 +152,30 @@ def _check_link(path: Path) -> None:
         raise DataFormatError(f"{path}: cannot be read through its link to {target}")
 
 
+# What a name that is not a regular file is, for the message.
+KINDS = {
+    stat.S_ISDIR: "a folder",
+    stat.S_ISCHR: "a character device",
+    stat.S_ISBLK: "a block device",
+    stat.S_ISFIFO: "a named pipe",
+    stat.S_ISSOCK: "a socket",
+}
+
+
+def _check_regular(path: Path) -> None:
+    """A data file's name that is something else (a folder, a link to ``/dev/zero``, a pipe)
+    is an error naming it: reading it would fail, hang or never end."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # absent (or a broken link, which _check_link names)
+    if stat.S_ISREG(mode):
+        return
+    kind = next((text for test, text in KINDS.items() if test(mode)), "not a regular file")
+    link = f" (a symbolic link to {os.readlink(path)})" if path.is_symlink() else ""
+    raise DataFormatError(f"{path}: {kind}{link}, not a data file")
+
+
 def find_idx(folder: str | Path, stem: str) -> Path | None:
     """The IDX file ``stem`` (or ``stem.gz``, or ``stem`` with '.' for the last '-') in
     ``folder`` or in torchvision's ``folder/<Dataset>/raw``; None when absent.
@@ -164,6 +191,7 @@ def find_idx(folder: str | Path, stem: str) -> Path | None:
     for base in [folder, *sorted(folder.glob("*/raw"))]:
         for name in names:
             _check_link(base / name)
+            _check_regular(base / name)
             if (base / name).is_file():
                 found.append(base / name)
     if len(found) > 1:
@@ -184,6 +212,20 @@ def raw_files(dataset: str, folder: str | Path) -> list[Path]:
     if dataset == "celeba":
         return [Path(folder)]
     return [f for stem in IDX_FILES.values() if (f := find_idx(folder, stem)) is not None]
+
+
+def fingerprint(paths: Iterable[str | Path]) -> str:
+    """SHA-256 of the names, sizes and contents of ``paths`` (a folder: every file below it),
+    so that a pipeline notices data replaced in place, whatever its modification time."""
+    digest = hashlib.sha256()
+    for root in map(Path, paths):
+        files = sorted(f for f in root.rglob("*") if f.is_file()) if root.is_dir() else [root]
+        for f in files:
+            with f.open("rb") as stream:
+                content = hashlib.file_digest(stream, "sha256").hexdigest()
+            name = f.relative_to(root) if f != root else Path(f.name)
+            digest.update(f"{name}\0{f.stat().st_size}\0{content}\n".encode())
+    return digest.hexdigest()
 
 
 def uses_local(dataset: str, source: str = "download", path: str | Path | None = None) -> bool:
@@ -226,6 +268,8 @@ def load_mnist_folder(
     """
     folder = Path(folder)
     _check_link(folder)
+    if folder.exists() and not folder.is_dir():
+        raise DataFormatError(f"{folder}: not a folder (the IDX files' folder)")
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder (the IDX files' folder)")
     files = {k: find_idx(folder, v) for k, v in IDX_FILES.items()}
@@ -385,24 +429,30 @@ def prepare(
     """
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; choose one of {DATASETS}")
-    if dataset == "digits":
-        split = load_digits_split(test_fraction, seed)
-        save_split(split, out)
-    else:
+    if dataset == "celeba":
         if path is None:
             raise ValueError(f"dataset {dataset!r} needs the folder of its raw files (path)")
-        if dataset == "celeba":
-            arrays = load_celeba_folder(path, max_train=max_train, max_test=max_test)
+        arrays = load_celeba_folder(path, max_train=max_train, max_test=max_test)
+    else:
+        if dataset == "digits":
+            digits = load_digits_split(test_fraction, seed)
+            arrays = tuple(getattr(digits, k).numpy() for k in KEYS)
+        elif path is None:
+            raise ValueError(f"dataset {dataset!r} needs the folder of its raw files (path)")
         else:
             arrays = load_mnist_folder(path, test_fraction, seed)
-            arrays = (
-                arrays[0][:max_train],
-                arrays[1][:max_train],
-                arrays[2][:max_test],
-                arrays[3][:max_test],
-            )
-        save_arrays(out, dict(zip(KEYS, arrays, strict=True)))
-        split = load_split(out)
+        # The first images of the (shuffled, stratified) split: a subset for quick runs.
+        arrays = (
+            arrays[0][:max_train],
+            arrays[1][:max_train],
+            arrays[2][:max_test],
+            arrays[3][:max_test],
+        )
+    source = dataset if path is None else f"{dataset} in {path}"
+    # CelebA's labels are its partition ids (one per split); elsewhere they are classes.
+    check_arrays(source, *arrays, classes=dataset != "celeba", max_train=max_train)
+    save_arrays(out, dict(zip(KEYS, arrays, strict=True)))
+    split = load_split(out)
     log.info(
         "%s: %d train, %d test images of shape %s -> %s",
         dataset,
@@ -412,6 +462,42 @@ def prepare(
         out,
     )
     return split
+
+
+def check_arrays(
+    source: str,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    *,
+    classes: bool = True,
+    max_train: int | None = None,
+) -> None:
+    """Refuse a training set that cannot train anything (under 2 images; one class, when the
+    labels are ``classes``); warn about constant images (blank or broken files)."""
+    limit = f" (max_train: {max_train})" if max_train is not None else ""
+    if len(x_train) < 2:
+        raise DataFormatError(
+            f"{source}: a training set of {len(x_train)} image(s){limit}; training needs at least 2"
+        )
+    if classes and len(np.unique(y_train)) < 2:
+        raise DataFormatError(
+            f"{source}: every training image has label {int(y_train[0])}{limit}; a dataset "
+            "needs at least 2 classes (check the labels file)"
+        )
+    for name, x in (("training", x_train), ("test", x_test)):
+        flat = x.reshape(len(x), -1)
+        constant = int(np.count_nonzero(flat.min(axis=1) == flat.max(axis=1))) if len(x) else 0
+        if constant:
+            log.warning(
+                "%s: %d of %d %s images are constant (every pixel the same value): blank or "
+                "broken images?",
+                source,
+                constant,
+                len(x),
+                name,
+            )
 
 
 def download(dataset: str, root: str | Path) -> Path:

@@ -129,9 +129,24 @@ def save_torch(obj: object, path: str | Path) -> None:
 
 
 def save_model(path: str | Path, model: nn.Module, meta: dict) -> None:
-    """Write the weights and the run's metadata (architecture, config, environment)."""
+    """Write the weights and the run's metadata (architecture, config, environment).
+
+    Weights with a NaN or an infinity are refused: a diverged run is not a result.
+    """
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    if (bad := nonfinite(state)) is not None:
+        raise ValueError(
+            f"{path}: not written: weight {bad!r} holds NaN or infinite values (training diverged?)"
+        )
     save_torch({"state_dict": state, "meta": meta}, path)
+
+
+def nonfinite(state: dict[str, torch.Tensor]) -> str | None:
+    """The name of the first floating-point tensor of ``state`` with a NaN or an infinity."""
+    for name, t in state.items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            return name
+    return None
 
 
 def load_model_file(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:

@@ -3,11 +3,14 @@
 Small datasets live as tensors on the device (no DataLoader). Every epoch ends with an atomic
 checkpoint holding the model, the optimiser and the random states, so a killed job resumes at
 the last finished epoch and ends with the same result as an uninterrupted run (on the CPU).
+An epoch with a NaN or infinite loss or weights stops training before its checkpoint is
+written (:class:`Diverged`); Ctrl-C stops it with one line naming the checkpoint kept.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import platform
 import time
@@ -20,12 +23,20 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from tridrop.files import safe_load, save_model, save_torch, write_json
+from tridrop.files import nonfinite, safe_load, save_model, save_torch, write_json
 from tridrop.specs import TrainSpec
 
 log = logging.getLogger(__name__)
 
 LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class Diverged(RuntimeError):
+    """A non-finite loss or weights: training stopped, the last good checkpoint is kept."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) during training; the message says which checkpoint is kept."""
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -99,6 +110,9 @@ def fit(
     :class:`tridrop.families.head.feature_cache.FeatureCache`). Under ``torch.distributed`` (``torchrun``) every
     process draws the same batches and takes every world-th sample of each; gradients are
     averaged by DDP and weighted so that each step equals the single-process step.
+
+    Raises :class:`Diverged` at a non-finite epoch and :class:`Interrupted` on Ctrl-C; both
+    messages say which checkpoint is kept.
     """
     device = x.device
     dist = _distributed()
@@ -138,51 +152,85 @@ def fit(
         log.info("resumed from %s at epoch %d/%d", checkpoint, start, cfg.epochs)
     amp = device.type == "cuda"
     n = len(x)
+    saved = start if state is not None else 0  # the epoch the checkpoint on disk holds
     bar = tqdm(range(start, cfg.epochs), desc="train", unit="epoch", disable=True if rank else None)
-    for epoch in bar:
-        model.train()
-        t0, total = time.perf_counter(), torch.zeros((), dtype=torch.float64, device=device)
-        for batch in torch.randperm(n, generator=order).split(cfg.batch_size):
-            idx = batch[rank::world].to(device)
-            for m in model.modules():
-                if hasattr(m, "set_batch_shard"):  # position-dependent masks see the whole batch
-                    m.set_batch_shard(rank, world, len(batch) if dist else None)
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
-                loss = loss_fn(step_model, x[idx], y[idx])
-            opt.zero_grad(set_to_none=True)
-            # DDP averages gradients over processes; weighting by the local share of the batch
-            # makes the average the gradient of the whole batch's mean loss.
-            (loss * (len(idx) * world / len(batch))).backward()
-            opt.step()
-            total += loss.detach().double() * len(idx)
-        if dist:
-            dist.all_reduce(total)
-        total = float(total)
-        record = {"epoch": epoch + 1, "loss": total / n, "seconds": time.perf_counter() - t0}
-        history.append(record)
-        bar.set_postfix(loss=f"{record['loss']:.4g}")
-        log.info(
-            "epoch %d/%d loss %.6g (%.2fs)",
-            epoch + 1,
-            cfg.epochs,
-            record["loss"],
-            record["seconds"],
-        )
-        if checkpoint is not None and rank == 0:
-            state = {
-                "model": model.state_dict(),
-                "optimizer": opt.state_dict(),
-                "order_rng": order.get_state(),
-                "torch_rng": torch.get_rng_state(),
-                "history": history,
-                "epoch": epoch + 1,
-                "tag": tag,
-            }
-            save_torch(state, checkpoint)
-    for m in model.modules():
-        if hasattr(m, "set_batch_shard"):
-            m.set_batch_shard(0, 1, None)
+    try:
+        for epoch in bar:
+            model.train()
+            t0, total = time.perf_counter(), torch.zeros((), dtype=torch.float64, device=device)
+            for batch in torch.randperm(n, generator=order).split(cfg.batch_size):
+                idx = batch[rank::world].to(device)
+                for m in model.modules():
+                    if hasattr(m, "set_batch_shard"):  # position-dependent masks: whole batch
+                        m.set_batch_shard(rank, world, len(batch) if dist else None)
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+                    loss = loss_fn(step_model, x[idx], y[idx])
+                opt.zero_grad(set_to_none=True)
+                # DDP averages gradients over processes; weighting by the local share of the
+                # batch makes the average the gradient of the whole batch's mean loss.
+                (loss * (len(idx) * world / len(batch))).backward()
+                opt.step()
+                total += loss.detach().double() * len(idx)
+            if dist:
+                dist.all_reduce(total)
+            total = float(total)
+            record = {"epoch": epoch + 1, "loss": total / n, "seconds": time.perf_counter() - t0}
+            history.append(record)
+            bar.set_postfix(loss=f"{record['loss']:.4g}")
+            log.info(
+                "epoch %d/%d loss %.6g (%.2fs)",
+                epoch + 1,
+                cfg.epochs,
+                record["loss"],
+                record["seconds"],
+            )
+            _check_finite(model, record["loss"], epoch + 1, cfg, _kept(checkpoint, saved))
+            if checkpoint is not None and rank == 0:
+                state = {
+                    "model": model.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "order_rng": order.get_state(),
+                    "torch_rng": torch.get_rng_state(),
+                    "history": history,
+                    "epoch": epoch + 1,
+                    "tag": tag,
+                }
+                save_torch(state, checkpoint)
+                saved = epoch + 1
+    except KeyboardInterrupt:
+        # One line instead of a traceback from wherever the signal landed.
+        where = f"interrupted in epoch {min(len(history) + 1, cfg.epochs)}/{cfg.epochs}"
+        raise Interrupted(f"{where}; {_kept(checkpoint, saved)}") from None
+    finally:
+        for m in model.modules():
+            if hasattr(m, "set_batch_shard"):
+                m.set_batch_shard(0, 1, None)
     return history
+
+
+def _kept(checkpoint: str | Path | None, saved: int) -> str:
+    """What a stopped run leaves to resume from, for its one-line message."""
+    if checkpoint is None:
+        return "no checkpoint was asked for: nothing to resume from"
+    if not saved:
+        return f"no checkpoint of this run in {checkpoint} yet: nothing to resume from"
+    return f"the checkpoint {checkpoint} (epoch {saved}) is kept"
+
+
+def _check_finite(model: nn.Module, loss: float, epoch: int, cfg: TrainSpec, kept: str) -> None:
+    """Stop at the first epoch whose loss or weights are NaN or infinite, before its
+    checkpoint replaces the last good one (NaN weights never recover)."""
+    if math.isfinite(loss):
+        bad = nonfinite(model.state_dict())
+        if bad is None:
+            return
+        what = f"the loss is {loss:.6g} but weight {bad!r} holds NaN or infinite values"
+    else:
+        what = f"the loss is {loss}"
+    raise Diverged(
+        f"training diverged in epoch {epoch}/{cfg.epochs}: {what} (lr {cfg.lr:g}; a smaller "
+        f"lr may help); {kept}"
+    )
 
 
 def _distributed():
