@@ -27,21 +27,12 @@ def run(
     return proc
 
 
+TINY = ROOT / "tests" / "tiny.yaml"
+
+
 def tiny_config(config: dict) -> dict:
-    """The default preset shrunk to seconds: few epochs, 2 seeds, a 4-unit latent, 3 variants."""
-    demo = config["presets"]["demo"]
-    for spec in demo["autoencoders"].values():
-        spec.update(hidden=16, latent=4, epochs=3, seeds=[0, 1], recon_images=3,
-                    recon_widths=[1, 2, 4], headline_widths=[1, 2])  # fmt: skip
-        # Baselines and features: one fixed width, PCA, a 2-unit PCAAE; three variants (one of
-        # them with another objective, so the gap report has a variant to report).
-        spec.update(fixed_widths=[2], pca=True, feature_images=40, pcaae_widths=2)
-        keep = ("td", "notd", "matryoshka")
-        spec["variants"] = {k: v for k, v in spec["variants"].items() if k in keep}
-    for spec in demo.get("heads", {}).values():
-        spec.update(hidden=16, epochs=2, seeds=[0], widths=[1, 2, 4, 8, 16], fixed_widths=[4],
-                    rank_samples=200)  # fmt: skip
-    demo["figures"].update(mask_batch=8, mask_width=4)
+    """The config with the tiny preset of tests/tiny.yaml in place of the demo's (seconds)."""
+    config["presets"]["demo"] = yaml.safe_load(TINY.read_text())["presets"]["tiny"]
     return config
 
 

@@ -29,6 +29,7 @@ from tridrop.specs import (
     _check,
     load,
     setting,
+    strip_spec,
 )
 
 
@@ -186,7 +187,7 @@ def resolve(config: dict) -> Settings:
     """The chosen preset's checked settings; :class:`ConfigError` lists every problem."""
     found: list[str] = []
     try:
-        root = load(Root, config, "")
+        root = load(Root, config, "spec")
         families = load_families(root.families)
     except (SpecError, ValueError) as err:
         raise ConfigError(_config_message(err)) from None
@@ -203,20 +204,15 @@ def resolve(config: dict) -> Settings:
         found.append(
             f"config: preset = {root.preset!r} is not defined; choose one of {sorted(root.presets)}"
         )
-    if chosen is not None:
-        found += _sources(chosen)
     if found:
         raise ConfigError("\n".join(found))
     return chosen
 
 
 def _config_message(err: Exception) -> str:
-    text = str(err)
-    text = re.sub(r"^\.", "", text)
-    text = text.replace(": unknown key(s)", ": unknown key(s)", 1)
-    if text.startswith(":"):
-        text = "(top level)" + text
-    return text if text.startswith("config:") else f"config: {text}"
+    """A top-level problem: ``config: device = ...`` or ``config: (top level): ...``."""
+    tail = _tail(err) if isinstance(err, SpecError) else ": " + str(err)
+    return "config: " + (tail[1:] if tail.startswith(".") else "(top level)" + tail)
 
 
 def _preset(root: Root, families: dict[str, Family], name: str, preset: Any) -> Settings:
@@ -258,6 +254,8 @@ def _preset(root: Root, families: dict[str, Family], name: str, preset: Any) -> 
         figures = load(MaskFigure, preset.get("figures") or {}, "spec")
     except SpecError as err:
         found.append(f"config: {key}.figures" + _tail(err))
+    if name == root.preset:  # the data of the preset that runs must be there
+        found += _sources(name, families, experiments)
     found += _shared(experiments, families, key)
     if found:
         raise ConfigError("\n".join(found))
@@ -266,12 +264,8 @@ def _preset(root: Root, families: dict[str, Family], name: str, preset: Any) -> 
 
 def _tail(err: SpecError) -> str:
     """The message after its key's ``spec`` prefix: ``.latent = ...`` or ``: unknown ...``."""
-    text = str(err)
-    for prefix in ("spec: ", "spec"):
-        if text.startswith(prefix):
-            rest = text[len(prefix) :]
-            return rest if rest.startswith((".", ":", "[")) else "." + rest
-    return ": " + text
+    rest, keyed = strip_spec(str(err))
+    return "." + rest if keyed else ": " + rest
 
 
 def _shared(experiments: dict, families: dict[str, Family], key: str) -> list[str]:
@@ -299,13 +293,12 @@ def _shared(experiments: dict, families: dict[str, Family], key: str) -> list[st
     return out
 
 
-def _sources(settings: Settings) -> list[str]:
+def _sources(preset: str, families: dict[str, Family], experiments: dict) -> list[str]:
     """`source: local` and `auto` read `path:`; local needs the folder to exist."""
     out = []
-    for fam, exps in settings.experiments.items():
-        section = settings.families[fam].section
+    for fam, exps in experiments.items():
         for name, exp in exps.items():
-            key = f"presets.{settings.preset}.{section}.{name}"
+            key = f"presets.{preset}.{families[fam].section}.{name}"
             if exp.source in ("local", "auto") and not exp.path:
                 out.append(
                     f"config: {key}: `source: {exp.source}` needs `path:` (the dataset's folder)"

@@ -115,14 +115,9 @@ def _check_field(f: dataclasses.Field, tp: Any, value: Any) -> None:
     if meta["choices"] is not None:
         _check(value in meta["choices"], name, value, f"one of {list(meta['choices'])}")
     if meta["pattern"] is not None:
-        names = list(value) if isinstance(value, dict) else [value]
-        for n in names:
-            _check(
-                bool(re.fullmatch(meta["pattern"], n)),
-                name,
-                n,
-                f"a name matching {meta['pattern']}",
-            )
+        for n in list(value) if isinstance(value, dict) else [value]:
+            if not re.fullmatch(meta["pattern"], str(n)):
+                raise SpecError(f"spec: {name}: bad name {n!r}; names must match {meta['pattern']}")
     items = list(value) if isinstance(value, tuple) else None
     if meta["min_items"] is not None:
         n = meta["min_items"]
@@ -149,6 +144,24 @@ def _strip_optional(tp: Any) -> Any:
     return tp
 
 
+KEYED = re.compile(r"[\w.\[\]]+( = |: )")  # a message that starts with its key
+
+
+def strip_spec(text: str) -> tuple[str, bool]:
+    """A spec error's message without its ``spec`` prefix, and whether it starts with a key."""
+    for head in ("spec: spec.", "spec: ", "spec."):
+        if text.startswith(head):
+            text = text[len(head) :]
+            break
+    return text, KEYED.match(text) is not None
+
+
+def rekey(err: SpecError, prefix: str) -> SpecError:
+    """``err`` with ``prefix`` put before its key (``spec.mode`` -> ``spec.variants.td.mode``)."""
+    rest, keyed = strip_spec(str(err))
+    return SpecError(f"spec.{prefix}.{rest}" if keyed else f"spec.{prefix}: {rest}")
+
+
 def doc(cls: type, name: str) -> str:
     """The one-line description of setting ``name`` of ``cls`` ('' when it has none)."""
     f = {f.name: f for f in dataclasses.fields(cls)}[name]
@@ -156,7 +169,13 @@ def doc(cls: type, name: str) -> str:
 
 
 def section(
-    name: str, doc_text: str, parts: tuple[type, ...], *own: tuple, exclude=(), base: type
+    name: str,
+    doc_text: str,
+    parts: tuple[type, ...],
+    *own: tuple,
+    exclude=(),
+    tighten: dict | None = None,
+    base: type,
 ) -> type:
     """A config section spec: the settings of ``parts`` (each written once, in its own spec;
     job-level fields such as ``rows`` and those in ``exclude`` left out), then ``own`` fields
@@ -168,7 +187,10 @@ def section(
             if f.name in seen or f.name in {o[0] for o in own}:
                 continue
             seen.add(f.name)
-            copy = field(default=f.default, default_factory=f.default_factory, metadata=f.metadata)
+            meta = dict(f.metadata)
+            if tighten and f.name in tighten:  # a stricter bound where the section needs one
+                meta["bounds"] = {**meta["bounds"], **tighten[f.name]}
+            copy = field(default=f.default, default_factory=f.default_factory, metadata=meta)
             fields.append((f.name, hints[f.name], copy))
     cls = dataclasses.make_dataclass(
         name, [*fields, *own], bases=(base,), frozen=True, kw_only=True

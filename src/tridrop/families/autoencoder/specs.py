@@ -18,10 +18,12 @@ from tridrop.specs import (
     Spec,
     SplitSpec,
     TDSpec,
+    SpecError,
     TrainSpec,
     _check,
     _device,
     pick,
+    rekey,
     section,
     setting,
     variant,
@@ -217,9 +219,6 @@ class _Checked(Experiment):
     """An autoencoder experiment checks its widths against its latent layer."""
 
     def check(self) -> None:
-        _check(
-            self.latent >= 2, "latent", self.latent, "an integer >= 2 (the claims compare units)"
-        )
         for key in ("recon_widths", "headline_widths", "fixed_widths"):
             too_wide = [w for w in getattr(self, key) if w > self.latent]
             _check(not too_wide, key, too_wide, f"widths up to the latent layer ({self.latent})")
@@ -256,6 +255,8 @@ AutoencoderExperiment = section(
         setting(AutoencoderClaims(), "pre-registered thresholds, set before the run"),
     ),
     exclude=_NOT_SETTINGS,
+    # A latent of 1 unit leaves the claims nothing to compare (NaN or 0/0); fixed1 is a model.
+    tighten={"latent": {"ge": 2}},
     base=_Checked,
 )
 
@@ -266,7 +267,8 @@ def train_spec(
     """The training spec of variant ``name`` (a configured one, notd or fixed<w>) and seed."""
     settings = variant(exp, name, "latent")
     unknown = sorted(set(settings) - set(VARIANT_KEYS) - {"init", "latent"})
-    _check(not unknown, f"variants.{name}", unknown, f"settings among {list(VARIANT_KEYS)}")
+    if unknown:
+        raise SpecError(f"spec: unknown key(s) {unknown}; allowed: {list(VARIANT_KEYS)}")
     model = pick(AutoencoderModel, exp, settings)
     objective = pick(Objective, settings)
     train = pick(TrainSpec, exp, settings, seed=seed, device=device, deterministic=deterministic)
@@ -275,9 +277,12 @@ def train_spec(
 
 def job_specs(name: str, exp: Any) -> list[Spec]:
     """One of each job spec of experiment ``name``: building them checks the section."""
-    out: list[Spec] = [pick(SplitSpec, exp)]
+    out: list[Spec] = [pick(SplitSpec, exp), pick(AutoencoderModel, exp)]
     for v in [*exp.variants, *(f"fixed{w}" for w in exp.fixed_widths)]:
-        out.append(train_spec(exp, v, 0, "auto", False))
+        try:
+            out.append(train_spec(exp, v, 0, "auto", False))
+        except SpecError as err:
+            raise rekey(err, f"variants.{v}") from None
     rows = Rows(name, "td")
     out.append(pick(AutoencoderSweep, exp, rows=rows, width=exp.latent))
     out.append(pick(AutoencoderAnalysis, exp, rows=rows))

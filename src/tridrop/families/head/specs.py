@@ -17,10 +17,12 @@ from tridrop.specs import (
     Spec,
     SplitSpec,
     TDSpec,
+    SpecError,
     TrainSpec,
     _check,
     _device,
     pick,
+    rekey,
     section,
     setting,
     variant,
@@ -248,7 +250,8 @@ def head_model(exp: Any, name: str) -> HeadModel:
     """The head of variant ``name`` (a configured one, notd or fixed<w>)."""
     settings = variant(exp, name, "hidden")
     unknown = sorted(set(settings) - set(VARIANT_KEYS) - {"hidden"})
-    _check(not unknown, f"variants.{name}", unknown, f"settings among {list(VARIANT_KEYS)}")
+    if unknown:
+        raise SpecError(f"spec: unknown key(s) {unknown}; allowed: {list(VARIANT_KEYS)}")
     return pick(HeadModel, exp, settings)
 
 
@@ -256,7 +259,10 @@ def job_specs(name: str, exp: Any) -> list[Spec]:
     """One of each job spec of experiment ``name``: building them checks the section."""
     out: list[Spec] = [pick(SplitSpec, exp)]
     for v in [*exp.variants, *(f"fixed{w}" for w in exp.fixed_widths)]:
-        out.append(HeadTrain(head_model(exp, v), pick(TrainSpec, exp)))
+        try:
+            out.append(HeadTrain(head_model(exp, v), pick(TrainSpec, exp)))
+        except SpecError as err:
+            raise rekey(err, f"variants.{v}") from None
     out.append(HeadSweep(Rows(name, "td"), exp.hidden, tuple(exp.widths)))
     if exp.backbone is not None:
         b = exp.backbone

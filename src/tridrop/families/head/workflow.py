@@ -144,7 +144,9 @@ class Workflow:
 
     def cache_spec(self, w) -> str:
         e = self.exp(w)
-        return dump(specs.FeatureCacheSpec(e.dataset, w.split, e.imagenet, self.pipe.settings.device))
+        return dump(
+            specs.FeatureCacheSpec(e.dataset, w.split, e.imagenet, self.pipe.settings.device)
+        )
 
     def pretrained_spec(self, w) -> str:
         e = self.exp(w)
