@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 from tridrop.convert import add_triangular_dropout
-from tridrop.dropout import SharedWidth, TriangularDropout, narrow
+from tridrop.dropout import SharedWidth, TriangularDropout
+from tridrop.extract import narrow
 from tridrop.width import set_width
 
 torchvision = pytest.importorskip("torchvision")

@@ -9,11 +9,11 @@ from torch import nn
 from tridrop.dropout import (
     SharedWidth,
     TriangularDropout,
-    narrow,
     sample_fractions,
     triangular_mask,
     widths_from_fractions,
 )
+from tridrop.extract import narrow
 from tridrop.models.head import td_head
 
 

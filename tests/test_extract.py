@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import fx, nn
 
-from tridrop.dropout import TriangularDropout, narrow
-from tridrop.extract import NarrowError, narrow_graph
+from tridrop.dropout import TriangularDropout
+from tridrop.extract import NarrowError, narrow, narrow_graph
 from tridrop.models.head import td_head
 from tridrop.width import set_width
 

@@ -3,7 +3,8 @@
 Each sample i of a batch keeps the prefix ``[0, w_i)`` of a layer's units. In "triangle" mode
 ``w_i = ceil((i+1) W / B)``, so the stacked masks form a lower-triangular matrix. Several layers
 share each sample's width *fraction* ``f_i``: a layer of width W keeps ``ceil(f_i W)`` units.
-After training, :func:`narrow` cuts the network to a smaller dense one with equal outputs.
+After training, :func:`tridrop.extract.narrow` cuts the network to a smaller dense one with
+equal outputs.
 
 Fractions become units by ``ceil(f W)`` (computed in float64, clipped to [1, W]); the authors'
 ``vsnn`` rounds instead (``round(f W)``, half to even): pass ``max(1, round(f * W))`` as an int
@@ -12,9 +13,7 @@ width to reproduce its widths.
 
 from __future__ import annotations
 
-import copy
 import math
-from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -317,90 +316,3 @@ class SharedWidth(nn.Sequential):
         for module in self:
             x = module(x, fraction) if isinstance(module, TriangularDropout) else module(x)
         return x
-
-
-def narrow_linear(layer: nn.Linear, width: int, dim: str) -> nn.Linear:
-    """A copy of ``layer`` keeping its first ``width`` outputs (dim="out") or inputs (dim="in")."""
-    out_f, in_f = (width, layer.in_features) if dim == "out" else (layer.out_features, width)
-    new = nn.Linear(in_f, out_f, bias=layer.bias is not None)
-    new = new.to(device=layer.weight.device, dtype=layer.weight.dtype)
-    with torch.no_grad():
-        if dim == "out":
-            new.weight.copy_(layer.weight[:width])
-            if layer.bias is not None:
-                new.bias.copy_(layer.bias[:width])
-        else:
-            new.weight.copy_(layer.weight[:, :width])
-            if layer.bias is not None:
-                new.bias.copy_(layer.bias)
-    return new
-
-
-def narrow(
-    model: nn.Module, width: int | float | Sequence[int | float]
-) -> nn.Sequential | nn.Module:
-    """Extract the smaller dense network: each TD layer is cut to ``width`` and removed.
-
-    ``width`` is one value for every TD layer (units or a fraction) or one per TD layer, in
-    module order. For an ``nn.Sequential`` of Linear layers, the nearest Linear before each TD
-    layer keeps its first w output rows and the nearest Linear after it its first w input
-    columns (element-wise layers in between; after the TD layer only maps with f(0) = 0, such
-    as ReLU), giving an ``nn.Sequential``. Any other model goes through
-    :func:`tridrop.extract.narrow_graph` (torch.fx). The result's output equals the masked
-    model's in eval mode.
-    """
-    tds = [m for m in model.modules() if isinstance(m, TriangularDropout)]
-    if not tds:
-        raise ValueError("the model has no TriangularDropout layer to narrow")
-    widths = list(width) if isinstance(width, Sequence) else [width] * len(tds)
-    if len(widths) != len(tds):
-        raise ValueError(f"got {len(widths)} widths for {len(tds)} TriangularDropout layers")
-    if isinstance(model, nn.Sequential) and len(widths) == sum(
-        isinstance(m, TriangularDropout) for m in model
-    ):
-        try:
-            return _narrow_sequential(model, widths)
-        except _NotSequential:
-            pass  # e.g. Conv2d-BatchNorm2d-ReLU-TD: the graph extraction cuts those
-    from tridrop.extract import narrow_graph  # torch.fx, only for models that need it
-
-    return narrow_graph(model, widths)
-
-
-class _NotSequential(ValueError):
-    """The Sequential path cannot cut this model (no Linear next to a TD layer)."""
-
-
-def _narrow_sequential(model: nn.Sequential, widths: list[int | float]) -> nn.Sequential:
-    layers = [copy.deepcopy(m) for m in model]
-    tds = [i for i, m in enumerate(layers) if isinstance(m, TriangularDropout)]
-    for i, w in zip(tds, widths, strict=True):
-        kept = layers[i].kept_units(w)
-        before = _nearest_linear(layers, range(i - 1, -1, -1), i, "before")
-        after = _nearest_linear(layers, range(i + 1, len(layers)), i, "after")
-        layers[before] = narrow_linear(layers[before], kept, "out")
-        layers[after] = narrow_linear(layers[after], kept, "in")
-    return nn.Sequential(*(m for m in layers if not isinstance(m, TriangularDropout)))
-
-
-def _nearest_linear(layers: list[nn.Module], search: range, td: int, side: str) -> int:
-    for j in search:
-        if isinstance(layers[j], nn.Linear):
-            return j
-        if isinstance(layers[j], TriangularDropout) or _has_parameters(layers[j]):
-            break
-        if side == "after" and not _keeps_zero(layers[j]):
-            break  # e.g. Sigmoid: a removed unit would no longer contribute zero
-    raise _NotSequential(
-        f"TriangularDropout at index {td} needs an nn.Linear {side} it, with only "
-        "parameter-free element-wise layers (ReLU, ...) in between"
-    )
-
-
-def _has_parameters(module: nn.Module) -> bool:
-    return any(True for _ in module.parameters())
-
-
-def _keeps_zero(module: nn.Module) -> bool:
-    with torch.no_grad():
-        return bool((module.eval()(torch.zeros(1, 2)) == 0).all())

@@ -1,10 +1,12 @@
-"""Extract the smaller dense network from any model with Triangular Dropout layers (torch.fx).
+"""Extract the smaller dense network from any model with Triangular Dropout layers.
 
-The model is traced; for each TD layer the producer of its units keeps its first w outputs
-(Linear rows, Conv output channels, with any BatchNorm's parameters and statistics in between)
-and every consumer keeps its first w inputs (Linear columns, a block of columns per channel
-after a flatten, Conv input channels), through element-wise maps with f(0) = 0 and pooling.
-The TD layer is then removed. Whatever cannot be cut exactly is refused, naming the node.
+:func:`narrow` cuts a plain Sequential of Linear layers directly and traces any other model
+(torch.fx, :func:`narrow_graph`): for each TD layer the producer of its units keeps its first w
+outputs (Linear rows, Conv output channels, with any BatchNorm's parameters and statistics in
+between) and every consumer keeps its first w inputs (Linear columns, a block of columns per
+channel after a flatten, Conv input channels), through element-wise maps with f(0) = 0 and
+pooling. The TD layer is then removed. Whatever cannot be cut exactly is refused, naming the
+node.
 """
 
 from __future__ import annotations
@@ -112,6 +114,90 @@ class _Cut:
             raise self.fail(node, f"is cut to both {getattr(e, side)} and {units} {side} units")
         setattr(e, side, units)
         e.sites.append(self.node.name)
+
+
+def narrow_linear(layer: nn.Linear, width: int, dim: str) -> nn.Linear:
+    """A copy of ``layer`` keeping its first ``width`` outputs (dim="out") or inputs (dim="in")."""
+    out_f, in_f = (width, layer.in_features) if dim == "out" else (layer.out_features, width)
+    new = nn.Linear(in_f, out_f, bias=layer.bias is not None)
+    new = new.to(device=layer.weight.device, dtype=layer.weight.dtype)
+    with torch.no_grad():
+        if dim == "out":
+            new.weight.copy_(layer.weight[:width])
+            if layer.bias is not None:
+                new.bias.copy_(layer.bias[:width])
+        else:
+            new.weight.copy_(layer.weight[:, :width])
+            if layer.bias is not None:
+                new.bias.copy_(layer.bias)
+    return new
+
+
+def narrow(
+    model: nn.Module, width: int | float | Sequence[int | float]
+) -> nn.Sequential | nn.Module:
+    """Extract the smaller dense network: each TD layer is cut to ``width`` and removed.
+
+    ``width`` is one value for every TD layer (units or a fraction) or one per TD layer, in
+    module order. For an ``nn.Sequential`` of Linear layers, the nearest Linear before each TD
+    layer keeps its first w output rows and the nearest Linear after it its first w input
+    columns (element-wise layers in between; after the TD layer only maps with f(0) = 0, such
+    as ReLU), giving an ``nn.Sequential``. Any other model goes through :func:`narrow_graph`
+    (torch.fx). The result's output equals the masked model's in eval mode.
+    """
+    tds = [m for m in model.modules() if isinstance(m, TriangularDropout)]
+    if not tds:
+        raise ValueError("the model has no TriangularDropout layer to narrow")
+    widths = list(width) if isinstance(width, Sequence) else [width] * len(tds)
+    if len(widths) != len(tds):
+        raise ValueError(f"got {len(widths)} widths for {len(tds)} TriangularDropout layers")
+    if isinstance(model, nn.Sequential) and len(widths) == sum(
+        isinstance(m, TriangularDropout) for m in model
+    ):
+        try:
+            return _narrow_sequential(model, widths)
+        except _NotSequential:
+            pass  # e.g. Conv2d-BatchNorm2d-ReLU-TD: the graph extraction cuts those
+    return narrow_graph(model, widths)
+
+
+class _NotSequential(ValueError):
+    """The Sequential path cannot cut this model (no Linear next to a TD layer)."""
+
+
+def _narrow_sequential(model: nn.Sequential, widths: list[int | float]) -> nn.Sequential:
+    layers = [copy.deepcopy(m) for m in model]
+    tds = [i for i, m in enumerate(layers) if isinstance(m, TriangularDropout)]
+    for i, w in zip(tds, widths, strict=True):
+        kept = layers[i].kept_units(w)
+        before = _nearest_linear(layers, range(i - 1, -1, -1), i, "before")
+        after = _nearest_linear(layers, range(i + 1, len(layers)), i, "after")
+        layers[before] = narrow_linear(layers[before], kept, "out")
+        layers[after] = narrow_linear(layers[after], kept, "in")
+    return nn.Sequential(*(m for m in layers if not isinstance(m, TriangularDropout)))
+
+
+def _nearest_linear(layers: list[nn.Module], search: range, td: int, side: str) -> int:
+    for j in search:
+        if isinstance(layers[j], nn.Linear):
+            return j
+        if isinstance(layers[j], TriangularDropout) or _has_parameters(layers[j]):
+            break
+        if side == "after" and not _keeps_zero(layers[j]):
+            break  # e.g. Sigmoid: a removed unit would no longer contribute zero
+    raise _NotSequential(
+        f"TriangularDropout at index {td} needs an nn.Linear {side} it, with only "
+        "parameter-free element-wise layers (ReLU, ...) in between"
+    )
+
+
+def _has_parameters(module: nn.Module) -> bool:
+    return any(True for _ in module.parameters())
+
+
+def _keeps_zero(module: nn.Module) -> bool:
+    with torch.no_grad():
+        return bool((module.eval()(torch.zeros(1, 2)) == 0).all())
 
 
 def narrow_graph(model: nn.Module, width: int | float | Sequence[int | float]) -> fx.GraphModule:
