@@ -14,9 +14,12 @@ width to reproduce its widths.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from numbers import Integral, Real
 
 import torch
 from torch import nn
+from torch.nn.modules.module import register_module_module_registration_hook
 
 MODES = ("triangle", "random", "nested", "loguniform", "dropout", "none")
 # Modes whose training masks are prefixes drawn per sample (the others keep every unit).
@@ -139,7 +142,8 @@ class TriangularDropout(nn.Module):
     In training each sample keeps a prefix drawn by ``mode``, or given through ``fraction``
     (:class:`SharedWidth` passes one fraction per sample to all its TD layers). Outside
     ``SharedWidth``, randomly drawn modes share one draw per forward pass when ``share``
-    (the default): the first layer draws, the others reuse it until the first runs again. In
+    (the default) among the TD layers of one model (one module tree; separate models draw
+    independently): the first layer draws, the others reuse it until the first runs again. In
     eval mode the layer keeps the first ``eval_width`` units (an int, or a fraction of
     ``width``); the default is full width, the identity. Mode "dropout" is plain inverted
     dropout with rate ``p`` (rescaled by 1/(1-p), as ``triangular_mask(mode="dropout")``).
@@ -157,16 +161,27 @@ class TriangularDropout(nn.Module):
         full: float = 0.0,
     ) -> None:
         super().__init__()
+        # Checked here, not at the first forward: a float width used to fail only there.
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; choose one of {MODES}")
+        if not _is_int(width):
+            raise TypeError(f"width must be a whole number of units, got {width!r}")
         if width < 1:
             raise ValueError(f"width must be >= 1, got {width}")
+        if not _is_real(p) or not 0.0 <= p <= 1.0 or (mode == "nested" and p == 0.0):
+            bounds = "(0, 1]" if mode == "nested" else "[0, 1]"
+            raise ValueError(f"p must be a number in {bounds}, got {p!r}")
+        if dim is not None and not _is_int(dim):
+            raise TypeError(f"dim must be an int or None, got {dim!r}")
         if dim == 0:
             raise ValueError("dim 0 is the batch; the units must lie on another dim")
-        if not 0.0 <= full <= 1.0:
-            raise ValueError(f"full must be in [0, 1], got {full}")
+        if not _is_real(full) or not 0.0 <= full <= 1.0:
+            raise ValueError(f"full must be a number in [0, 1], got {full!r}")
+        width, dim = int(width), None if dim is None else int(dim)
         self.width, self.mode, self.p, self.dim, self.share = width, mode, p, dim, share
         self.full = full
+        # The draw this layer shares with the other TD layers of its model (see _join_draws).
+        self._width_draw = _WidthDraw()
         self.eval_width: int | float | None = None
         # Kept units in eval mode as a tensor, so that a new width needs no recompilation.
         self._masked = False
@@ -239,23 +254,30 @@ def _expand(mask: torch.Tensor, x: torch.Tensor, dim: int = 1) -> torch.Tensor:
     return mask.reshape(shape)
 
 
+def _is_int(x: object) -> bool:
+    return isinstance(x, Integral) and not isinstance(x, bool)
+
+
+def _is_real(x: object) -> bool:
+    return isinstance(x, Real) and not isinstance(x, bool)
+
+
 class _WidthDraw:
-    """The fractions of the latest shared draw, and the TD layer that drew them."""
+    """The latest draw shared by one model's TD layers, and the layer that drew it."""
 
-    owner: TriangularDropout | None = None
-    fraction: torch.Tensor | None = None
-
-
-_DRAW = _WidthDraw()
+    def __init__(self) -> None:
+        self.owner: TriangularDropout | None = None
+        self.fraction: torch.Tensor | None = None
 
 
 def _shared_fractions(td: TriangularDropout, batch: int, device: torch.device) -> torch.Tensor:
-    """One draw per forward pass for all sharing layers (as vsnn's shared mask maker).
+    """One draw per forward pass for all sharing layers of a model (as vsnn's shared mask maker).
 
     The layer that drew last draws again when it runs again (the next step), so a single layer
     draws exactly what it drew on its own; the others reuse the draw of a matching batch.
     """
-    owner, f = _DRAW.owner, _DRAW.fraction
+    draw = td._width_draw
+    owner, f = draw.owner, draw.fraction
     if (
         owner is None
         or owner is td
@@ -265,8 +287,45 @@ def _shared_fractions(td: TriangularDropout, batch: int, device: torch.device) -
         or (owner.mode, owner.p, owner.full) != (td.mode, td.p, td.full)
     ):
         f = sample_fractions(batch, td.mode, width=td.width, p=td.p, full=td.full, device=device)
-        _DRAW.owner, _DRAW.fraction = td, f
+        draw.owner, draw.fraction = td, f
     return f
+
+
+def _draw_of(module: object) -> _WidthDraw | None:
+    """The draw of a TD layer, or of a module holding TD layers (None for other modules)."""
+    return vars(module).get("_width_draw") if isinstance(module, nn.Module) else None
+
+
+def _share_draw(modules: Iterable[nn.Module], draw: _WidthDraw | None = None) -> None:
+    """One draw for the TD layers and TD holders among ``modules``: the first one's or ``draw``."""
+    held = [m for m in modules if _draw_of(m) is not None]
+    draw = draw or (_draw_of(held[0]) if held else None)
+    for m in held:
+        vars(m)["_width_draw"] = draw
+
+
+def _join_draws(parent: nn.Module, name: str, child: object) -> None:
+    """Module registration hook: the TD layers of one module tree share one draw.
+
+    Each TD layer starts with a draw of its own; a module that holds TD layers carries their
+    draw, and registering it in another module moves the new tree's layers to the draw already
+    there. So one model's layers share each sample's width and separate models draw
+    independently (one process-global draw gave two models the same widths). A limit: TD
+    layers put into a submodule after its parent already held others keep a draw apart
+    (:func:`~tridrop.convert.add_triangular_dropout` shares them explicitly).
+    """
+    draw = _draw_of(child)
+    if draw is None:
+        return
+    into = _draw_of(parent)
+    if into is None:  # TD layers may have been put below parent after it was registered
+        into = next((d for m in parent.modules() if (d := _draw_of(m)) is not None), draw)
+        vars(parent)["_width_draw"] = into
+    if into is not draw:
+        _share_draw(child.modules(), into)
+
+
+_JOIN_HOOK = register_module_module_registration_hook(_join_draws)
 
 
 class SharedWidth(nn.Sequential):
