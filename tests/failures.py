@@ -25,6 +25,7 @@ MODULES = (
     "test_dvc_exp",
     "test_dropout",
     "test_extract",
+    "test_convert",
 )
 
 
