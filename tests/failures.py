@@ -23,6 +23,9 @@ MODULES = (
     "test_cli",
     "test_files",
     "test_dvc_exp",
+    "test_dropout",
+    "test_extract",
+    "test_convert",
 )
 
 

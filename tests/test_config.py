@@ -2,7 +2,6 @@
 
 import copy
 import dataclasses
-import json
 
 import pytest
 import yaml

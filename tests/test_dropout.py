@@ -1,20 +1,32 @@
 """The layer: masks against naive loops, no rescaling, gradients, shared fractions, narrow."""
 
+import copy
 import math
 
 import pytest
 import torch
 from torch import nn
 
+from failures import Failure
 from tridrop.dropout import (
     SharedWidth,
     TriangularDropout,
-    narrow,
     sample_fractions,
     triangular_mask,
     widths_from_fractions,
 )
+from tridrop.extract import narrow
 from tridrop.families.head.models import td_head
+
+FAILURES = [
+    Failure("layer", "`TriangularDropout(2.5)`: a width that is not a whole number of units",
+            "width must be a whole number of units, got 2.5",
+            "nothing is built (it failed only at the first forward before)"),
+    Failure("layer", "`TriangularDropout('8')`: a width given as a string",
+            "width must be a whole number of units, got '8'", "nothing is built"),
+    Failure("layer", "`TriangularDropout(8, p=1.5)`", "p must be a number in [0, 1], got 1.5",
+            "nothing is built (plain dropout failed at the first forward before)"),
+]  # fmt: skip
 
 
 def naive_triangle(batch: int, width: int) -> torch.Tensor:
@@ -371,3 +383,86 @@ def test_loguniform_widths_follow_their_distribution():
     assert torch.isclose(p.sum(), torch.tensor(1.0, dtype=torch.float64))
     assert chisquare(counts.numpy(), (n * p).numpy()).pvalue > 0.01
     assert counts[0] > 5 * counts[-1]  # more samples at small widths than uniform
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "failure"),
+    [((2.5,), {}, TypeError, 0), (("8",), {}, TypeError, 1), ((8,), {"p": 1.5}, ValueError, 2)],
+)
+def test_bad_layer_arguments_are_refused_at_construction(args, kwargs, error, failure):
+    # A float width was accepted and failed only at the first forward.
+    with pytest.raises(error) as err:
+        TriangularDropout(*args, **kwargs)
+    assert str(err.value) == FAILURES[failure].seen
+
+
+def test_other_bad_layer_arguments():
+    for kwargs, match in [
+        ({"width": True}, "whole number"),
+        ({"width": 8, "mode": "nested", "p": 0.0}, r"p must be a number in \(0, 1\]"),
+        ({"width": 8, "dim": "1"}, "dim must be an int or None"),
+        ({"width": 8, "full": "half"}, r"full must be a number in \[0, 1\]"),
+    ]:
+        with pytest.raises((TypeError, ValueError), match=match):
+            TriangularDropout(**kwargs)
+
+
+def test_numpy_integer_widths_become_ints():
+    np = pytest.importorskip("numpy")
+    td = TriangularDropout(np.int64(8))
+    assert td.width == 8 and type(td.width) is int
+
+
+class TwoLayers(nn.Module):
+    """Two random TD layers of widths 8 and 16 on a ones input; returns each one's kept units."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b = TriangularDropout(8, "random"), TriangularDropout(16, "random")
+
+    def forward(self, x):
+        return (self.a(x[:, :8]) != 0).sum(1), (self.b(x) != 0).sum(1)
+
+
+def coherent(kept8: torch.Tensor, kept16: torch.Tensor) -> bool:
+    """Both layers kept ceil(f * W) units for one fraction f per sample."""
+    return bool(((kept16 > (kept8 - 1) * 2) & (kept16 <= kept8 * 2)).all())
+
+
+def test_separate_models_draw_their_own_widths():
+    # The shared draw was process-global: a second model reused the first one's widths.
+    x = torch.ones(64, 16)
+    first, second = TwoLayers().train(), TwoLayers().train()
+    torch.manual_seed(0)
+    runs = [(first(x), second(x)) for _ in range(3)]
+    for (a8, a16), (b8, b16) in runs:
+        assert coherent(a8, a16) and coherent(b8, b16)  # each model shares within itself
+        assert not torch.equal(a8, b8) and not torch.equal(a16, b16)
+    torch.manual_seed(0)  # and the draws are reproducible
+    again = [(first(x), second(x)) for _ in range(3)]
+    assert all(
+        torch.equal(u, v) for run, rerun in zip(runs, again, strict=True)
+        for out, out2 in zip(run, rerun, strict=True) for u, v in zip(out, out2, strict=True)
+    )  # fmt: skip
+    copied = copy.deepcopy(first)  # a copy is another model: it draws for itself
+    torch.manual_seed(1)
+    (c8, _), (f8, _) = copied(x), first(x)
+    assert not torch.equal(c8, f8)
+
+
+def test_layers_added_to_a_built_model_share_its_draw():
+    class TopDown(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.blocks = nn.ModuleList()  # registered empty, filled below
+            self.blocks.append(nn.Sequential(TriangularDropout(8, "random")))
+            self.b = TriangularDropout(16, "random")
+
+        def forward(self, x):
+            return (self.blocks[0](x[:, :8]) != 0).sum(1), (self.b(x) != 0).sum(1)
+
+    model = TopDown().train()
+    for _ in range(3):
+        assert coherent(*model(torch.ones(64, 16)))
+    model.c = nn.Sequential(nn.Identity(), TriangularDropout(4, "random"))  # after building
+    assert model.c[1]._width_draw is model.b._width_draw

@@ -2,8 +2,8 @@
 
 import torch
 
-from tridrop.dropout import narrow
 from tridrop.evaluation import COLUMNS, tidy
+from tridrop.extract import narrow
 from tridrop.families.autoencoder.evaluation import latent_mse, reconstructions
 from tridrop.families.autoencoder.models import mlp_autoencoder, split_at_latent
 

@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from tridrop.dropout import TriangularDropout, narrow
+from tridrop.dropout import TriangularDropout
+from tridrop.extract import narrow
 from tridrop.width import set_width
 
 pytest.importorskip("onnx")

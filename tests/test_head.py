@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 import torch
 
-from tridrop.dropout import SharedWidth, narrow, triangular_mask
+from tridrop.dropout import SharedWidth, triangular_mask
+from tridrop.extract import narrow
 from tridrop.families.head.claims import head_claims
 from tridrop.families.head.evaluation import head_topk, prefix_logits, topk_correct
 from tridrop.families.head.models import (

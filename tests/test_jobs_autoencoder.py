@@ -11,7 +11,7 @@ import torch
 from test_data import MNIST, celeba_tree, needs_mnist
 
 from tridrop.data import load_split, prepare
-from tridrop.dropout import narrow
+from tridrop.extract import narrow
 from tridrop.families.autoencoder.models import load_autoencoder
 from tridrop.families.autoencoder.specs import (
     AutoencoderAnalysis,

@@ -9,14 +9,12 @@ from tridrop.dropout import (
     MODES,
     SharedWidth,
     TriangularDropout,
-    narrow,
-    narrow_linear,
     prefix_mask,
     sample_fractions,
     triangular_mask,
     widths_from_fractions,
 )
-from tridrop.extract import NarrowError, narrow_graph
+from tridrop.extract import NarrowError, narrow, narrow_graph, narrow_linear
 from tridrop.width import set_width, td_layers, width_sweep
 
 __all__ = [

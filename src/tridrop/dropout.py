@@ -3,7 +3,8 @@
 Each sample i of a batch keeps the prefix ``[0, w_i)`` of a layer's units. In "triangle" mode
 ``w_i = ceil((i+1) W / B)``, so the stacked masks form a lower-triangular matrix. Several layers
 share each sample's width *fraction* ``f_i``: a layer of width W keeps ``ceil(f_i W)`` units.
-After training, :func:`narrow` cuts the network to a smaller dense one with equal outputs.
+After training, :func:`tridrop.extract.narrow` cuts the network to a smaller dense one with
+equal outputs.
 
 Fractions become units by ``ceil(f W)`` (computed in float64, clipped to [1, W]); the authors'
 ``vsnn`` rounds instead (``round(f W)``, half to even): pass ``max(1, round(f * W))`` as an int
@@ -12,12 +13,13 @@ width to reproduce its widths.
 
 from __future__ import annotations
 
-import copy
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable
+from numbers import Integral, Real
 
 import torch
 from torch import nn
+from torch.nn.modules.module import register_module_module_registration_hook
 
 MODES = ("triangle", "random", "nested", "loguniform", "dropout", "none")
 # Modes whose training masks are prefixes drawn per sample (the others keep every unit).
@@ -140,7 +142,8 @@ class TriangularDropout(nn.Module):
     In training each sample keeps a prefix drawn by ``mode``, or given through ``fraction``
     (:class:`SharedWidth` passes one fraction per sample to all its TD layers). Outside
     ``SharedWidth``, randomly drawn modes share one draw per forward pass when ``share``
-    (the default): the first layer draws, the others reuse it until the first runs again. In
+    (the default) among the TD layers of one model (one module tree; separate models draw
+    independently): the first layer draws, the others reuse it until the first runs again. In
     eval mode the layer keeps the first ``eval_width`` units (an int, or a fraction of
     ``width``); the default is full width, the identity. Mode "dropout" is plain inverted
     dropout with rate ``p`` (rescaled by 1/(1-p), as ``triangular_mask(mode="dropout")``).
@@ -158,16 +161,27 @@ class TriangularDropout(nn.Module):
         full: float = 0.0,
     ) -> None:
         super().__init__()
+        # Checked here, not at the first forward: a float width used to fail only there.
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; choose one of {MODES}")
+        if not _is_int(width):
+            raise TypeError(f"width must be a whole number of units, got {width!r}")
         if width < 1:
             raise ValueError(f"width must be >= 1, got {width}")
+        if not _is_real(p) or not 0.0 <= p <= 1.0 or (mode == "nested" and p == 0.0):
+            bounds = "(0, 1]" if mode == "nested" else "[0, 1]"
+            raise ValueError(f"p must be a number in {bounds}, got {p!r}")
+        if dim is not None and not _is_int(dim):
+            raise TypeError(f"dim must be an int or None, got {dim!r}")
         if dim == 0:
             raise ValueError("dim 0 is the batch; the units must lie on another dim")
-        if not 0.0 <= full <= 1.0:
-            raise ValueError(f"full must be in [0, 1], got {full}")
+        if not _is_real(full) or not 0.0 <= full <= 1.0:
+            raise ValueError(f"full must be a number in [0, 1], got {full!r}")
+        width, dim = int(width), None if dim is None else int(dim)
         self.width, self.mode, self.p, self.dim, self.share = width, mode, p, dim, share
         self.full = full
+        # The draw this layer shares with the other TD layers of its model (see _join_draws).
+        self._width_draw = _WidthDraw()
         self.eval_width: int | float | None = None
         # Kept units in eval mode as a tensor, so that a new width needs no recompilation.
         self._masked = False
@@ -240,23 +254,30 @@ def _expand(mask: torch.Tensor, x: torch.Tensor, dim: int = 1) -> torch.Tensor:
     return mask.reshape(shape)
 
 
+def _is_int(x: object) -> bool:
+    return isinstance(x, Integral) and not isinstance(x, bool)
+
+
+def _is_real(x: object) -> bool:
+    return isinstance(x, Real) and not isinstance(x, bool)
+
+
 class _WidthDraw:
-    """The fractions of the latest shared draw, and the TD layer that drew them."""
+    """The latest draw shared by one model's TD layers, and the layer that drew it."""
 
-    owner: TriangularDropout | None = None
-    fraction: torch.Tensor | None = None
-
-
-_DRAW = _WidthDraw()
+    def __init__(self) -> None:
+        self.owner: TriangularDropout | None = None
+        self.fraction: torch.Tensor | None = None
 
 
 def _shared_fractions(td: TriangularDropout, batch: int, device: torch.device) -> torch.Tensor:
-    """One draw per forward pass for all sharing layers (as vsnn's shared mask maker).
+    """One draw per forward pass for all sharing layers of a model (as vsnn's shared mask maker).
 
     The layer that drew last draws again when it runs again (the next step), so a single layer
     draws exactly what it drew on its own; the others reuse the draw of a matching batch.
     """
-    owner, f = _DRAW.owner, _DRAW.fraction
+    draw = td._width_draw
+    owner, f = draw.owner, draw.fraction
     if (
         owner is None
         or owner is td
@@ -266,8 +287,45 @@ def _shared_fractions(td: TriangularDropout, batch: int, device: torch.device) -
         or (owner.mode, owner.p, owner.full) != (td.mode, td.p, td.full)
     ):
         f = sample_fractions(batch, td.mode, width=td.width, p=td.p, full=td.full, device=device)
-        _DRAW.owner, _DRAW.fraction = td, f
+        draw.owner, draw.fraction = td, f
     return f
+
+
+def _draw_of(module: object) -> _WidthDraw | None:
+    """The draw of a TD layer, or of a module holding TD layers (None for other modules)."""
+    return vars(module).get("_width_draw") if isinstance(module, nn.Module) else None
+
+
+def _share_draw(modules: Iterable[nn.Module], draw: _WidthDraw | None = None) -> None:
+    """One draw for the TD layers and TD holders among ``modules``: the first one's or ``draw``."""
+    held = [m for m in modules if _draw_of(m) is not None]
+    draw = draw or (_draw_of(held[0]) if held else None)
+    for m in held:
+        vars(m)["_width_draw"] = draw
+
+
+def _join_draws(parent: nn.Module, name: str, child: object) -> None:
+    """Module registration hook: the TD layers of one module tree share one draw.
+
+    Each TD layer starts with a draw of its own; a module that holds TD layers carries their
+    draw, and registering it in another module moves the new tree's layers to the draw already
+    there. So one model's layers share each sample's width and separate models draw
+    independently (one process-global draw gave two models the same widths). A limit: TD
+    layers put into a submodule after its parent already held others keep a draw apart
+    (:func:`~tridrop.convert.add_triangular_dropout` shares them explicitly).
+    """
+    draw = _draw_of(child)
+    if draw is None:
+        return
+    into = _draw_of(parent)
+    if into is None:  # TD layers may have been put below parent after it was registered
+        into = next((d for m in parent.modules() if (d := _draw_of(m)) is not None), draw)
+        vars(parent)["_width_draw"] = into
+    if into is not draw:
+        _share_draw(child.modules(), into)
+
+
+_JOIN_HOOK = register_module_module_registration_hook(_join_draws)
 
 
 class SharedWidth(nn.Sequential):
@@ -317,90 +375,3 @@ class SharedWidth(nn.Sequential):
         for module in self:
             x = module(x, fraction) if isinstance(module, TriangularDropout) else module(x)
         return x
-
-
-def narrow_linear(layer: nn.Linear, width: int, dim: str) -> nn.Linear:
-    """A copy of ``layer`` keeping its first ``width`` outputs (dim="out") or inputs (dim="in")."""
-    out_f, in_f = (width, layer.in_features) if dim == "out" else (layer.out_features, width)
-    new = nn.Linear(in_f, out_f, bias=layer.bias is not None)
-    new = new.to(device=layer.weight.device, dtype=layer.weight.dtype)
-    with torch.no_grad():
-        if dim == "out":
-            new.weight.copy_(layer.weight[:width])
-            if layer.bias is not None:
-                new.bias.copy_(layer.bias[:width])
-        else:
-            new.weight.copy_(layer.weight[:, :width])
-            if layer.bias is not None:
-                new.bias.copy_(layer.bias)
-    return new
-
-
-def narrow(
-    model: nn.Module, width: int | float | Sequence[int | float]
-) -> nn.Sequential | nn.Module:
-    """Extract the smaller dense network: each TD layer is cut to ``width`` and removed.
-
-    ``width`` is one value for every TD layer (units or a fraction) or one per TD layer, in
-    module order. For an ``nn.Sequential`` of Linear layers, the nearest Linear before each TD
-    layer keeps its first w output rows and the nearest Linear after it its first w input
-    columns (element-wise layers in between; after the TD layer only maps with f(0) = 0, such
-    as ReLU), giving an ``nn.Sequential``. Any other model goes through
-    :func:`tridrop.extract.narrow_graph` (torch.fx). The result's output equals the masked
-    model's in eval mode.
-    """
-    tds = [m for m in model.modules() if isinstance(m, TriangularDropout)]
-    if not tds:
-        raise ValueError("the model has no TriangularDropout layer to narrow")
-    widths = list(width) if isinstance(width, Sequence) else [width] * len(tds)
-    if len(widths) != len(tds):
-        raise ValueError(f"got {len(widths)} widths for {len(tds)} TriangularDropout layers")
-    if isinstance(model, nn.Sequential) and len(widths) == sum(
-        isinstance(m, TriangularDropout) for m in model
-    ):
-        try:
-            return _narrow_sequential(model, widths)
-        except _NotSequential:
-            pass  # e.g. Conv2d-BatchNorm2d-ReLU-TD: the graph extraction cuts those
-    from tridrop.extract import narrow_graph  # torch.fx, only for models that need it
-
-    return narrow_graph(model, widths)
-
-
-class _NotSequential(ValueError):
-    """The Sequential path cannot cut this model (no Linear next to a TD layer)."""
-
-
-def _narrow_sequential(model: nn.Sequential, widths: list[int | float]) -> nn.Sequential:
-    layers = [copy.deepcopy(m) for m in model]
-    tds = [i for i, m in enumerate(layers) if isinstance(m, TriangularDropout)]
-    for i, w in zip(tds, widths, strict=True):
-        kept = layers[i].kept_units(w)
-        before = _nearest_linear(layers, range(i - 1, -1, -1), i, "before")
-        after = _nearest_linear(layers, range(i + 1, len(layers)), i, "after")
-        layers[before] = narrow_linear(layers[before], kept, "out")
-        layers[after] = narrow_linear(layers[after], kept, "in")
-    return nn.Sequential(*(m for m in layers if not isinstance(m, TriangularDropout)))
-
-
-def _nearest_linear(layers: list[nn.Module], search: range, td: int, side: str) -> int:
-    for j in search:
-        if isinstance(layers[j], nn.Linear):
-            return j
-        if isinstance(layers[j], TriangularDropout) or _has_parameters(layers[j]):
-            break
-        if side == "after" and not _keeps_zero(layers[j]):
-            break  # e.g. Sigmoid: a removed unit would no longer contribute zero
-    raise _NotSequential(
-        f"TriangularDropout at index {td} needs an nn.Linear {side} it, with only "
-        "parameter-free element-wise layers (ReLU, ...) in between"
-    )
-
-
-def _has_parameters(module: nn.Module) -> bool:
-    return any(True for _ in module.parameters())
-
-
-def _keeps_zero(module: nn.Module) -> bool:
-    with torch.no_grad():
-        return bool((module.eval()(torch.zeros(1, 2)) == 0).all())

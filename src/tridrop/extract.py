@@ -1,10 +1,13 @@
-"""Extract the smaller dense network from any model with Triangular Dropout layers (torch.fx).
+"""Extract the smaller dense network from any model with Triangular Dropout layers.
 
-The model is traced; for each TD layer the producer of its units keeps its first w outputs
-(Linear rows, Conv output channels, with any BatchNorm's parameters and statistics in between)
-and every consumer keeps its first w inputs (Linear columns, a block of columns per channel
-after a flatten, Conv input channels), through element-wise maps with f(0) = 0 and pooling.
-The TD layer is then removed. Whatever cannot be cut exactly is refused, naming the node.
+:func:`narrow` cuts a plain Sequential of Linear layers directly and traces any other model
+(torch.fx, :func:`narrow_graph`): for each TD layer the producer of its units keeps its first w
+outputs (Linear rows, Conv output channels, with any BatchNorm's parameters and statistics in
+between) and every consumer keeps its first w inputs (Linear columns, a block of columns per
+channel after a flatten, Conv input channels), through element-wise maps with f(0) = 0 and
+pooling. The TD layer is then removed. Only layers known to act on each unit alone may sit
+next to a TD layer; anything else (a softmax or a norm over the units, an unknown module) is
+refused, naming the node, as are the cuts that would not be exact.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import torch
 from torch import fx, nn
 from torch.nn import functional as F
 
-from tridrop.dropout import TriangularDropout
+from tridrop.dropout import SharedWidth, TriangularDropout
 
 
 class NarrowError(ValueError):
@@ -39,7 +42,10 @@ def trace(model: nn.Module) -> fx.GraphModule:
     return fx.GraphModule(model, graph, model.__class__.__name__)
 
 
-# Element-wise maps with f(0) = 0: a unit that is zero stays zero through them.
+# The allow-lists below name the layers known to act on each unit alone; anything else next to a
+# TD layer is refused (a layer that mixes the units, such as a softmax, gave a wrong model).
+# Element-wise maps with f(0) = 0: a unit that is zero stays zero through them. Exact types: a
+# subclass may override forward. Hardtanh and Threshold keep 0 only for some arguments.
 _ZERO_MODULE_NAMES = (
     "ReLU ReLU6 LeakyReLU GELU SiLU Mish Tanh Hardtanh Hardswish ELU CELU SELU "
     "Softsign Tanhshrink Softshrink Hardshrink Identity Dropout Dropout1d Dropout2d "
@@ -52,6 +58,10 @@ _ZERO_FUNCTION_NAMES = (
 )
 _ZERO_FUNCTIONS = {torch.relu, torch.tanh} | {getattr(F, n) for n in _ZERO_FUNCTION_NAMES.split()}
 _ZERO_METHODS = {"relu", "tanh", "clone", "contiguous", "detach"}
+# Element-wise maps with f(0) != 0: fine before a TD layer, not after it.
+_NONZERO_MODULES = (nn.Sigmoid, nn.Softplus, nn.LogSigmoid, nn.Hardsigmoid)
+_NONZERO_FUNCTIONS = {torch.sigmoid, F.sigmoid, F.softplus, F.logsigmoid, F.hardsigmoid}
+_NONZERO_METHODS = {"sigmoid"}
 # Per-channel pooling keeps a zero channel zero and keeps the channel dim.
 _POOL_KINDS = ("max_pool", "avg_pool", "adaptive_avg_pool", "adaptive_max_pool")
 _POOL_FUNCTIONS = {getattr(F, f"{kind}{d}d") for kind in _POOL_KINDS for d in (1, 2, 3)}
@@ -62,23 +72,55 @@ _SCALE_FUNCTIONS = {operator.mul, operator.truediv, torch.mul}
 _ADD_FUNCTIONS = {operator.add, operator.iadd, torch.add, operator.sub, torch.sub}
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
-# Why some common layers after a TD layer cannot be cut.
+# Layers that mix the units a TD layer cuts, on either side of it, and what they do.
+_ALL_UNITS = "it normalises over all units"
+_MIXING = {
+    nn.LayerNorm: _ALL_UNITS,
+    nn.RMSNorm: _ALL_UNITS,
+    nn.Softmax: _ALL_UNITS,
+    nn.LogSoftmax: _ALL_UNITS,
+    nn.Softmin: _ALL_UNITS,
+    nn.GroupNorm: "it normalises over groups of channels",
+    nn.Softmax2d: "it normalises over the channels",
+    nn.LocalResponseNorm: "it normalises each channel by its neighbours",
+    nn.modules.instancenorm._InstanceNorm: (
+        "it normalises each sample on its own (over the units themselves for a (B, C) input)"
+    ),
+    nn.ChannelShuffle: "it moves units between positions",
+    nn.GLU: "it multiplies one half of the units by the other half",
+}
+_MIXING_FUNCTIONS = {
+    F.layer_norm: _ALL_UNITS,
+    F.rms_norm: _ALL_UNITS,
+    F.softmax: _ALL_UNITS,
+    torch.softmax: _ALL_UNITS,
+    F.log_softmax: _ALL_UNITS,
+    torch.log_softmax: _ALL_UNITS,
+    F.softmin: _ALL_UNITS,
+    F.group_norm: _MIXING[nn.GroupNorm],
+    F.instance_norm: _MIXING[nn.modules.instancenorm._InstanceNorm],
+    F.local_response_norm: _MIXING[nn.LocalResponseNorm],
+    F.glu: _MIXING[nn.GLU],
+}
+_MIXING_METHODS = {"softmax": _ALL_UNITS, "log_softmax": _ALL_UNITS}
+# Why some per-unit layers after a TD layer cannot be cut: a removed unit would not give 0.
 _WHY = {
-    nn.LayerNorm: "it normalises over all units, so removing units changes the kept ones",
-    nn.GroupNorm: "it normalises over groups of channels, so removing units changes the rest",
-    nn.Softmax: "it normalises over all units, so removing units changes the kept ones",
-    nn.LogSoftmax: "it normalises over all units, so removing units changes the kept ones",
     nn.Sigmoid: "it maps 0 to 0.5, so a removed unit would still contribute",
+    nn.Hardsigmoid: "it maps 0 to 0.5, so a removed unit would still contribute",
     nn.Softplus: "it maps 0 to log 2, so a removed unit would still contribute",
+    nn.LogSigmoid: "it maps 0 to -log 2, so a removed unit would still contribute",
+    nn.Hardtanh: "its range does not hold 0, so a removed unit would still contribute",
+    nn.Threshold: "it maps 0 to its value, so a removed unit would still contribute",
     _NORMS: "it maps a zero unit to bias - mean * weight / std, not 0",
 }
 _WHY_FUNCTIONS = {
-    F.layer_norm: _WHY[nn.LayerNorm],
-    F.softmax: _WHY[nn.Softmax],
-    torch.softmax: _WHY[nn.Softmax],
-    F.log_softmax: _WHY[nn.Softmax],
     torch.sigmoid: _WHY[nn.Sigmoid],
     F.sigmoid: _WHY[nn.Sigmoid],
+    F.hardsigmoid: _WHY[nn.Sigmoid],
+    F.softplus: _WHY[nn.Softplus],
+    F.logsigmoid: _WHY[nn.LogSigmoid],
+    F.hardtanh: _WHY[nn.Hardtanh],
+    F.batch_norm: _WHY[_NORMS],
 }
 
 
@@ -112,6 +154,80 @@ class _Cut:
             raise self.fail(node, f"is cut to both {getattr(e, side)} and {units} {side} units")
         setattr(e, side, units)
         e.sites.append(self.node.name)
+
+
+def narrow(
+    model: nn.Module, width: int | float | Sequence[int | float]
+) -> nn.Sequential | nn.Module:
+    """Extract the smaller dense network: each TD layer is cut to ``width`` and removed.
+
+    ``width`` is one value for every TD layer (units or a fraction) or one per TD layer, in
+    module order. For an ``nn.Sequential`` of Linear layers, the nearest Linear before each TD
+    layer keeps its first w output rows and the nearest Linear after it its first w input
+    columns (with only element-wise maps in between; after the TD layer only maps with
+    f(0) = 0, such as ReLU), giving an ``nn.Sequential``. Any other model goes through
+    :func:`narrow_graph` (torch.fx). The result's output equals the masked model's in eval
+    mode; what cannot be cut exactly raises :class:`NarrowError` naming the node.
+    """
+    tds = [m for m in model.modules() if isinstance(m, TriangularDropout)]
+    if not tds:
+        raise NarrowError("the model has no TriangularDropout layer to narrow")
+    widths = list(width) if isinstance(width, Sequence) else [width] * len(tds)
+    if len(widths) != len(tds):
+        raise NarrowError(f"got {len(widths)} widths for {len(tds)} TriangularDropout layers")
+    # Only a Sequential's own forward runs its layers in order (a subclass may not).
+    in_order = type(model).forward in (nn.Sequential.forward, SharedWidth.forward)
+    if in_order and len(widths) == sum(isinstance(m, TriangularDropout) for m in model):
+        try:
+            return _narrow_sequential(model, widths)
+        except _NotSequential:
+            pass  # e.g. Conv2d-BatchNorm2d-ReLU-TD: the graph cuts those, or names the node
+    return narrow_graph(model, widths)
+
+
+def narrow_linear(layer: nn.Linear, width: int, dim: str) -> nn.Linear:
+    """A copy of ``layer`` keeping its first ``width`` outputs (dim="out") or inputs (dim="in")."""
+    out_f, in_f = (width, layer.in_features) if dim == "out" else (layer.out_features, width)
+    new = nn.Linear(in_f, out_f, bias=layer.bias is not None)
+    new = new.to(device=layer.weight.device, dtype=layer.weight.dtype)
+    with torch.no_grad():
+        if dim == "out":
+            new.weight.copy_(layer.weight[:width])
+            if layer.bias is not None:
+                new.bias.copy_(layer.bias[:width])
+        else:
+            new.weight.copy_(layer.weight[:, :width])
+            if layer.bias is not None:
+                new.bias.copy_(layer.bias)
+    return new
+
+
+class _NotSequential(ValueError):
+    """The Sequential path cannot cut this model; the graph path cuts it or names the node."""
+
+
+def _narrow_sequential(model: nn.Sequential, widths: list[int | float]) -> nn.Sequential:
+    layers = [copy.deepcopy(m) for m in model]
+    tds = [i for i, m in enumerate(layers) if isinstance(m, TriangularDropout)]
+    for i, w in zip(tds, widths, strict=True):
+        kept = layers[i].kept_units(w)
+        if layers[i].dim not in (None, -1):
+            raise _NotSequential  # a Linear's units lie on the last dim; the graph says why
+        before = _nearest_linear(layers, range(i - 1, -1, -1), zero=False)
+        after = _nearest_linear(layers, range(i + 1, len(layers)), zero=True)
+        layers[before] = narrow_linear(layers[before], kept, "out")
+        layers[after] = narrow_linear(layers[after], kept, "in")
+    return nn.Sequential(*(m for m in layers if not isinstance(m, TriangularDropout)))
+
+
+def _nearest_linear(layers: list[nn.Module], search: range, zero: bool) -> int:
+    """The nearest Linear, with only element-wise maps (with f(0) = 0 when ``zero``) between."""
+    for j in search:
+        if isinstance(layers[j], nn.Linear):
+            return j
+        if not _is_elementwise_module(layers[j], zero):
+            break
+    raise _NotSequential
 
 
 def narrow_graph(model: nn.Module, width: int | float | Sequence[int | float]) -> fx.GraphModule:
@@ -199,11 +315,14 @@ def _cut_producer(cut: _Cut, node: fx.Node, modules: dict[str, nn.Module]) -> tu
             break
         if isinstance(m, _NORMS):
             cut.edit(node, "out", cut.kept)
-        elif not _is_elementwise(node, modules, zero=False):
+        elif not (_is_elementwise(node, modules, zero=False) or _is_pool(node, modules)):
+            why = _mixes(node, m)
             raise cut.fail(
                 node,
-                "makes the units, but only a Linear or a Conv (with element-wise maps and "
-                "BatchNorm after it) can be cut",
+                f"{why}, so the kept units depend on the cut ones"
+                if why
+                else "makes the units, but only a Linear or a Conv (with element-wise maps, "
+                "pooling and BatchNorm after it) can be cut",
             )
         between.append(node)
         node = node.args[0]
@@ -211,6 +330,8 @@ def _cut_producer(cut: _Cut, node: fx.Node, modules: dict[str, nn.Module]) -> tu
         m = modules.get(n.target) if n.op == "call_module" else None
         if isinstance(m, nn.BatchNorm2d | nn.BatchNorm3d) and axis[0] != "channel":
             raise cut.fail(n, "normalises channels, but the units come from a Linear")
+        if _is_pool(n, modules) and axis[0] != "channel":
+            raise cut.fail(n, "pools along the units, which come from a Linear")
     return axis
 
 
@@ -235,7 +356,7 @@ def _cut_consumers(
         m = modules.get(user.target) if user.op == "call_module" else None
         if user.op == "output":
             raise cut.fail(user, "is the model's output: the cut units would be missing from it")
-        if user.args[0] is not node:
+        if not user.args or user.args[0] is not node:
             raise cut.fail(user, _why_not(user, m))
         if isinstance(m, nn.Linear):
             if axis[0] == "channel":
@@ -268,6 +389,10 @@ def _cut_consumers(
 
 
 def _why_not(node: fx.Node, m: nn.Module | None) -> str:
+    """Why a layer reading the cut units cannot be cut."""
+    why = _mixes(node, m)
+    if why:
+        return f"{why}, so removing units changes the kept ones"
     for kind, why in _WHY.items():
         if m is not None and isinstance(m, kind):
             return why
@@ -282,24 +407,47 @@ def _why_not(node: fx.Node, m: nn.Module | None) -> str:
     )
 
 
+def _mixes(node: fx.Node, m: nn.Module | None) -> str | None:
+    """How a layer known to mix units does so (None for the others)."""
+    for kind, why in _MIXING.items():
+        if m is not None and isinstance(m, kind):
+            return why
+    if node.op == "call_function":
+        return _MIXING_FUNCTIONS.get(node.target)
+    if node.op == "call_method":
+        return _MIXING_METHODS.get(node.target)
+    return None
+
+
 def _is_elementwise(node: fx.Node, modules: dict[str, nn.Module], zero: bool) -> bool:
     """An element-wise map of its first argument (with f(0) = 0 when ``zero``)."""
     if len(node.all_input_nodes) != 1:
         return False  # e.g. x * y: not a map of x alone
     if node.op == "call_module":
-        m = modules[node.target]
-        if isinstance(m, nn.PReLU):
-            return m.num_parameters == 1
-        if isinstance(m, _ZERO_MODULES):
-            return True
-        return not zero and isinstance(m, nn.Sigmoid | nn.Softplus)
+        return _is_elementwise_module(modules[node.target], zero)
     if node.op == "call_function":
-        if node.target in _ZERO_FUNCTIONS or node.target in _SCALE_FUNCTIONS:
-            return node.target is not operator.truediv or node.args[0] is node.all_input_nodes[0]
-        return not zero and node.target in (torch.sigmoid, F.sigmoid, F.softplus)
+        if node.target in _SCALE_FUNCTIONS:  # x * c and x / c, not c / x nor x / x (1/0, 0/0)
+            return node.target is not operator.truediv or not isinstance(node.args[1], fx.Node)
+        if node.target is F.hardtanh:
+            args = dict(zip(("min_val", "max_val"), node.args[1:], strict=False))
+            args = {"min_val": -1.0, "max_val": 1.0, **node.kwargs, **args}
+            return not zero or args["min_val"] <= 0 <= args["max_val"]
+        return node.target in _ZERO_FUNCTIONS or (not zero and node.target in _NONZERO_FUNCTIONS)
     if node.op == "call_method":
-        return node.target in _ZERO_METHODS or (not zero and node.target == "sigmoid")
+        return node.target in _ZERO_METHODS or (not zero and node.target in _NONZERO_METHODS)
     return False
+
+
+def _is_elementwise_module(m: nn.Module, zero: bool) -> bool:
+    """A module known to map each unit alone (with f(0) = 0 when ``zero``)."""
+    kind = type(m)
+    if kind is nn.PReLU:
+        return m.num_parameters == 1  # one slope per unit would need cutting too
+    if kind in (nn.Hardtanh, nn.ReLU6):
+        return not zero or m.min_val <= 0 <= m.max_val
+    if kind is nn.Threshold:  # x if x > threshold else value
+        return not zero or m.threshold < 0 or m.value == 0
+    return kind in _ZERO_MODULES or (not zero and kind in _NONZERO_MODULES)
 
 
 def _is_flatten(node: fx.Node, modules: dict[str, nn.Module]) -> bool:

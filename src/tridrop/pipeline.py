@@ -19,9 +19,9 @@ from functools import cache
 from itertools import product
 
 from tridrop.config import Settings
+from tridrop.deps import _parse, sources
 from tridrop.families import Family
 from tridrop.specs import Aggregate, Environment, SplitSpec, as_config, dump, pick
-from tridrop.deps import _parse, sources
 
 # Where a rule holds each kind of path parameter.
 WHERE = {"In": "input", "Out": "output", "Work": "params"}

@@ -1,7 +1,7 @@
 """Model-level width helpers: find the TD layers, set their width, sweep a metric over widths.
 
 Light (torch only). The pipeline's batched sweeps live in :mod:`tridrop.sweep`; these work on
-any model: the masked model is evaluated at each width, or :func:`~tridrop.dropout.narrow`
+any model: the masked model is evaluated at each width, or :func:`~tridrop.extract.narrow`
 gives the smaller dense model for one width.
 """
 

@@ -80,8 +80,7 @@ def cache(
             raise ValueError(f"the {spec.dataset} feature cache needs --data (the stored split)")
         _cache_split(data, spec.split, out, backbone, resolve_device(spec.device))
         return
-    from tridrop.families.head import imagenet
-    from tridrop.families.head import vgg
+    from tridrop.families.head import imagenet, vgg
 
     s = spec.imagenet
     manifest = imagenet.check(s.root, s.layout, s.max_classes)
