@@ -4,7 +4,7 @@ import sys
 
 from snakemake.utils import min_version
 
-from tridrop.config import coerce, read, resolve
+from tridrop.config import coerce, filled, read, resolve
 from tridrop.dvc_record import record
 
 min_version("9.0")
@@ -25,6 +25,8 @@ report: "workflow/report/workflow.rst"
 for _note in coerce(config):
     print(_note, file=sys.stderr)
 SETTINGS = resolve(config)
+# Captions and the report read the chosen preset with its defaults filled in.
+config.update(filled(config, SETTINGS))
 
 
 include: "workflow/rules/common.smk"

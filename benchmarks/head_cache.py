@@ -22,11 +22,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tridrop.families.head import imagenet
+from tridrop.families.head import imagenet, vgg
 from tridrop.families.head.evaluation import head_topk
 from tridrop.families.head.feature_cache import FeatureCache, write_index, write_shard
 from tridrop.families.head.models import td_head
-from tridrop.families.head import vgg
 from tridrop.specs import TrainSpec
 from tridrop.train import classification_loss, fit
 

@@ -36,16 +36,16 @@ import torch
 import yaml
 from head_cache import images as synthetic_jpegs  # benchmarks/head_cache.py: 500x375 JPEGs
 
+# The project's API in one block (names follow the pipeline's modules; update here on renames).
+from tridrop.config import resolve
 from tridrop.families.autoencoder.evaluation import latent_mse
 from tridrop.families.autoencoder.models import build_autoencoder
-
-# The project's API in one block (names follow the pipeline's modules; update here on renames).
-from tridrop.families.head import imagenet
+from tridrop.families.head import imagenet, vgg
 from tridrop.families.head.evaluation import head_topk
 from tridrop.families.head.feature_cache import FeatureCache, write_index, write_shard
 from tridrop.families.head.models import count_params, td_head
-from tridrop.families.head import vgg
-from tridrop.specs import TrainSpec
+from tridrop.registry import FAMILIES
+from tridrop.specs import TrainSpec, as_config
 from tridrop.train import classification_loss, environment, fit, resolve_device
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -321,7 +321,10 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     logging.getLogger("tridrop").setLevel(logging.WARNING)  # fit logs every epoch
     device = resolve_device(a.device)
-    paper = yaml.safe_load(a.config.read_text())["presets"]["paper"]
+    # The paper preset with every default filled in (the wings' specs), as plain values.
+    settings = resolve({**yaml.safe_load(a.config.read_text()), "preset": "paper"})
+    paper = {FAMILIES[f].section: {n: as_config(e) for n, e in exps.items()}
+             for f, exps in settings.experiments.items()}  # fmt: skip
     specs = {**paper["autoencoders"], **paper["heads"]}
     names = a.experiments or list(specs)
     started, load = time.perf_counter(), os.getloadavg()[0]

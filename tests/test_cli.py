@@ -15,7 +15,7 @@ from tridrop.specs import Rows, TrainSpec, dump
 
 FAILURES = [
     Failure("data", "`tridrop data prepare --spec '{\"dataset\": \"nope\"}'`",
-            "ERROR tridrop: unknown dataset 'nope'; choose one of",
+            "ERROR tridrop: spec.dataset = 'nope' is not allowed; expected one of ['digits',",
             "nothing written; exit status 1"),
     Failure("data", "a training job whose stored split is missing", "No such file or directory: '.../missing.npz'",
             "nothing written; exit status 1 (Snakemake also reports the missing input before running)"),
@@ -72,10 +72,10 @@ def test_train_sweep_aggregate_plot(tmp_path: Path):
         "full",
     }
     assert (tmp_path / "digits_mse.csv").exists()
-    for args in (["sweep", "--spec", '{"experiment": "digits"}', "--sweeps", t["all.csv"]],
-                 ["reconstructions", "--recon", t["r.npz"]], ["mask"]):  # fmt: skip
-        png = tmp_path / f"{args[0]}.png"
-        assert main(["plot", *args, "--png", str(png)]) == 0
+    for args in (["ae", "plot_sweep", "--spec", '{"experiment": "digits"}', "--sweeps", t["all.csv"]],
+                 ["ae", "plot_reconstructions", "--recon", t["r.npz"]], ["plot", "mask"]):  # fmt: skip
+        png = tmp_path / f"{args[1]}.png"
+        assert main([*args, "--png", str(png)]) == 0
         assert png.stat().st_size > 1000 and png.with_suffix(".pdf").exists()
 
 
@@ -167,11 +167,10 @@ JOBS = {
     ("results", "environment"): ({}, {"device": "tpu"}, {}, ["out"]),
     ("results", "readme"): ({}, {"presets": 3}, {"config": "yaml", "captions": "dir"}, []),
     ("plot", "mask"): ({}, {"mask_width": 0}, {}, ["png"]),
-    ("plot", "sweep"): ({"experiment": "e"}, {"metric": 1}, {"sweeps": "csv"}, ["png"]),
-    ("plot", "reconstructions"): ({}, {"title": 1}, {"recon": "npz"}, ["png"]),
-    ("plot", "importance"): ({}, None, {"table": "csv"}, ["png"]),
-    ("plot", "dependence"): ({}, None, {"table": "csv"}, ["png"]),
-    ("plot", "accuracy"): ({}, None, {"table": "csv"}, ["png"]),
+    ("ae", "plot_sweep"): ({"experiment": "e"}, {"metric": 1}, {"sweeps": "csv"}, ["png"]),
+    ("ae", "plot_reconstructions"): ({}, {"title": 1}, {"recon": "npz"}, ["png"]),
+    ("ae", "plot_features"): ({"kind": "importance"}, {"kind": "both"}, {"table": "csv"}, ["png"]),
+    ("head", "plot_accuracy"): ({}, None, {"table": "csv"}, ["png"]),
 }  # fmt: skip
 KINDS = ("bad JSON spec", "unknown spec key", "out-of-range value", "missing input file",
          "corrupt input file", "input of another job or family")  # fmt: skip

@@ -9,7 +9,7 @@ import yaml
 from conftest import ROOT
 from failures import Failure
 from tridrop.config import ConfigError, coerce, problems, read
-from tridrop.families import FAMILIES
+from tridrop.registry import FAMILIES
 from tridrop.specs import defaults, doc
 
 CONFIG = yaml.safe_load((ROOT / "config/config.yaml").read_text())

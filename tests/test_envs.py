@@ -104,7 +104,8 @@ def test_post_deploy_installs_the_package_from_the_workflow_directory(variant):
 
 def test_every_rule_has_the_conda_env():
     rules_dir = ROOT / "workflow/rules"
-    env_paths = re.findall(r'"(\.\./\.\./envs/\w+\.yaml)"', (rules_dir / "common.smk").read_text())
+    source = (ROOT / "src/tridrop/pipeline.py").read_text()  # Pipeline.conda names them
+    env_paths = re.findall(r'"(\.\./\.\./envs/\w+\.yaml)"', source)
     assert sorted((rules_dir / p).resolve() for p in env_paths) == sorted(
         (ROOT / f"envs/{v}.yaml").resolve() for v in VARIANTS
     )

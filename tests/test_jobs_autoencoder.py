@@ -12,6 +12,7 @@ from test_data import MNIST, celeba_tree, needs_mnist
 
 from tridrop.data import load_split, prepare
 from tridrop.extract import narrow
+from tridrop.families.autoencoder import jobs
 from tridrop.families.autoencoder.models import load_autoencoder
 from tridrop.families.autoencoder.specs import (
     AutoencoderAnalysis,
@@ -19,7 +20,6 @@ from tridrop.families.autoencoder.specs import (
     AutoencoderSweep,
     AutoencoderTrain,
 )
-from tridrop.jobs import autoencoder as jobs
 from tridrop.specs import Rows, TrainSpec
 
 

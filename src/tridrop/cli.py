@@ -18,7 +18,7 @@ import types
 import typing
 from pathlib import Path
 
-from tridrop.families import FAMILIES as REGISTRY
+from tridrop.registry import FAMILIES as REGISTRY
 
 # The shared job modules, then one per experiment family (tridrop.families: its wing's jobs).
 FAMILIES = {

@@ -19,14 +19,15 @@ from typing import Any
 
 import yaml
 
-from tridrop.families import Family
-from tridrop.families import load as load_families
+from tridrop.registry import Family
+from tridrop.registry import load as load_families
 from tridrop.specs import (
     SPLIT_KEYS,
     MaskFigure,
     Spec,
     SpecError,
     _check,
+    as_config,
     load,
     setting,
     strip_spec,
@@ -207,6 +208,17 @@ def resolve(config: dict) -> Settings:
     if found:
         raise ConfigError("\n".join(found))
     return chosen
+
+
+def filled(config: dict, settings: Settings) -> dict:
+    """``config`` with its chosen preset written out in full (every default filled in): what
+    the report's captions and the results pages read."""
+    preset = {
+        settings.families[f].section: {n: as_config(e) for n, e in exps.items()}
+        for f, exps in settings.experiments.items()
+    }
+    preset["figures"] = as_config(settings.figures)
+    return {**config, "presets": {**config["presets"], settings.preset: preset}}
 
 
 def _config_message(err: Exception) -> str:

@@ -1,10 +1,11 @@
 """The package sources a job uses, found by reading imports (no code is run).
 
-A rule lists ``sources("tridrop.families.autoencoder.jobs:train")`` as inputs, so an edit reruns only
-the jobs whose code changed: the job's module, the library modules the job function reaches
-(through the module-level helpers it calls and the imports it uses), and everything those
-modules import in turn. Library modules count whole; job modules count per function; a
-package's ``__init__`` reached only as a parent counts as a file (its re-exports are not used).
+A rule lists ``sources("tridrop.families.autoencoder.jobs:train")`` as inputs, so an edit
+reruns only the jobs whose code changed: the job's module, the library modules the job
+function reaches (through the module-level helpers it calls and the imports it uses), and
+everything those modules import in turn. Library modules count whole; job modules count per
+function; a package's ``__init__`` reached only as a parent counts as a file (its re-exports
+are not used).
 """
 
 from __future__ import annotations

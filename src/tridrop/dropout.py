@@ -21,7 +21,8 @@ import torch
 from torch import nn
 from torch.nn.modules.module import register_module_module_registration_hook
 
-MODES = ("triangle", "random", "nested", "loguniform", "dropout", "none")
+from tridrop.modes import MODES
+
 # Modes whose training masks are prefixes drawn per sample (the others keep every unit).
 PREFIX_MODES = ("triangle", "random", "nested", "loguniform")
 RANDOM_MODES = ("random", "nested", "loguniform")  # drawn, not set by batch position

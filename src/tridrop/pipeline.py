@@ -14,13 +14,14 @@ import ast
 import re
 import shlex
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from itertools import product
+from typing import Any
 
 from tridrop.config import Settings
 from tridrop.deps import _parse, sources
-from tridrop.families import Family
+from tridrop.registry import Family
 from tridrop.specs import Aggregate, Environment, SplitSpec, as_config, dump, pick
 
 # Where a rule holds each kind of path parameter.
@@ -43,14 +44,16 @@ class Pipeline:
     settings: Settings
     use_gpu: bool
     cores: int = 1
+    rules: Any = None  # Snakemake's rules namespace: earlier rules' outputs, by rule name
+    wings: dict = field(default_factory=dict)  # each family's workflow helper, by name
 
     @classmethod
-    def of(cls, settings: Settings, cores: int = 1) -> Pipeline:
+    def of(cls, settings: Settings, cores: int = 1, rules: Any = None) -> Pipeline:
         # Training rules ask for a GPU only where one will be used, so CPU runs stay parallel.
         gpu = settings.device == "cuda" or (
             settings.device == "auto" and shutil.which("nvidia-smi") is not None
         )
-        return cls(settings, gpu, cores)
+        return cls(settings, gpu, cores, rules)
 
     @property
     def preset(self) -> str:
@@ -85,6 +88,23 @@ class Pipeline:
     def option(flag: str, value: object) -> str:
         """A quoted command-line option, or nothing for an absent (empty) value."""
         return f"{flag} {shlex.quote(str(value))}" if value else ""
+
+    def split_spec(self, w) -> str:
+        return self.split(self.rules, w.dataset).spec
+
+    def raw_files(self, w) -> list[str]:
+        return self.split(self.rules, w.dataset).raw_files
+
+    def raw_option(self, w) -> str:
+        return self.option("--raw", self.split(self.rules, w.dataset).raw)
+
+    def sweeps(self, w) -> list[str]:
+        """An experiment's sweep files, from its family's wing (what collect reads)."""
+        return self.wings[self.settings.family_of(w.experiment).name].sweeps(w.experiment)
+
+    def claims(self, w=None) -> list[str]:
+        """Every experiment's claims file (the preset's claims table)."""
+        return [f for wing in self.wings.values() for f in wing.claims()]
 
     def split(self, rules, dataset: str) -> Split:
         """How dataset's split is made: its spec, the raw files it reads (none for digits; the

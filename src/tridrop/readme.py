@@ -19,6 +19,7 @@ import jinja2
 import pandas as pd
 
 from tridrop.claims import markdown
+from tridrop.config import filled, resolve
 from tridrop.figures import LABELS
 
 START = "<!-- results:start (written by `make readme`; do not edit by hand) -->"
@@ -50,9 +51,13 @@ SHARED_CAPTIONS = {"importance": "features", "dependence": "features"}
 
 def caption(captions: Path, figure: Path, config: dict, preset: str) -> str:
     """The report caption of a figure, rendered as the Snakemake report renders it."""
+    # As in a run of that preset (`--config preset=...`), whatever the file's default preset,
+    # with its defaults filled in as the Snakefile does.
+    settings = resolve({**config, "preset": preset})
+    config = filled({**config, "preset": preset}, settings)
     stem = figure.stem
     wildcards = {"preset": preset}
-    for exp in sorted(_experiments(config, preset), key=len, reverse=True):
+    for exp in sorted(settings.all(), key=len, reverse=True):
         if stem.startswith(exp + "_"):
             wildcards["experiment"], stem = exp, stem[len(exp) + 1 :]
             break
@@ -63,24 +68,13 @@ def caption(captions: Path, figure: Path, config: dict, preset: str) -> str:
     path = captions / f"{stem}.rst"
     if not path.exists():
         return ""
-    # As in a run of that preset (`--config preset=...`), whatever the file's default preset.
-    config = {**config, "preset": preset}
     snakemake = SimpleNamespace(config=config, wildcards=SimpleNamespace(**wildcards))
     text = jinja2.Template(path.read_text()).render(snakemake=snakemake)
     return " ".join(text.split()).replace("``", "`")
 
 
 def _experiments(config: dict, preset: str) -> list[str]:
-    p = config["presets"][preset]
-    return sorted(
-        {
-            name
-            for section in p.values()
-            if isinstance(section, dict)
-            for name in section
-            if isinstance(section[name], dict) and "seeds" in section[name]
-        }
-    )
+    return sorted(resolve({**config, "preset": preset}).all())
 
 
 def width_table(summary: pd.DataFrame, experiment: str, metric: str) -> str:

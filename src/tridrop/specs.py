@@ -19,7 +19,7 @@ import typing
 from dataclasses import MISSING, dataclass, field
 from typing import Any
 
-from tridrop.dropout import MODES
+from tridrop.modes import MODES
 
 FIXED = re.compile(r"fixed(\d+)")  # a variant trained without TD at one fixed width
 NAME = r"[a-z][a-z0-9_]*"  # experiment and variant names (wildcards, file names)

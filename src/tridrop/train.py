@@ -107,9 +107,10 @@ def fit(
     ``checkpoint``: a file outside the declared outputs; if it exists and was written with the
     same ``tag`` (the run's spec), training resumes from it, else it starts fresh and says why.
     ``x`` may be any object with ``len``, ``.device`` and row gathering by an index tensor (a
-    :class:`tridrop.families.head.feature_cache.FeatureCache`). Under ``torch.distributed`` (``torchrun``) every
-    process draws the same batches and takes every world-th sample of each; gradients are
-    averaged by DDP and weighted so that each step equals the single-process step.
+    :class:`~tridrop.families.head.feature_cache.FeatureCache`). Under ``torch.distributed``
+    (``torchrun``) every process draws the same batches and takes every world-th sample of
+    each; gradients are averaged by DDP and weighted so that each step equals the
+    single-process step.
 
     Raises :class:`Diverged` at a non-finite epoch and :class:`Interrupted` on Ctrl-C; both
     messages say which checkpoint is kept.

@@ -122,8 +122,8 @@ rule ae_analyse:
 
 rule ae_table:
     input:
-        importance=lambda w: AE.analyses(w, "importance"),
-        dependence=lambda w: AE.analyses(w, "dependence"),
+        importance=AE.importance,
+        dependence=AE.dependence,
         code=PIPE.code(AE.family, "table"),
     output:
         importance_out=out("tables/{experiment}_importance.csv"),

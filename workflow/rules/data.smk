@@ -12,14 +12,14 @@ rule download_data:
     conda:
         CONDA_ENV
     params:
-        spec=lambda w: PIPE.split(rules, w.dataset).spec,
+        spec=PIPE.split_spec,
     shell:
         command("data", "tridrop.jobs.data", "download", prefix="")
 
 
 rule prepare_data:
     input:
-        raw=lambda w: PIPE.split(rules, w.dataset).raw_files,
+        raw=PIPE.raw_files,
         code=code("tridrop.jobs.data", "prepare"),
     output:
         out=out("data/{dataset}.npz"),
@@ -28,7 +28,7 @@ rule prepare_data:
     conda:
         CONDA_ENV
     params:
-        spec=lambda w: PIPE.split(rules, w.dataset).spec,
-        raw=lambda w: option("--raw", PIPE.split(rules, w.dataset).raw),
+        spec=PIPE.split_spec,
+        raw=PIPE.raw_option,
     shell:
         command("data", "tridrop.jobs.data", "prepare", prefix="")

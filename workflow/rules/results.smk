@@ -6,7 +6,7 @@ RESULTS = "tridrop.jobs.results"
 
 rule collect:
     input:
-        sweeps=lambda w: WINGS[SETTINGS.family_of(w.experiment).name].sweeps(w.experiment),
+        sweeps=PIPE.sweeps,
         code=code(RESULTS, "collect"),
     output:
         out=out("runs/{experiment}/sweeps.csv"),
@@ -46,7 +46,7 @@ rule aggregate:
 
 rule claims:
     input:
-        claims=lambda w: [f for wing in WINGS.values() for f in wing.claims()],
+        claims=PIPE.claims,
         code=code(RESULTS, "claims"),
     output:
         out=report(out("claims.csv"), caption="../report/claims.rst", category="Claims"),

@@ -10,9 +10,9 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from tridrop.claims import COLUMNS
-from tridrop.families import AUTOENCODER
 from tridrop.families.autoencoder.analysis import lower_share
 from tridrop.families.autoencoder.specs import AutoencoderClaims
+from tridrop.registry import AUTOENCODER
 
 
 def autoencoder_claims(

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tridrop.families import AUTOENCODER
+from tridrop.registry import AUTOENCODER
 
 # The models that serve every width from one training: the variants, the unconstrained
 # reference and the relatives (not the per-width baselines or the training-free controls).

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tridrop.families import AUTOENCODER
 from tridrop.families.autoencoder import specs
 from tridrop.pipeline import Pipeline, expand
+from tridrop.registry import AUTOENCODER
 from tridrop.specs import Rows, TrainSpec, dump, pick, rows_name
 
 # Variants trained by ae_train (PCAAE's runs folder belongs to ae_pcaae).
@@ -61,6 +61,12 @@ class Workflow:
         e = self.exp(w)
         path = getattr(self.rules.ae_analyse.output, name)
         return expand(path, experiment=w.experiment, variant=list(e.variants), seed=e.seeds)
+
+    def importance(self, w) -> list[str]:
+        return self.analyses(w, "importance")
+
+    def dependence(self, w) -> list[str]:
+        return self.analyses(w, "dependence")
 
     def sweeps(self, experiment: str) -> list[str]:
         """Every sweep file of the experiment: runs, PCA and PCAAE (what collect reads)."""

@@ -2,8 +2,8 @@
 
 ``features``: blocks of ``Conv(3x3) - ReLU - MaxPool(2)``; ``classifier``: VGG19's head shape,
 ``Linear - ReLU - Dropout - Linear - ReLU - Dropout - Linear`` (module indices 0, 3, 6, as in
-:func:`tridrop.families.head.models.td_head`, so the trained head loads into a TD head as it is). As in
-VGG19, where the head holds 86% of the parameters, the head is most of the network.
+:func:`~tridrop.families.head.models.td_head`, so the trained head loads into a TD head as it
+is). As in VGG19, where the head holds 86% of the parameters, the head is most of the network.
 """
 
 from __future__ import annotations

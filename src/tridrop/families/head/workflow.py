@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tridrop.families import HEAD
 from tridrop.families.head import specs
 from tridrop.pipeline import Pipeline, expand
+from tridrop.registry import HEAD
 from tridrop.specs import Rows, TrainSpec, dump, pick, rows_name
 
 

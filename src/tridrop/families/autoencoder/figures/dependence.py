@@ -14,8 +14,8 @@ from tridrop.figures import LABELS, PALETTE
 def plot(df: pd.DataFrame) -> Figure:
     """One heat map per model (mean over seeds) on a shared logarithmic colour scale.
 
-    Row i, column j: ``Dep[i, j]`` as defined in :mod:`tridrop.families.autoencoder.analysis` (the diagonal is
-    blank). Mass below the diagonal means later units depend on earlier ones.
+    Row i, column j: ``Dep[i, j]`` as defined in :mod:`~tridrop.families.autoencoder.analysis`
+    (the diagonal is blank). Mass below the diagonal means later units depend on earlier ones.
     """
     present = set(df["model"])
     models = [m for m in PALETTE if m in present] + sorted(present - set(PALETTE))
