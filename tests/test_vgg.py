@@ -19,9 +19,9 @@ import yaml
 from conftest import copy_workflow, run
 from failures import Failure
 from tridrop.families.head import imagenet, vgg
+from tridrop.families.head import jobs as head_jobs
 from tridrop.families.head.feature_cache import FeatureCache
 from tridrop.families.head.specs import FeatureCacheSpec, ImageNetSpec
-from tridrop.families.head import jobs as head_jobs
 
 IMAGENET_KEPT = "nothing ran: the workflow stops when it is read, before any job"
 FAILURES = [
