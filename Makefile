@@ -32,6 +32,7 @@ readme: install
 	tridrop results readme --spec '{"presets": [$(if $(PRESET),"$(PRESET)")]}' \
 	  --config config/config.yaml --captions workflow/report
 	cd tests && python3 failures.py
+	snakemake --rulegraph --quiet all 2>/dev/null | python3 -m tridrop.rulegraph
 
 lint: install
 	ruff check . && ruff format --check . && snakefmt --check . && snakemake --lint

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT
+from conftest import ROOT, run
 from tridrop.readme import (
     END,
     HEADLINE_END,
@@ -118,3 +118,13 @@ def test_relative_links_resolve(page):
 def test_link_finder_sees_links_and_skips_code():
     text = "[a](docs/a.md) ![f](x.png)\n```\n[b](no.md)\n```\n`[c](no.md)`\n"
     assert _links(text) == ["docs/a.md", "x.png"]
+
+
+def test_the_rule_graph_in_pipeline_md_is_the_workflows():
+    """docs/pipeline.md's diagram is `snakemake --rulegraph` of the default preset."""
+    from tridrop.rulegraph import END, START, mermaid
+
+    dot = run(["snakemake", "--rulegraph", "--quiet", "all"], ROOT).stdout
+    page = (ROOT / "docs/pipeline.md").read_text()
+    block = page.split(START, 1)[1].split(END, 1)[0].strip()
+    assert block == mermaid(dot), "docs/pipeline.md's rule graph is stale: run `make readme`"

@@ -235,25 +235,15 @@ def test_config_paths_never_reach_a_shell_unquoted(workflow_copy: Path, payload:
     assert not list(workflow_copy.rglob("pwned"))
 
 
-def test_a_new_hyper_parameter_takes_the_three_files_extending_md_names(workflow_copy: Path):
-    # docs/extending.md: the dataclass field, the schema key, the config value; no rule changes.
+def test_a_new_hyper_parameter_takes_two_files(workflow_copy: Path):
+    # docs/extending.md: the spec field (default, bounds, doc in one line) and the config value;
+    # no schema, no rule changes.
     specs = workflow_copy / "src/tridrop/specs.py"
     text = specs.read_text()
-    assert "    weight_decay: float = 0.0\n" in text
+    line = '    weight_decay: float = setting(0.0, "Adam\'s L2 penalty", ge=0)\n'
+    assert line in text
     specs.write_text(
-        text.replace(
-            "    weight_decay: float = 0.0\n",
-            "    weight_decay: float = 0.0\n    probe: float = 0.0\n",
-            1,
-        )
-    )
-    schema = workflow_copy / "workflow/schemas/config.schema.yaml"
-    key = "      weight_decay:\n        type: number\n        minimum: 0\n        description: Adam weight decay\n"
-    assert key in schema.read_text()
-    schema.write_text(
-        schema.read_text().replace(
-            key, key + "      probe: {type: number, description: a new knob}\n", 1
-        )
+        text.replace(line, line + '    probe: float = setting(0.0, "a new knob")\n', 1)
     )
     cfg_path = workflow_copy / "config/config.yaml"
     cfg = yaml.safe_load(cfg_path.read_text())
@@ -263,3 +253,27 @@ def test_a_new_hyper_parameter_takes_the_three_files_extending_md_names(workflow
     dry = run(["snakemake", "-n", "-p", "autoencoders"], workflow_copy, env=env)
     trains = [line for line in dry.stdout.splitlines() if "tridrop ae train" in line]
     assert trains and all('"probe":0.5' in line for line in trains)
+
+
+def test_a_new_family_takes_the_files_extending_md_names(workflow_copy: Path):
+    """A toy family living only in tests/toy_family (its four modules and its rule file, see
+    docs/extending.md) joins the registry through the config and is planned end to end."""
+    toy = ROOT / "tests" / "toy_family"
+    files = sorted(p.name for p in toy.iterdir() if p.suffix in (".py", ".smk"))
+    assert files == ["__init__.py", "jobs.py", "rules.smk", "specs.py", "workflow.py"]
+    extending = (ROOT / "docs/extending.md").read_text()
+    assert "five files" in extending and "tests/toy_family" in extending
+    cfg_path = workflow_copy / "config/config.yaml"
+    cfg = yaml.safe_load(cfg_path.read_text())
+    cfg["families"] = ["tests/toy_family"]
+    cfg["presets"]["demo"]["toys"] = {"tally": {"dataset": "digits", "limit": 7}}
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    dry = run(["snakemake", "-n", "-p", "--forceall"], workflow_copy)
+    assert 'tridrop toy count --spec \'{"experiment":"tally","limit":7}\'' in dry.stdout
+    assert "results/demo/runs/tally/toy/count.csv" in dry.stdout
+    # A bad value of the toy's own setting is refused like any other, naming its key.
+    cfg["presets"]["demo"]["toys"]["tally"]["limit"] = 0
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    bad = run(["snakemake", "-n"], workflow_copy, check=False)
+    assert bad.returncode != 0
+    assert "presets.demo.toys.tally.limit = 0 is not allowed" in bad.stdout + bad.stderr

@@ -11,6 +11,7 @@ are not used).
 from __future__ import annotations
 
 import ast
+import importlib.util
 from functools import cache
 from pathlib import Path
 
@@ -35,11 +36,23 @@ def sources(target: str) -> list[str]:
         # A package's __init__ reached only as a parent runs, but its re-exports are not used.
         if not (m == module and function) and (m not in parents or m in seen):
             todo += sorted(_imports(m))
-    base = ROOT.parent.parent
-    return sorted(str(_path(m).relative_to(base)) for m in done)
+    return sorted(_relative(_path(m)) for m in done)
+
+
+def _relative(path: Path) -> str:
+    """A source's path from the repository root (a plugin's: from the working directory)."""
+    for base in (ROOT.parent.parent, Path.cwd().resolve()):
+        if path.is_relative_to(base):
+            return str(path.relative_to(base))
+    return str(path)
 
 
 def _path(module: str) -> Path:
+    if module.split(".")[0] != PACKAGE:  # a family defined outside the package (a plugin)
+        spec = importlib.util.find_spec(module)
+        if spec is None or spec.origin is None:
+            raise ValueError(f"no module {module}")
+        return Path(spec.origin).resolve()
     rel = Path(*module.split(".")[1:])
     package = ROOT / rel / "__init__.py"
     return package if package.exists() else (ROOT / rel).with_suffix(".py")

@@ -1,0 +1,34 @@
+"""What the toy rule asks of the config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from toy_family import FAMILY
+from toy_family.specs import Count
+from tridrop.pipeline import Pipeline, expand
+from tridrop.specs import dump
+
+
+class Workflow:
+    family = FAMILY
+
+    def __init__(self, pipe: Pipeline, rules: Any) -> None:
+        self.pipe, self.rules = pipe, rules
+        self.experiments = pipe.settings.of(FAMILY.name)
+        self.pattern = pipe.one_of(self.experiments)
+
+    def data(self, w) -> str:
+        return self.pipe.stored_split(self.rules, self.experiments[w.experiment].dataset)
+
+    def spec(self, w) -> str:
+        return dump(Count(w.experiment, self.experiments[w.experiment].limit))
+
+    def sweeps(self, experiment: str) -> list[str]:
+        return [self.rules.toy_count.output.out.format(experiment=experiment)]
+
+    def claims(self) -> list[str]:
+        return []
+
+    def targets(self) -> list[str]:
+        return expand(self.rules.toy_count.output.out, experiment=list(self.experiments))
