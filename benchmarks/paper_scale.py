@@ -40,12 +40,13 @@ from head_cache import images as synthetic_jpegs  # benchmarks/head_cache.py: 50
 from tridrop.config import resolve
 from tridrop.families.autoencoder.evaluation import latent_mse
 from tridrop.families.autoencoder.models import build_autoencoder
+from tridrop.families.autoencoder.specs import AutoencoderModel
 from tridrop.families.head import imagenet, vgg
 from tridrop.families.head.evaluation import head_topk
 from tridrop.families.head.feature_cache import FeatureCache, write_index, write_shard
 from tridrop.families.head.models import count_params, td_head
 from tridrop.registry import FAMILIES
-from tridrop.specs import TrainSpec, as_config
+from tridrop.specs import TrainSpec, as_config, pick
 from tridrop.train import classification_loss, environment, fit, resolve_device
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -140,9 +141,7 @@ def autoencoder(name: str, spec: dict, a, device: torch.device) -> dict:
     """Train steps and a width sweep of one autoencoder of the preset."""
     data = DATA[spec["dataset"]]
     shape, b, latent = data["shape"], spec["batch_size"], spec["latent"]
-    arch = {"kind": f"{spec['arch']}_autoencoder", "shape": list(shape),
-            "hidden": spec["hidden"], "channels": spec.get("channels"), "latent": latent,
-            "mode": "triangle", "p": 0.1}  # fmt: skip
+    arch = pick(AutoencoderModel, spec, mode="triangle")  # the experiment's TD network
     cfg = TrainSpec(epochs=1, batch_size=b, lr=spec["lr"], weight_decay=spec["weight_decay"],
                       device=str(device))  # fmt: skip
     gen = torch.Generator().manual_seed(0)
@@ -151,7 +150,7 @@ def autoencoder(name: str, spec: dict, a, device: torch.device) -> dict:
     test_rows = min(data["test"], spec.get("max_test") or data["test"])
     with Peak(device) as peak:
         torch.manual_seed(0)
-        model = build_autoencoder(arch).to(device)
+        model = build_autoencoder(arch, shape).to(device)
         step = step_seconds(model, x, x, cfg, a)  # labels unused by the reconstruction loss
         latent_mse(model, x_test[:1])  # warm-up
         sweep = timed(lambda: latent_mse(model, x_test), device) * test_rows / a.sweep_rows

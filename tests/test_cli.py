@@ -57,7 +57,7 @@ def test_train_sweep_aggregate_plot(tmp_path: Path):
     assert main(["ae", "train", "--spec", dump(spec), "--data", t["d.npz"],
                  "--model", t["td.pt"]]) == 0  # fmt: skip
     meta = json.loads(Path(t["td.pt"]).with_suffix(".json").read_text())
-    assert meta["arch"]["mode"] == "triangle" and meta["environment"]["device"] == "cpu"
+    assert meta["arch"]["model"]["mode"] == "triangle" and meta["environment"]["device"] == "cpu"
     sweep = {"rows": {"experiment": "digits", "model": "td", "seed": 0}, "width": 3}
     assert main(["ae", "sweep", "--spec", json.dumps(sweep), "--model", t["td.pt"],
                  "--data", t["d.npz"], "--out", t["s.csv"], "--recon", t["r.npz"]]) == 0  # fmt: skip
@@ -318,7 +318,7 @@ FAILURES += [
             "hidden layers of 8 units, wider than the sweep's spec.width = 4",
             "nothing written; exit status 1"),
     Failure("command line", "an autoencoder model file given to `tridrop head sweep`",
-            "not a classifier-head model file (its kind is 'mlp_autoencoder')",
+            "not a classifier-head model file (its kind is 'autoencoder')",
             "nothing written; exit status 1"),
     Failure("command line", "a head model file given to `tridrop ae sweep`",
             "not an autoencoder model file (its kind is 'head')", "nothing written; exit status 1"),
@@ -345,12 +345,15 @@ def test_widths_and_models_that_do_not_fit_are_named(tmp_path, made, caplog):
     assert main(["ae", "sweep", "--spec", sweep, "--model", str(made["head"]), *ae, *out]) == 1
     # An autoencoder for 28x28 images on the 8x8 digits (data of another shape).
     from tridrop.families.autoencoder.models import build_autoencoder
+    from tridrop.families.autoencoder.specs import AutoencoderModel
     from tridrop.files import load_model_file, save_model
+    from tridrop.specs import load
 
     _, meta = load_model_file(made["ae"])
     meta["arch"]["shape"] = [1, 28, 28]
     other = tmp_path / "mnist_ae.pt"
-    save_model(other, build_autoencoder(meta["arch"]), meta)
+    spec = load(AutoencoderModel, meta["arch"]["model"])
+    save_model(other, build_autoencoder(spec, [1, 28, 28]), meta)
     assert main(["ae", "sweep", "--spec", sweep, "--model", str(other), *ae, *out]) == 1
     for case in MISFITS:
         assert case.seen in caplog.text, case.seen

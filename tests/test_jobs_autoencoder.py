@@ -64,7 +64,11 @@ def test_celeba_conv_autoencoder_trains_sweeps_and_narrows(tmp_path: Path):
     cfg = TrainSpec(epochs=2, batch_size=6, lr=1e-3, seed=0, device="cpu")
     train(data, out, cfg, arch="conv", hidden=0, latent=6, channels=(4, 8, 8, 8))
     meta = json.loads(out.with_suffix(".json").read_text())
-    assert meta["arch"]["kind"] == "conv_autoencoder" and len(meta["history"]) == 2
+    assert (
+        meta["arch"]["kind"] == "autoencoder"
+        and meta["arch"]["model"]["arch"] == "conv"
+        and len(meta["history"]) == 2
+    )
     df = sweep(out, data, 6, recon_images=3, recon_widths=(1, 6))
     assert df["width"].tolist() == list(range(1, 7)) and (df["value"] > 0).all()
     with np.load(out.with_name("recon.npz")) as f:

@@ -64,7 +64,7 @@ def test_snakemake_then_dvc(workflow_copy: Path):
     assert set(metrics["digits"]["mse"]["td"]) == {"w1", "w2", "full"}
     meta = json.loads((res / "runs/digits/td/seed1/model.json").read_text())
     assert meta["train"]["seed"] == 1 and meta["train"]["epochs"] == 3
-    assert meta["environment"]["torch"] and meta["arch"]["latent"] == 4
+    assert meta["environment"]["torch"] and meta["arch"]["model"]["latent"] == 4
 
     # The report holds every figure and table with its caption in one HTML file.
     run(["snakemake", "--report", "report.html"], workflow_copy)

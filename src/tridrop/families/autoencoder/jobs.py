@@ -23,7 +23,12 @@ from tridrop.families.autoencoder import analysis, objectives
 from tridrop.families.autoencoder.baselines import pca_mse
 from tridrop.families.autoencoder.claims import autoencoder_claims
 from tridrop.families.autoencoder.evaluation import latent_mse, one_per_class, reconstructions
-from tridrop.families.autoencoder.models import build_autoencoder, load_autoencoder, split_at_latent
+from tridrop.families.autoencoder.models import (
+    arch,
+    build_autoencoder,
+    load_autoencoder,
+    split_at_latent,
+)
 from tridrop.families.autoencoder.specs import (
     AutoencoderAnalysis,
     AutoencoderBaselines,
@@ -52,21 +57,16 @@ def train(spec: AutoencoderTrain, *, data: In, model: Out, checkpoint: Work | No
     device = resolve_device(cfg.device)
     split = load_split(data).to(device)
     shape = list(split.x_train.shape[1:])
-    if m.arch == "mlp":
-        arch = {"kind": "mlp_autoencoder", "shape": shape, "hidden": m.hidden}
-    else:
-        arch = {"kind": "conv_autoencoder", "shape": shape, "channels": list(m.channels)}
-    arch = {**arch, "latent": m.latent, "mode": m.mode, "p": m.p, "full": m.full}
     torch.manual_seed(cfg.seed)
-    net = build_autoencoder(arch).to(device)
-    log.info("training %s on %s (%d images) on %s", arch, data, len(split.x_train), device)
+    net = build_autoencoder(m, shape).to(device)
+    log.info("training %s on %s (%d images) on %s", m, data, len(split.x_train), device)
     loss = objectives.loss_for(spec.objective)
     history = fit(
         net, split.x_train, split.y_train, cfg, loss, checkpoint=checkpoint, tag=dump(spec)
     )
     passes = objectives.passes(spec.objective, m.latent)
     meta = {
-        "arch": arch,
+        "arch": arch(m, shape),
         "train": cfg,
         "objective": asdict(spec.objective),
         "data": str(data),
@@ -100,11 +100,11 @@ def pcaae(spec: PCAAETrain, *, data: In, model: Out, out: Out, checkpoint: Work 
         device,
     )
     history = train_pcaae(net, split.x_train, spec, ckpts)
-    arch = {"kind": "pcaae", "shape": list(shape), "hidden": m.hidden, "widths": spec.widths}
+    recorded = {"kind": "pcaae", "shape": list(shape), "model": asdict(m), "widths": spec.widths}
     # Stage k: one encoder and one decoder pass per step, and the k-1 frozen encoders once.
     passes = sum(cfg.epochs + (k - 1) / 2 for k in range(1, spec.widths + 1))
     meta = {
-        "arch": arch,
+        "arch": recorded,
         "train": cfg,
         "data": str(data),
         "forward_passes": passes,

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 from torch import nn
 
 from tridrop.dropout import SharedWidth, TriangularDropout
+from tridrop.families.autoencoder.specs import AutoencoderModel
 from tridrop.files import load_model_file, load_weights
+from tridrop.specs import load
 
 ARCHS = ("mlp", "conv")
 
@@ -90,16 +93,17 @@ def conv_autoencoder(
     return SharedWidth(*layers)
 
 
-def build_autoencoder(arch: dict) -> SharedWidth:
-    """The autoencoder described by ``arch`` (as stored in a run's metadata)."""
-    kind = arch["kind"]
-    shape = tuple(arch["shape"])
-    td = (arch["latent"], arch["mode"], arch["p"], arch.get("full", 0.0))
-    if kind == "mlp_autoencoder":
-        return mlp_autoencoder(shape, arch["hidden"], *td)
-    if kind == "conv_autoencoder":
-        return conv_autoencoder(shape, arch["channels"], *td)
-    raise ValueError(f"unknown architecture {kind!r}")
+def build_autoencoder(model: AutoencoderModel, shape: Sequence[int]) -> SharedWidth:
+    """The autoencoder of the typed spec ``model`` for images of ``shape`` (C, H, W)."""
+    td = (model.latent, model.mode, model.p, model.full)
+    if model.arch == "mlp":
+        return mlp_autoencoder(tuple(shape), model.hidden, *td)
+    return conv_autoencoder(tuple(shape), list(model.channels), *td)
+
+
+def arch(model: AutoencoderModel, shape: Sequence[int]) -> dict:
+    """What a model file records of its network: the family, the image shape, the typed spec."""
+    return {"kind": "autoencoder", "shape": list(shape), "model": asdict(model)}
 
 
 def split_at_latent(model: nn.Sequential) -> tuple[nn.Sequential, TriangularDropout, nn.Sequential]:
@@ -120,18 +124,20 @@ def load_autoencoder(
     is refused with one line naming the file (not a matrix-shape error later).
     """
     state, meta = load_model_file(path)
-    arch = meta.get("arch", {}) if isinstance(meta, dict) else {}
-    kind = arch.get("kind")
-    if kind not in ("mlp_autoencoder", "conv_autoencoder"):
+    recorded = meta.get("arch", {}) if isinstance(meta, dict) else {}
+    kind = recorded.get("kind")
+    if kind != "autoencoder":
         raise ValueError(
             f"{path}: not an autoencoder model file (its kind is {kind!r}); "
             "give one written by `tridrop ae train`"
         )
-    if shape is not None and list(arch["shape"]) != list(shape):
+    if shape is not None and list(recorded["shape"]) != list(shape):
         raise ValueError(
-            f"{path}: an autoencoder for images of shape {list(arch['shape'])}, but the data "
+            f"{path}: an autoencoder for images of shape {list(recorded['shape'])}, but the data "
             f"has images of shape {list(shape)}"
         )
-    model = build_autoencoder(arch)
+    model = build_autoencoder(
+        load(AutoencoderModel, recorded["model"], str(path)), recorded["shape"]
+    )
     load_weights(model, state, path)
     return model.to(device).eval()

@@ -9,13 +9,16 @@ is). As in VGG19, where the head holds 86% of the parameters, the head is most o
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from tridrop.families.head.models import count_params
+from tridrop.families.head.specs import BackboneModel
 from tridrop.files import load_model_file, load_weights
+from tridrop.specs import load
 
 
 class SmallVGG(nn.Module):
@@ -54,10 +57,19 @@ class SmallVGG(nn.Module):
         return self.classifier(self.features(x))
 
 
-def build_cnn(arch: dict) -> SmallVGG:
-    """The network described by ``arch`` (as stored in its model file's metadata)."""
-    a = arch
-    return SmallVGG(a["shape"], a["channels"], a["hidden"], a["classes"], a["dropout"])
+def build_cnn(model: BackboneModel, shape: Sequence[int], classes: int) -> SmallVGG:
+    """The network of the typed spec ``model`` for images of ``shape`` and ``classes``."""
+    return SmallVGG(list(shape), list(model.channels), model.hidden, classes, model.dropout)
+
+
+def arch(model: BackboneModel, shape: Sequence[int], classes: int) -> dict:
+    """What a model file records of its network: the family, the data's shape, the typed spec."""
+    return {"kind": "cnn", "shape": list(shape), "classes": classes, "model": asdict(model)}
+
+
+def spec_of(meta: dict, path: str | Path) -> BackboneModel:
+    """The typed spec a backbone's model file records."""
+    return load(BackboneModel, meta["arch"]["model"], str(path))
 
 
 def load_cnn(path: str | Path, device: torch.device | str = "cpu") -> tuple[SmallVGG, dict]:
@@ -66,7 +78,8 @@ def load_cnn(path: str | Path, device: torch.device | str = "cpu") -> tuple[Smal
     kind = meta.get("arch", {}).get("kind")
     if kind != "cnn":
         raise ValueError(f"{path}: not a CNN backbone model file (kind {kind!r})")
-    model = build_cnn(meta["arch"])
+    a = meta["arch"]
+    model = build_cnn(spec_of(meta, path), a["shape"], a["classes"])
     load_weights(model, state, path)
     return model.to(device).eval(), meta
 

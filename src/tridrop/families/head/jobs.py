@@ -23,15 +23,17 @@ from tridrop.data import load_split
 from tridrop.evaluation import COLUMNS, tidy_at
 from tridrop.families.head.baselines import head_baselines
 from tridrop.families.head.claims import head_claims
-from tridrop.families.head.cnn import build_cnn, head_share, load_cnn
+from tridrop.families.head.cnn import arch as cnn_arch
+from tridrop.families.head.cnn import build_cnn, head_share, load_cnn, spec_of
 from tridrop.families.head.evaluation import head_topk, topk_correct
 from tridrop.families.head.feature_cache import FeatureCache, write_index, write_shard
-from tridrop.families.head.models import count_params, head_params, load_head, td_head
+from tridrop.families.head.models import arch, count_params, head_params, load_head, td_head
 from tridrop.families.head.specs import (
     BackboneTrain,
     FeatureCacheSpec,
     HeadBaselines,
     HeadClaims,
+    HeadModel,
     HeadSweep,
     HeadTrain,
     ImageNetSpec,
@@ -164,20 +166,12 @@ def backbone(spec: BackboneTrain, *, data: In, model: Out, checkpoint: Work | No
     m, cfg = spec.model, spec.train
     device = resolve_device(cfg.device)
     s = load_split(data).to(device)
-    classes = int(s.y_train.max()) + 1
-    arch = {
-        "kind": "cnn",
-        "shape": list(s.x_train.shape[1:]),
-        "channels": list(m.channels),
-        "hidden": m.hidden,
-        "classes": classes,
-        "dropout": m.dropout,
-    }
+    classes, shape = int(s.y_train.max()) + 1, list(s.x_train.shape[1:])
     torch.manual_seed(cfg.seed)
-    net = build_cnn(arch).to(device)
+    net = build_cnn(m, shape, classes).to(device)
     log.info(
         "training %s on %s (%d images, head %.0f%% of %d parameters) on %s",
-        arch,
+        m,
         data,
         len(s.x_train),
         100 * head_share(net),
@@ -193,7 +187,7 @@ def backbone(spec: BackboneTrain, *, data: In, model: Out, checkpoint: Work | No
     top1 = float(topk_correct(logits, s.y_test, (1,))[0]) / len(s.y_test)
     log.info("test top-1 %.4f", top1)
     meta = {
-        "arch": arch,
+        "arch": cnn_arch(m, shape, classes),
         "train": cfg,
         "data": str(data),
         "test_top1": top1,
@@ -209,26 +203,20 @@ def pretrained(spec: PretrainedHead, *, model: Out, backbone: In | None = None):
     a ``backbone`` trained here (its dropout layers become TD layers of mode ``none``)."""
     if backbone is not None:
         net, info = load_cnn(backbone)
-        a = info["arch"]
-        if a["hidden"] != spec.hidden:
-            raise ValueError(f"{backbone}: head of {a['hidden']} units, expected {spec.hidden}")
-        head = td_head(net.feature_dim, a["hidden"], a["classes"], "none")
+        hidden, classes = spec_of(info, backbone).hidden, info["arch"]["classes"]
+        if hidden != spec.hidden:
+            raise ValueError(f"{backbone}: head of {hidden} units, expected {spec.hidden}")
+        head = td_head(net.feature_dim, hidden, classes, "none")
         head.load_state_dict(net.classifier.state_dict())
-        in_features, classes, source = net.feature_dim, a["classes"], str(backbone)
+        in_features, source = net.feature_dim, str(backbone)
     else:
         from tridrop.families.head import vgg
 
         head = vgg.pretrained_head(vgg.load_state_dict(spec.weights), spec.classes, spec.hidden)
         in_features, classes, source = vgg.FEATURES, spec.classes, f"vgg19 {spec.weights}"
-    arch = {
-        "kind": "head",
-        "in_features": in_features,
-        "hidden": spec.hidden,
-        "classes": classes,
-        "mode": "none",
-        "p": 0.1,
-    }
-    meta = {"arch": arch, "source": source, "environment": environment(torch.device("cpu"))}
+    # The unconstrained head: the spec of the same head trained without TD.
+    recorded = arch(HeadModel(hidden=spec.hidden, mode="none"), in_features, classes)
+    meta = {"arch": recorded, "source": source, "environment": environment(torch.device("cpu"))}
     save_model(model, head, meta)
     write_json(meta, model.with_suffix(".json"))
 
@@ -258,14 +246,6 @@ def train(
     try:
         rows_in = FeatureCache(features, device)
         classes = len(rows_in.meta["classes"])
-        arch = {
-            "kind": "head",
-            "in_features": rows_in.dim,
-            "hidden": m.hidden,
-            "classes": classes,
-            "mode": m.mode,
-            "p": m.p,
-        }
         torch.manual_seed(cfg.seed)
         net = td_head(rows_in.dim, m.hidden, classes, m.mode, m.p)
         if init is not None:
@@ -280,7 +260,7 @@ def train(
         net.to(device)
         log.info(
             "training %s on %s (%d rows) on %s%s",
-            arch,
+            m,
             features,
             len(rows_in),
             device,
@@ -296,7 +276,7 @@ def train(
             tag=dump(spec),
         )
         meta = {
-            "arch": arch,
+            "arch": arch(m, rows_in.dim, classes),
             "train": cfg,
             "features": str(features),
             "init": str(init) if init else None,

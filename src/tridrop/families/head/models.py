@@ -9,13 +9,16 @@ whose two hidden layers are replaced by truncated SVDs at a given parameter budg
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from tridrop.dropout import SharedWidth, TriangularDropout
+from tridrop.families.head.specs import HeadModel
 from tridrop.files import load_model_file, load_weights
+from tridrop.specs import load
 
 
 def td_head(
@@ -31,6 +34,11 @@ def td_head(
         TriangularDropout(hidden, mode, p),
         nn.Linear(hidden, classes),
     )
+
+
+def arch(model: HeadModel, in_features: int, classes: int) -> dict:
+    """What a model file records of a head: the family, its inputs and outputs, the typed spec."""
+    return {"kind": "head", "in_features": in_features, "classes": classes, "model": asdict(model)}
 
 
 def head_linears(model: nn.Sequential) -> tuple[nn.Linear, nn.Linear, nn.Linear]:
@@ -146,6 +154,7 @@ def load_head(
             f"{path}: a head for {a['in_features']} input features, but the feature cache "
             f"has {in_features}"
         )
-    model = td_head(a["in_features"], a["hidden"], a["classes"], a["mode"], a["p"])
+    m = load(HeadModel, a["model"], str(path))
+    model = td_head(a["in_features"], m.hidden, a["classes"], m.mode, m.p)
     load_weights(model, state, path)
     return model.to(device).eval()
