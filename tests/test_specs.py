@@ -6,12 +6,26 @@ import json
 import pytest
 
 from tridrop import specs
+from tridrop.families.autoencoder import specs as ae
 from tridrop.families.autoencoder.specs import AutoencoderModel, AutoencoderTrain
+from tridrop.families.head import specs as head
 from tridrop.specs import SpecError, TrainSpec
 
 
 def every_spec():
-    return [v for v in vars(specs).values() if dataclasses.is_dataclass(v) and isinstance(v, type)]
+    """Every job spec of the shared module and the wings (config sections apart)."""
+    found = {}
+    for module in (specs, ae, head):
+        for v in vars(module).values():
+            if (
+                dataclasses.is_dataclass(v)
+                and isinstance(v, type)
+                and v.__module__ == module.__name__
+            ):
+                found[v.__name__] = v
+    sections = {"AutoencoderExperiment", "HeadExperiment", "AutoencoderVariant", "HeadVariant",
+                "Backbone", "Experiment"}  # fmt: skip
+    return [v for k, v in sorted(found.items()) if k not in sections and not k.startswith("_")]
 
 
 @pytest.mark.parametrize("cls", every_spec(), ids=lambda c: c.__name__)
@@ -28,7 +42,7 @@ def test_defaults_round_trip_through_json(cls):
         "width": 4,
         "widths": [1, 4],
     }
-    trains = (AutoencoderTrain, specs.HeadTrain, specs.BackboneTrain, specs.PCAAETrain)
+    trains = (AutoencoderTrain, head.HeadTrain, head.BackboneTrain, ae.PCAAETrain)
     nested = {"model": {}, "train": {}} if cls in trains else {}
     spec = specs.load(cls, {k: nested.get(k, values.get(k)) for k in required})
     assert specs.load(cls, specs.dump(spec)) == spec
@@ -81,15 +95,15 @@ def test_describe_lists_nested_fields_with_defaults():
     [
         (AutoencoderTrain, {"model": {"hidden": 0}, "train": {}},
          "spec.model.hidden = 0 is not allowed; expected >= 1 for an MLP"),
-        (specs.HeadTrain, {"model": {"hidden": 0}, "train": {}},
+        (head.HeadTrain, {"model": {"hidden": 0}, "train": {}},
          "spec.model.hidden = 0 is not allowed; expected an integer >= 1"),
         (AutoencoderTrain, {"model": {"latent": 16}, "train": {"batch_size": 8}},
          "spec.train.batch_size = 8 is not allowed; expected at least model.latent = 16 in mode "
          "triangle (a smaller batch trains only 8 of the 16 widths)"),
-        (specs.AutoencoderSweep, {"rows": {"experiment": "e", "model": "m"}, "width": 16,
+        (ae.AutoencoderSweep, {"rows": {"experiment": "e", "model": "m"}, "width": 16,
                                   "recon_widths": [1, 99]},
          "spec.recon_widths = [99] is not allowed; expected widths in 1..width (16)"),
-        (specs.HeadSweep, {"rows": {"experiment": "e", "model": "m"}, "width": 16,
+        (head.HeadSweep, {"rows": {"experiment": "e", "model": "m"}, "width": 16,
                            "widths": [8, 64]},
          "spec.widths = [64] is not allowed; expected widths in 1..width (16)"),
     ],
@@ -106,3 +120,21 @@ def test_what_the_checks_leave_legal():
     for mode in ("none", "random", "nested"):
         specs.load(AutoencoderTrain, {"model": {"latent": 16, "mode": mode},
                                       "train": {"batch_size": 1}})  # fmt: skip
+
+
+def test_every_setting_of_a_section_is_one_field_of_a_job_spec():
+    """A config section is made from the job specs: its settings carry their docs and bounds."""
+    fields = {f.name: f for f in dataclasses.fields(ae.AutoencoderExperiment)}
+    assert fields["epochs"].metadata == dataclasses.fields(TrainSpec)[0].metadata
+    assert fields["latent"].metadata["bounds"] == {"ge": 2}  # tightened: the claims need 2
+    model = {f.name: f for f in dataclasses.fields(AutoencoderModel)}
+    assert model["latent"].metadata["bounds"] == {"ge": 1}  # fixed1 is a model of one unit
+    with pytest.raises(SpecError, match="section.hidden = 0 is not allowed"):
+        specs.load(head.HeadExperiment, {"dataset": "digits", "hidden": 0, "widths": [1]},
+                   "section")  # fmt: skip
+
+
+def test_mode_names_are_written_once():
+    from tridrop import dropout, modes
+
+    assert dropout.MODES is modes.MODES and specs.MODES is modes.MODES

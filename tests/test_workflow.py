@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
 from conftest import ROOT, one_seed, run
+from tridrop.config import filled, resolve
 
 pytestmark = pytest.mark.slow
 NOTHING = "Nothing to be done"
@@ -146,7 +148,8 @@ def test_bad_config_fails_before_any_job(workflow_copy: Path, edit, message):
 
 def test_committed_demo_results_match_the_config():
     """The committed default-preset results were written by the committed config."""
-    cfg = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    raw = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    cfg = filled(raw, resolve({**raw, "preset": "demo"}))  # every default written out
     spec = cfg["presets"]["demo"]["heads"]["digits_head"]
     df = pd.read_csv(ROOT / "results/demo/sweeps.csv")
     td = df[(df["experiment"] == "digits_head") & (df["model"] == "td")]
@@ -182,6 +185,37 @@ def test_mnist_experiment_plans_a_download_or_reads_a_local_folder(workflow_copy
     assert "download_data" not in dry and f"--raw {local}" in dry
 
 
+def test_local_data_replaced_with_older_files_reruns_the_split(workflow_copy: Path):
+    """Other data copied in with an older time (`cp -p`, `touch -d 2020`) is noticed: the
+    split's params hold the files' fingerprint (Snakemake compares times only)."""
+    import os
+
+    from test_data import write_idx
+
+    local = workflow_copy / "idx"
+    local.mkdir()
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 20), ("t10k", 10)):
+        write_idx(
+            local / f"{split}-images-idx3-ubyte", rng.integers(0, 255, (n, 28, 28), dtype=np.uint8)
+        )
+        write_idx(local / f"{split}-labels-idx1-ubyte", (np.arange(n) % 10).astype(np.uint8))
+    cfg_path = workflow_copy / "config/config.yaml"
+    cfg = yaml.safe_load(cfg_path.read_text())
+    aes = cfg["presets"]["demo"]["autoencoders"]
+    aes["mnist"] = {**aes["digits"], "dataset": "mnist", "source": "local", "path": str(local)}
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    target = "results/demo/data/mnist.npz"
+    run(["snakemake", "--cores", "1", target], workflow_copy)
+    assert nothing_to_do(run(["snakemake", "-n", target], workflow_copy))
+    images = local / "train-images-idx3-ubyte"
+    old = images.stat().st_mtime - 10**7  # months older than the stored split
+    write_idx(images, rng.integers(0, 255, (20, 28, 28), dtype=np.uint8))
+    os.utime(images, (old, old))
+    dry = run(["snakemake", "-n", target], workflow_copy)
+    assert "prepare_data" in planned(dry)
+
+
 def planned(proc) -> set[str]:
     """Rules a dry run would run, from its job table."""
     table = proc.stdout.split("Job stats:")[1].split("total")[0]
@@ -191,12 +225,12 @@ def planned(proc) -> set[str]:
 def test_an_edit_reruns_only_the_jobs_whose_code_changed(workflow_copy: Path):
     one_seed(workflow_copy)
     run(["snakemake", "--cores", "2"], workflow_copy)
-    figure = workflow_copy / "src/tridrop/figures/sweep.py"
+    figure = workflow_copy / "src/tridrop/families/autoencoder/figures/sweep.py"
     figure.write_text(figure.read_text() + "\n# an edit\n")
-    assert planned(run(["snakemake", "-n"], workflow_copy)) == {"plot_sweep", "all"}
+    assert planned(run(["snakemake", "-n"], workflow_copy)) == {"ae_plot_sweep", "all"}
     readme = workflow_copy / "src/tridrop/readme.py"
     readme.write_text(readme.read_text() + "\n# an edit\n")
-    assert planned(run(["snakemake", "-n"], workflow_copy)) == {"plot_sweep", "all"}
+    assert planned(run(["snakemake", "-n"], workflow_copy)) == {"ae_plot_sweep", "all"}
     run(["snakemake", "--cores", "2"], workflow_copy)
     method = workflow_copy / "src/tridrop/dropout.py"
     method.write_text(method.read_text() + "\n# an edit\n")

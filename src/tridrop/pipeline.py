@@ -35,6 +35,7 @@ class Split:
     spec: str
     raw_files: list[str]
     raw: str
+    contents: str = ""  # a local copy's fingerprint (tridrop.data.fingerprint)
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,11 @@ class Pipeline:
     def raw_files(self, w) -> list[str]:
         return self.split(self.rules, w.dataset).raw_files
 
+    def raw_contents(self, w) -> str:
+        """A local copy's fingerprint, as a param: Snakemake compares file times only, so data
+        replaced by other data with an older time would go unnoticed; a changed param reruns."""
+        return self.split(self.rules, w.dataset).contents
+
     def raw_option(self, w) -> str:
         return self.option("--raw", self.split(self.rules, w.dataset).raw)
 
@@ -117,7 +123,8 @@ class Pipeline:
         if dataset == "digits":
             return Split(spec, [], "")
         if uses_local(dataset, exp.source, exp.path):
-            return Split(spec, [str(f) for f in raw_files(dataset, exp.path)], exp.path)
+            files = [str(f) for f in raw_files(dataset, exp.path)]
+            return Split(spec, files, exp.path, _fingerprint(tuple(files)))
         folder = rules.download_data.output.root.format(dataset=dataset)
         return Split(spec, [folder], folder)
 
@@ -169,6 +176,13 @@ class Pipeline:
     def one_of(names) -> str:
         """A wildcard pattern matching exactly these names."""
         return "|".join(names) or "(?!)"
+
+
+@cache
+def _fingerprint(files: tuple[str, ...]) -> str:
+    from tridrop.data import fingerprint
+
+    return fingerprint(files)
 
 
 def expand(path: str, **values) -> list[str]:

@@ -199,14 +199,25 @@ def fit(
                 save_torch(state, checkpoint)
                 saved = epoch + 1
     except KeyboardInterrupt:
-        # One line instead of a traceback from wherever the signal landed.
+        # One line instead of a traceback from wherever the signal landed. The signal may land
+        # between writing a checkpoint and counting it: the file says which epoch it holds.
         where = f"interrupted in epoch {min(len(history) + 1, cfg.epochs)}/{cfg.epochs}"
+        saved = _saved_epoch(checkpoint, tag, saved)
         raise Interrupted(f"{where}; {_kept(checkpoint, saved)}") from None
     finally:
         for m in model.modules():
             if hasattr(m, "set_batch_shard"):
                 m.set_batch_shard(0, 1, None)
     return history
+
+
+def _saved_epoch(checkpoint: str | Path | None, tag: str, saved: int) -> int:
+    """The epoch this run's checkpoint file holds (``saved`` if there is none of this run)."""
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except Exception:  # none, unreadable, or not written yet
+        return saved
+    return int(state["epoch"]) if state.get("tag") == tag else saved
 
 
 def _kept(checkpoint: str | Path | None, saved: int) -> str:

@@ -30,5 +30,6 @@ rule prepare_data:
     params:
         spec=PIPE.split_spec,
         raw=PIPE.raw_option,
+        contents=PIPE.raw_contents,
     shell:
         command("data", "tridrop.jobs.data", "prepare", prefix="")

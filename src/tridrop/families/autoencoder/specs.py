@@ -157,30 +157,39 @@ class AutoencoderBaselines(Spec):
 
 @dataclass(frozen=True)
 class AutoencoderClaims(Spec):
-    """Thresholds of the paper's autoencoder claims, fixed before the runs that test them."""
+    """Thresholds of the paper's autoencoder claims, fixed before the runs that test them
+    (pre-registered: each reason is on its line; a preset may set them before its run)."""
 
     experiment: str = ""
     td: str = "td"
     notd: str = "notd"
+    # The paper's ordering claim: a strong, not perfect, rank correlation.
     importance_rho: float = setting(
         -0.8, "TD orders features: Spearman rho(unit, importance) below this"
     )
+    # 0.5 is a symmetric matrix; TD claims the lower triangle dominates.
     lower_share: float = setting(
         0.5, "dependence mostly lower-triangular: share above this (0.5: symmetric)"
     )
+    # MSE should fall almost monotonically as units are added.
     mse_rho: float = setting(-0.9, "MSE falls with width: Spearman rho(width, MSE) below this")
+    # The paper shows TD near fixed-width AEs; 1.5x allows the gap first seen on digits.
     fixed_ratio: float = setting(
         1.5, "TD at width k vs an AE trained at width k: MSE ratio at most this"
     )
+    # The price of TD at full width; 1.5x is the gap first measured on digits.
     full_gap: float = setting(
         1.5, "TD vs the same AE without TD at full width: MSE ratio at most this"
     )
+    # The paper sets TD beside PCAAE as comparable: within 10% on average.
     pcaae_ratio: float = setting(
         1.1, "TD vs PCAAE at matched widths: geometric-mean MSE ratio at most this"
     )
+    # Our goal: one network whose full width costs at most 5% over an unconstrained AE ...
     gap_full: float = setting(
         1.05, "gap closed: a variant's full-width MSE at most this times no TD's ..."
     )
+    # ... while each width stays within 10% of an AE retrained at that width.
     gap_fixed: float = setting(
         1.1, "... and at most this times the fixed-width AEs' at every width"
     )

@@ -142,7 +142,11 @@ class HeadSweep(Spec):
     rows: Rows
     width: int
     widths: tuple[int, ...] = setting(
-        (), "widths of the sweep (both hidden layers cut alike)", ge=1, min_items=1, unique=True
+        MISSING,
+        "widths of the sweep (both hidden layers cut alike)",
+        ge=1,
+        min_items=1,
+        unique=True,
     )
     device: str = "auto"
 

@@ -1,0 +1,104 @@
+"""The workflow helpers in-process: each rule's spec, inputs, targets and shell command, built
+from the config without Snakemake (milliseconds each)."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace as NS
+
+import pytest
+import yaml
+
+from conftest import ROOT, TINY
+from tridrop.config import resolve
+from tridrop.families.autoencoder.workflow import Workflow as AEWorkflow
+from tridrop.families.head.workflow import Workflow as HeadWorkflow
+from tridrop.pipeline import Pipeline, command, expand, signature
+
+
+def rules() -> NS:
+    """Snakemake's rules namespace, as far as the helpers read it (output templates)."""
+    o = "results/tiny/runs/{experiment}/{variant}/seed{seed}/"
+    return NS(
+        ae_train=NS(output=NS(model=o + "model.pt", meta=o + "model.json")),
+        ae_sweep=NS(output=NS(out=o + "sweep.csv", recon=o + "reconstructions.npz")),
+        ae_pcaae=NS(output=NS(meta="p/{experiment}/{seed}.json", out="p/{experiment}/{seed}.csv")),
+        ae_baselines=NS(output=NS(out="b/{experiment}.csv")),
+        ae_analyse=NS(output=NS(importance=o + "importance.csv", dependence=o + "dependence.csv")),
+        ae_claims=NS(output=NS(out="claims/{experiment}.csv")),
+        head_train=NS(output=NS(model=o + "model.pt")),
+        head_pretrained=NS(output=NS(model="pre/{experiment}.pt")),
+        head_sweep=NS(output=NS(out=o + "sweep.csv", params=o + "params.csv")),
+        head_baselines=NS(output=NS(out="hb/{experiment}.csv", params="hb/{experiment}_p.csv")),
+        head_claims=NS(output=NS(out="claims/{experiment}.csv")),
+        prepare_data=NS(output=NS(out="results/tiny/data/{dataset}.npz")),
+        download_data=NS(output=NS(root="raw/{dataset}")),
+    )
+
+
+@pytest.fixture(scope="module")
+def pipe() -> Pipeline:
+    config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    config["presets"]["tiny"] = yaml.safe_load(TINY.read_text())["presets"]["tiny"]
+    return Pipeline.of(resolve({**config, "preset": "tiny", "device": "cpu"}), rules=rules())
+
+
+def w(**values) -> NS:
+    return NS(**values)
+
+
+def test_each_variant_gets_its_own_training_spec(pipe):
+    ae = AEWorkflow(pipe, pipe.rules)
+    td = json.loads(ae.train_spec(w(experiment="digits", variant="td", seed="1")))
+    assert td["model"]["mode"] == "triangle" and td["model"]["latent"] == 4
+    assert td["train"] == {**td["train"], "epochs": 3, "seed": 1, "device": "cpu"}
+    fixed = json.loads(ae.train_spec(w(experiment="digits", variant="fixed2", seed="0")))
+    assert (fixed["model"]["mode"], fixed["model"]["latent"]) == ("none", 2)
+    matryoshka = json.loads(ae.train_spec(w(experiment="digits", variant="matryoshka", seed="0")))
+    assert matryoshka["objective"]["loss"] == "matryoshka"
+    pcaae = json.loads(ae.pcaae_spec(w(experiment="digits", seed="0")))
+    assert pcaae["widths"] == 2 and pcaae["model"]["mode"] == "none"
+
+
+def test_inputs_and_targets_come_from_the_rules_outputs(pipe):
+    ae = AEWorkflow(pipe, pipe.rules)
+    assert ae.data(w(experiment="digits")) == "results/tiny/data/digits.npz"
+    sweeps = ae.sweeps("digits")
+    assert len(sweeps) == 2 * 4 + 1 + 2  # (3 variants + fixed2) x 2 seeds, PCA, 2 PCAAE seeds
+    assert "results/tiny/runs/digits/fixed2/seed1/sweep.csv" in sweeps
+    models = [m for m, _ in ae.gap_runs("digits")]
+    assert models.count("fixed") == 2 and models.count("pcaae") == 2
+    assert ae.claims() == ["claims/digits.csv"]
+    head = HeadWorkflow(pipe, pipe.rules)
+    # The digits head's reference is trained on the cache: notd at the reference seed.
+    ref = head.reference(w(experiment="digits_head"))
+    assert ref == "results/tiny/runs/digits_head/notd/seed0/model.pt"
+    assert head.init(w(experiment="digits_head", variant="td")) == ref
+    assert head.init(w(experiment="digits_head", variant="td_scratch")) == []
+    assert pipe.plot_files() == [
+        "results/tiny/plots/digits_mse.csv",
+        "results/tiny/plots/digits_head_top1.csv",
+        "results/tiny/plots/digits_head_top5.csv",
+    ]
+
+
+def test_a_rule_command_is_the_jobs_signature():
+    assert signature("tridrop.families.autoencoder.jobs", "train") == (
+        ("data", "In", False), ("model", "Out", False), ("checkpoint", "Work", True),
+    )  # fmt: skip
+    cmd = command("ae", "tridrop.families.autoencoder.jobs", "train")
+    assert cmd == (
+        "OMP_NUM_THREADS={threads} tridrop ae train --spec {params.spec:q} "
+        "--data {input.data:q} --model {output.model:q} --checkpoint {params.checkpoint:q} "
+        "2> {log:q}"
+    )
+    # An optional input comes whole from a param of the same name (or is left out).
+    cache = command("head", "tridrop.families.head.jobs", "cache", prefix="")
+    assert "{params.data} {params.backbone}" in cache and "--out {output.out:q}" in cache
+    with pytest.raises(ValueError, match="no job 'trian'"):
+        signature("tridrop.families.autoencoder.jobs", "trian")
+
+
+def test_expand_is_every_combination_in_order():
+    assert expand("{a}/{b}", a=["x", "y"], b=[1, 2]) == ["x/1", "x/2", "y/1", "y/2"]
+    assert expand("{a}", a="x") == ["x"]
