@@ -21,6 +21,7 @@ import pandas as pd
 from tridrop.claims import markdown
 from tridrop.config import filled, resolve
 from tridrop.figures import LABELS
+from tridrop.registry import FAMILIES
 
 START = "<!-- results:start (written by `make readme`; do not edit by hand) -->"
 END = "<!-- results:end -->"
@@ -96,80 +97,6 @@ def width_table(summary: pd.DataFrame, experiment: str, metric: str) -> str:
     return "\n".join(lines)
 
 
-def accuracy_table(table: pd.DataFrame) -> str:
-    """Top-1 per model against width and the TD head's parameter share (the paper's table)."""
-    td = table[table["model"] == "td"].set_index("width")
-    top1 = table.pivot_table(index="width", columns="model", values="top1")
-    models = [m for m in top1.columns if m != "td"]
-    lines = [
-        "| width | head params (TD) | % of head | TD top-1 | "
-        + " | ".join(f"{LABELS.get(m, m)} top-1" for m in models)
-        + " |",
-        "|---|---|---|---|" + "---|" * len(models),
-    ]
-    for w in sorted(top1.index, reverse=True):
-        if w not in td.index:
-            continue
-        cells = [f"{top1.at[w, m]:.3f}" if pd.notna(top1.at[w, m]) else "" for m in models]
-        lines.append(
-            f"| {w} | {int(td.at[w, 'head_params']):,} | {td.at[w, 'head_pct']:.1f} | "
-            f"{td.at[w, 'top1']:.3f} | " + " | ".join(cells) + " |"
-        )
-    return "\n".join(lines)
-
-
-def gap_table(table: pd.DataFrame) -> str:
-    """The gap report as Markdown: ratios to no TD and to the fixed widths, costs, the front."""
-    fixed = [c for c in table.columns if re.fullmatch(r"fixed_w\d+", c)]
-    heads = [
-        "full width / no TD",
-        *(f"w={c[7:]} / fixed" for c in fixed),
-        "geo. mean / fixed",
-        "worst / fixed",
-        "forward passes / no TD",
-        "wall time / no TD",
-        "Pareto",
-    ]
-    lines = ["| model | " + " | ".join(heads) + " |", "|---|" + "---|" * len(heads)]
-
-    def cell(r, c):
-        v, sd = r[c], r.get(f"{c}_std")
-        if pd.isna(v):
-            return "n/a"
-        return f"{v:.3f}" if sd is None else f"{v:.3f} ± {sd:.2g}"
-
-    for _, r in table.iterrows():
-        cols = ["full", *fixed, "fixed_geomean", "fixed_worst", "passes", "time"]
-        cells = [cell(r, c) for c in cols] + ["**yes**" if r["pareto"] else ""]
-        lines.append(f"| {r['model']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def _gaps(results: Path, base: Path) -> list[str]:
-    from tridrop.families.autoencoder.gap import front_summary
-
-    out = []
-    for path in sorted((results / "tables").glob("*_gap.csv")):
-        table = pd.read_csv(path)
-        name = path.name.removesuffix("_gap.csv")
-        out += [
-            f"### {name}: the gap report",
-            "",
-            "Each model's test MSE over the unconstrained autoencoder's at full width and "
-            "over the autoencoders trained at each fixed width, and its training cost over "
-            "the unconstrained run's (mean ± std over seeds; definitions in "
-            f"[gap.md]({_link(Path('docs/gap.md'), base)})).",
-            "",
-            gap_table(table),
-            "",
-            "On the Pareto front (full-width MSE against small-width MSE):",
-            "",
-            front_summary(table, LABELS),
-            "",
-        ]
-    return out
-
-
 def _link(path: Path, base: Path) -> str:
     """``path`` (relative to the working folder) as a link from a page in folder ``base``."""
     return Path(os.path.relpath(path, base)).as_posix()
@@ -198,15 +125,8 @@ def section(
     out = [START, "", f"## Results ({preset} preset)", "", intro, "", *_claims(results)]
     for (exp, metric), _ in summary.groupby(["experiment", "metric"]):
         out += [f"### {exp}: {metric} by width", "", width_table(summary, exp, metric), ""]
-    out += _gaps(results, base)
-    for path in sorted((results / "tables").glob("*_accuracy_vs_params.csv")):
-        name = path.name.removesuffix("_accuracy_vs_params.csv")
-        out += [
-            f"### {name}: top-1 against head parameters",
-            "",
-            accuracy_table(pd.read_csv(path)),
-            "",
-        ]
+    for family in FAMILIES.values():  # each family's own tables (its wing's pages module)
+        out += family.module("pages").sections(results, lambda p: _link(p, base))
     for fig in sorted((results / "figures").glob("*.png")):
         out += _figure(fig, captions, config, preset, base)
     out.append(END)
@@ -228,7 +148,9 @@ def headline(
         f"Produced by `{command}` with `config/config.yaml` as committed (preset `{preset}`). "
         f"Every table and figure, with the baselines' numbers: {link}."
     )
-    out = [HEADLINE_START, "", intro, "", *_claims(results), *_gaps(results, base)]
+    out = [HEADLINE_START, "", intro, "", *_claims(results)]
+    for family in FAMILIES.values():
+        out += family.module("pages").headline(results, lambda p: _link(p, base))
     figures = sorted((results / "figures").glob("*.png"))
     for key in KEY_FIGURES:
         for fig in [f for f in figures if f.stem.endswith("_" + key)]:

@@ -1,0 +1,51 @@
+"""The classifier-head family's part of the results pages: accuracy against parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from tridrop.figures import LABELS
+
+
+def accuracy_table(table: pd.DataFrame) -> str:
+    """Top-1 per model against width and the TD head's parameter share (the paper's table)."""
+    td = table[table["model"] == "td"].set_index("width")
+    top1 = table.pivot_table(index="width", columns="model", values="top1")
+    models = [m for m in top1.columns if m != "td"]
+    lines = [
+        "| width | head params (TD) | % of head | TD top-1 | "
+        + " | ".join(f"{LABELS.get(m, m)} top-1" for m in models)
+        + " |",
+        "|---|---|---|---|" + "---|" * len(models),
+    ]
+    for w in sorted(top1.index, reverse=True):
+        if w not in td.index:
+            continue
+        cells = [f"{top1.at[w, m]:.3f}" if pd.notna(top1.at[w, m]) else "" for m in models]
+        lines.append(
+            f"| {w} | {int(td.at[w, 'head_params']):,} | {td.at[w, 'head_pct']:.1f} | "
+            f"{td.at[w, 'top1']:.3f} | " + " | ".join(cells) + " |"
+        )
+    return "\n".join(lines)
+
+
+def sections(results: Path, link: Callable[[Path], str]) -> list[str]:
+    """Each head's top-1 against its parameters (the full results page)."""
+    out = []
+    for path in sorted((results / "tables").glob("*_accuracy_vs_params.csv")):
+        name = path.name.removesuffix("_accuracy_vs_params.csv")
+        out += [
+            f"### {name}: top-1 against head parameters",
+            "",
+            accuracy_table(pd.read_csv(path)),
+            "",
+        ]
+    return out
+
+
+def headline(results: Path, link: Callable[[Path], str]) -> list[str]:
+    """The README's headline shows the claims and figures only for the heads."""
+    return []
