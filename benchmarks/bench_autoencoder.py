@@ -2,8 +2,8 @@
 
 1. Training throughput of ``tridrop.train.fit`` against a bare PyTorch loop on the same model,
    data, batches and optimiser (target: fit / bare >= 0.8).
-2. The width sweep ``tridrop.evaluation.latent_mse`` against W full-width evaluations of the test
-   set (target: sweep <= 0.3 x W full-width evaluations).
+2. The width sweep ``families.autoencoder.evaluation.latent_mse`` against W full-width
+   evaluations of the test set (target: sweep <= 0.3 x W full-width evaluations).
 
     python benchmarks/bench_autoencoder.py                  # the demo's digits autoencoder
     python benchmarks/bench_autoencoder.py --shape 1 28 28 --hidden 512 --latent 64 --n 8000

@@ -49,6 +49,13 @@ def renamed(preset: str, name: str) -> dict:
     return c
 
 
+def renamed_experiment(old: str, new: str) -> dict:
+    c = copy.deepcopy(CONFIG)
+    aes = c["presets"]["demo"]["autoencoders"]
+    aes[new] = aes.pop(old)
+    return c
+
+
 def bad(config: dict, key: str, seen: str) -> tuple[dict, Failure]:
     return config, Failure("config", key, seen, KEPT)
 
@@ -130,6 +137,10 @@ BAD = [
     bad(renamed("demo", "a/b"), "a preset name with a slash", "presets: bad name 'a/b'; names must match"),
     bad(with_(f"{AE}.variants", {"notd": {"mode": "none"}}), "an autoencoder without a `td` variant (its claims failed after training)",
         f"{AE}.variants = ['notd'] is not allowed; expected a `td` variant, the one its claims measure"),
+    bad(renamed_experiment("digits", "digits_head_accuracy_vs_params"), "experiments `x` and `x_accuracy_vs_params` (Snakemake's rules were ambiguous)",
+        "experiment names 'digits_head' and 'digits_head_accuracy_vs_params' make output file names ambiguous"),
+    bad(renamed_experiment("digits", "d" * 240), "a 240-character experiment name (training wrote its model, then its log path failed)",
+        "has 240 characters; at most 64 (file names beside it must stay under 255 bytes)"),
     bad(with_(f"{HEAD}.claims.model", "tdd"), "`claims.model` naming no variant",
         f"{HEAD}.claims.model = 'tdd' is not allowed; expected a variant, one of ['td', 'td_scratch']"),
 ]  # fmt: skip
@@ -141,6 +152,8 @@ FAILURES += [
             f"config: {AE}.lr = '1e-3' read as 0.001",
             "accepted as numbers (and `true`/`false` as booleans); the run goes on"),
 ]  # fmt: skip
+DUPLICATE = Failure("config", "a key given twice in config/config.yaml (the last one won silently)",
+                    "YAML syntax error: duplicate key 'device' (the first would be ignored)", KEPT)  # fmt: skip
 
 
 def test_the_committed_config_is_valid():
@@ -200,8 +213,19 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path):
     with pytest.raises(ConfigError) as err:
         read(path)
     assert str(err.value).startswith(str(path)) and "\n" not in str(err.value)
-    assert FAILURES[-2].seen in str(err.value)
+    assert FAILURES[-3].seen in str(err.value)
     assert "mapping values are not allowed here" in str(err.value)
+
+
+def test_a_key_given_twice_is_refused(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("preset: demo\ndevice: auto\ndevice: cpu\n")
+    with pytest.raises(ConfigError) as err:
+        read(path)
+    assert DUPLICATE.seen in str(err.value) and "line 3" in str(err.value)
+
+
+FAILURES.append(DUPLICATE)
 
 
 def test_number_strings_are_read_as_numbers(tmp_path):
@@ -216,7 +240,7 @@ def test_number_strings_are_read_as_numbers(tmp_path):
     config = read(path)
     assert digits(config)["lr"] == "1e-3"  # PyYAML, YAML 1.1
     notes = coerce(config)
-    assert FAILURES[-1].seen in notes and digits(config)["lr"] == 0.001
+    assert FAILURES[-2].seen in notes and digits(config)["lr"] == 0.001
     assert problems(config) == []
     override = yaml.load(
         "{demo: {autoencoders: {digits: {epochs: 5, seeds: [0, 1], test_fraction: .2}}}}",

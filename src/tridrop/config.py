@@ -38,6 +38,22 @@ class ConfigError(ValueError):
     """A config file that cannot be read, or a config that breaks a rule; names file or key."""
 
 
+class _UniqueKeys(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping (else the last wins)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (the first would be ignored)",
+                    key_node.start_mark,
+                )  # fmt: skip
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read(path: str | Path) -> dict:
     """The config file's mapping; a YAML syntax error names the file, line and column.
 
@@ -45,7 +61,7 @@ def read(path: str | Path) -> dict:
     file here first.
     """
     try:
-        data = yaml.safe_load(Path(path).read_text())
+        data = yaml.load(Path(path).read_text(), Loader=_UniqueKeys)
     except UnicodeDecodeError as err:
         raise ConfigError(f"{path}: not UTF-8 text ({err.reason})") from None
     except yaml.MarkedYAMLError as err:
@@ -61,6 +77,7 @@ def read(path: str | Path) -> dict:
 
 
 PRESET = r"[A-Za-z0-9][A-Za-z0-9_-]*"  # a folder (results/<preset>) and DVC's ${preset}
+MAX_NAME = 64  # characters of an experiment or variant name
 # Names that label other outputs of an experiment's run folder, not variants.
 RESERVED = ("baselines", "features", "pretrained", "backbone", "notd_reference", "pcaae")
 
@@ -257,6 +274,7 @@ def _preset(root: Root, families: dict[str, Family], name: str, preset: Any) -> 
                         "a name that is not reserved (fixed<width> "
                         f"variants come from fixed_widths; {list(RESERVED)} name outputs)",
                     )
+                    _check(len(v) <= MAX_NAME, f"variants.{v}", v, f"at most {MAX_NAME} characters")
                 spec.job_specs(exp, parsed)
             except SpecError as err:
                 found.append(f"config: {where}" + _tail(err))
@@ -284,6 +302,21 @@ def _shared(experiments: dict, families: dict[str, Family], key: str) -> list[st
     """Across experiments: unique names, and one split per dataset (it is stored once)."""
     out, seen_names = [], {}
     first: dict[str, tuple[str, dict]] = {}
+    names = sorted(n for exps in experiments.values() for n in exps)
+    stems = [s for f in families.values() for s in f.stems]
+    for a in names:
+        # Output names are <experiment>_<stem>: "x" and "x_reconstructions" would collide.
+        clash = [b for b in names if any(b.startswith(f"{a}_{s}") for s in stems)]
+        if clash:
+            out.append(
+                f"config: {key}: experiment names {a!r} and {clash[0]!r} make output file "
+                f"names ambiguous (one is the other plus _...); rename one"
+            )
+        if len(a) > MAX_NAME:  # file names of up to 255 bytes hold <experiment>_<variant>_...
+            out.append(
+                f"config: {key}: experiment name {a[:20]!r}... has {len(a)} characters; "
+                f"at most {MAX_NAME} (file names beside it must stay under 255 bytes)"
+            )
     for fam, exps in experiments.items():
         section = families[fam].section
         for name, exp in exps.items():

@@ -29,6 +29,9 @@ class Family:
     rules: str  # its rule file, relative to the repository root
     package: str  # the wing's package (specs, jobs, workflow modules)
     metrics: tuple[str, ...]  # the metrics its sweeps write
+    # Stems of its per-experiment files (figures/<experiment>_<stem>...): another experiment
+    # named <experiment>_<stem>... would make those names ambiguous (the config check refuses).
+    stems: tuple[str, ...] = ()
     # Model roles by result-row name: reference (unconstrained), per_width (trained at one
     # width), control (training-free baseline), relative (another method serving every
     # width); every other model is a variant of the method under test.
@@ -50,6 +53,7 @@ AUTOENCODER = Family(
     rules="workflow/rules/autoencoder.smk",
     package="tridrop.families.autoencoder",
     metrics=("mse",),
+    stems=("mse_vs_width", "importance", "dependence", "reconstructions", "gap"),
     roles={"notd": "reference", "fixed": "per_width", "pca": "control", "pcaae": "relative"},
 )
 HEAD = Family(
@@ -60,6 +64,7 @@ HEAD = Family(
     rules="workflow/rules/head.smk",
     package="tridrop.families.head",
     metrics=("top1", "top5"),
+    stems=("accuracy_vs_params",),
     roles={
         "notd": "reference",
         "reference": "reference",
