@@ -176,11 +176,27 @@ def test_killed_job_resumes_to_the_same_result(tmp_path: Path):
     ref, _ = load_model_file(tmp_path / "ref.pt")
     got, meta = load_model_file(tmp_path / "run.pt")
     assert all(torch.equal(ref[k], got[k]) for k in ref)
-    assert len(meta["history"]) == 100 and not ckpt.exists()
+    assert len(meta["history"]) == 100 and ckpt.exists()
+
+    # The pipeline refuses the outputs (interrupted, a later output failed) and deletes them:
+    # the rerun resumes at the last epoch and writes the same model without training again.
+    (tmp_path / "run.pt").unlink()
+    again = subprocess.run(run, env=env, capture_output=True, text=True, check=True)
+    assert KEPT_AFTER.seen.replace("work/ckpt.pt", str(ckpt)) in again.stderr
+    got, _ = load_model_file(tmp_path / "run.pt")
+    assert all(torch.equal(ref[k], got[k]) for k in ref)
 
 
 UNREADABLE = "not a readable PyTorch file (empty/truncated/corrupt: "
+KEPT_AFTER = Failure(
+    "interruption",
+    "Snakemake interrupted (Ctrl-C) or a later output failing after a training job wrote its "
+    "model: Snakemake deletes the outputs as incomplete",
+    "resumed from work/ckpt.pt at epoch 100/100",
+    "the final checkpoint stays in work/: the rerun writes the same model at once, no training",
+)
 FAILURES += [
+    KEPT_AFTER,
     Failure("model files", "an empty, truncated or garbled `.pt` model or checkpoint",
             "m.pt: " + UNREADABLE + "...)", "nothing is executed; the message names the file"),
     Failure("interruption", "a truncated checkpoint in work/ (e.g. the disk filled up while writing)",

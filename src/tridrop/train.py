@@ -257,12 +257,15 @@ def save_run(
     meta: dict,
     device: torch.device,
     history: list[dict[str, float]],
-    checkpoint: str | Path | None = None,
+    checkpoint: str | Path | None = None,  # kept (see below); the argument stays for callers
 ) -> None:
-    """Write a trained model and its metadata (``.json`` beside it), then drop the checkpoint.
+    """Write a trained model and its metadata (``.json`` beside it); the checkpoint stays.
 
     ``meta["train"]`` (a :class:`TrainSpec`) is stored as a dict; the environment (versions,
-    device) and the per-epoch history are added.
+    device) and the per-epoch history are added. The final checkpoint is kept until the next
+    run: if the pipeline then refuses the outputs (interrupted, a later output failed) and
+    deletes them, a rerun resumes at the last epoch and writes the same model at once instead
+    of training again (``make clean-work`` removes the work folder).
     """
     meta = {
         **meta,
@@ -272,5 +275,3 @@ def save_run(
     }
     save_model(path, model, meta)
     write_json(meta, Path(path).with_suffix(".json"))
-    if checkpoint is not None:
-        Path(checkpoint).unlink(missing_ok=True)  # the run is complete; the outputs hold it

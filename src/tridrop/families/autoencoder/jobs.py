@@ -111,8 +111,6 @@ def pcaae(spec: PCAAETrain, *, data: In, model: Out, out: Out, checkpoint: Work 
         "pcaae": {"cov_weight": spec.cov_weight, "betas": list(spec.betas)},
     }
     save_run(model, net, meta, device, history)
-    for c in ckpts or []:
-        c.unlink(missing_ok=True)
     values = pcaae_mse(net, split.x_test)
     write_csv(evaluation.tidy(values, spec.experiment, "pcaae", cfg.seed, "mse"), out)
 
