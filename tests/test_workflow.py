@@ -108,6 +108,11 @@ def test_snakemake_then_dvc(workflow_copy: Path):
     plots = run(["dvc", "plots", "show", "--json"], workflow_copy)
     assert "WARNING" not in plots.stderr and "results/demo/plots/digits_mse.csv" in plots.stdout
 
+    # A deleted model is rebuilt, not dropped (every model file is a target of `all`).
+    for model in ("digits/td/seed0", "digits_head/td/seed0"):
+        (res / f"runs/{model}/model.pt").unlink()
+    assert {"ae_train", "head_train"} <= planned(run(["snakemake", "-n"], workflow_copy))
+
 
 def test_dvc_then_snakemake(workflow_copy: Path):
     run(["dvc", "repro"], workflow_copy)

@@ -183,4 +183,7 @@ class Workflow:
             *expand(r.ae_claims.output.out, experiment=names),
             *expand(r.ae_gap.output.out, experiment=self.gap_experiments()),
             *expand(r.ae_plot_gap.output.png, experiment=self.gap_experiments()),
+            # Every model file: one deleted after a run is rebuilt, not silently dropped.
+            *(m for x in names for m in self.runs(x, r.ae_train.output.model)),
+            *(m for x in names for m in self.pcaae_runs(x, r.ae_pcaae.output.model)),
         ]

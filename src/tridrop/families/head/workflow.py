@@ -181,4 +181,6 @@ class Workflow:
             *expand(r.head_table.output.out, experiment=names),
             *expand(r.head_plot_accuracy.output.png, experiment=names),
             *expand(r.head_claims.output.out, experiment=names),
+            # Every model file: one deleted after a run is rebuilt, not silently dropped.
+            *(m for x in names for m in self.runs(x, r.head_train.output.model)),
         ]
