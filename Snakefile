@@ -2,10 +2,12 @@
 # (Staley & Markowitz, arXiv 2205.01235). Run `snakemake` (default preset) or `dvc repro`.
 import sys
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
 from tridrop.config import coerce, filled, read, resolve
 from tridrop.dvc_record import record
+from tridrop.slurm import problem as slurm_problem
 
 min_version("9.0")
 
@@ -71,3 +73,15 @@ onsuccess:
             _dag.until or _dag.omit_from or _dag.batch or _dag.allowed_rules
         ),
     )
+
+
+# A Slurm run whose job ends the executor cannot see would wait forever: it stops here, before
+# the first submission, with the reason (tridrop.slurm).
+onstart:
+    if workflow.executor_plugin.name == "slurm":
+        _why = slurm_problem(
+            workflow.executor_settings.status_command,
+            workflow.executor_settings.init_seconds_before_status_checks,
+        )
+        if _why:
+            raise WorkflowError(_why)

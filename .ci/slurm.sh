@@ -8,8 +8,9 @@
 #   .ci/slurm.sh status  print sinfo and the daemons' pids
 #
 # Idempotent: `up` twice leaves one set of daemons running; `down` twice is harmless.
-# No accounting storage (so no sacct: the Snakemake plugin uses squeue), no cgroups and no
-# systemd (proctrack/linuxproc, task/none; tested on a Debian 12 VM whose PID 1 is not systemd).
+# No accounting storage (sacct fails; the Slurm profile's status command is squeue), no cgroups
+# and no systemd (proctrack/linuxproc, task/none; tested on a Debian 12 VM whose PID 1 is not
+# systemd).
 set -euo pipefail
 # The daemons and runuser live in sbin, which a non-login root shell may lack.
 export PATH="$PATH:/usr/sbin:/sbin"

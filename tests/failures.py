@@ -26,6 +26,7 @@ MODULES = (
     "test_dropout",
     "test_extract",
     "test_convert",
+    "test_slurm",
 )
 
 

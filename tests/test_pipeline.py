@@ -3,6 +3,7 @@ from the config without Snakemake (milliseconds each)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from types import SimpleNamespace as NS
 
@@ -102,3 +103,17 @@ def test_a_rule_command_is_the_jobs_signature():
 def test_expand_is_every_combination_in_order():
     assert expand("{a}/{b}", a=["x", "y"], b=[1, 2]) == ["x/1", "x/2", "y/1", "y/2"]
     assert expand("{a}", a="x") == ["x"]
+
+
+def test_total_cores_are_asked_only_by_imagenet_caching(pipe):
+    """Snakemake's `workflow.cores` raises under a cluster executor run without --cores: only an
+    ImageNet feature cache (all cores as threads) asks for it, when its job is built."""
+
+    def unset() -> int:
+        raise AssertionError("asked for the total cores")
+
+    head = HeadWorkflow(dataclasses.replace(pipe, cores=unset), pipe.rules)
+    assert head.cache_threads(w(experiment="digits_head")) == 1
+    head = HeadWorkflow(dataclasses.replace(pipe, cores=lambda: 6), pipe.rules)
+    head.experiments = {"big": NS(dataset="imagenet")}
+    assert head.cache_threads(w(experiment="big")) == 6

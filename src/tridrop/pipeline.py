@@ -14,6 +14,7 @@ import ast
 import re
 import shlex
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import product
@@ -44,12 +45,16 @@ class Pipeline:
 
     settings: Settings
     use_gpu: bool
-    cores: int = 1
+    # Snakemake's total cores, read when a job needs them: under a cluster executor without
+    # --cores, `workflow.cores` raises, and only ImageNet feature caching asks for it.
+    cores: Callable[[], int] = lambda: 1
     rules: Any = None  # Snakemake's rules namespace: earlier rules' outputs, by rule name
     wings: dict = field(default_factory=dict)  # each family's workflow helper, by name
 
     @classmethod
-    def of(cls, settings: Settings, cores: int = 1, rules: Any = None) -> Pipeline:
+    def of(
+        cls, settings: Settings, cores: Callable[[], int] = lambda: 1, rules: Any = None
+    ) -> Pipeline:
         # Training rules ask for a GPU only where one will be used, so CPU runs stay parallel.
         gpu = settings.device == "cuda" or (
             settings.device == "auto" and shutil.which("nvidia-smi") is not None

@@ -2,7 +2,7 @@
 # (tridrop.families.<family>.workflow: specs, inputs and targets as tested Python).
 from tridrop.pipeline import Pipeline, code, command
 
-PIPE = Pipeline.of(SETTINGS, workflow.cores, rules)
+PIPE = Pipeline.of(SETTINGS, lambda: workflow.cores, rules)
 PRESET = PIPE.preset
 out, logs, work, option = PIPE.out, PIPE.logs, PIPE.work, PIPE.option
 CONDA_ENV = PIPE.conda

@@ -104,7 +104,7 @@ class Workflow:
     # ------------------------------------------------------------------ resources
 
     def cache_threads(self, w) -> int:
-        return self.pipe.cores if self.exp(w).dataset == "imagenet" else 1
+        return self.pipe.cores() if self.exp(w).dataset == "imagenet" else 1
 
     def cache_gpus(self, w) -> int:
         return 1 if self.pipe.use_gpu and self.exp(w).dataset == "imagenet" else 0
