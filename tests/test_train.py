@@ -361,8 +361,10 @@ def test_sigint_prints_one_line_and_keeps_the_checkpoint(tmp_path: Path):
 
     data = tmp_path / "digits.npz"
     prepare("digits", data)
+    # Far more epochs than it runs (an epoch takes ~20 ms): a loaded machine that wakes the
+    # test late must still find it training.
     spec = AutoencoderTrain(
-        AutoencoderModel(hidden=64, latent=8), TrainSpec(epochs=100, device="cpu", seed=5)
+        AutoencoderModel(hidden=64, latent=8), TrainSpec(epochs=100000, device="cpu", seed=5)
     )
     ckpt = tmp_path / "work" / "ckpt.pt"
     cmd = [sys.executable, "-m", "tridrop.cli", "ae", "train", "--spec", dump(spec),
@@ -379,6 +381,6 @@ def test_sigint_prints_one_line_and_keeps_the_checkpoint(tmp_path: Path):
     done = torch.load(ckpt, weights_only=True)["epoch"]
     errors = [line for line in err.splitlines() if " ERROR " in line]
     assert proc.returncode == 130 and "Traceback" not in err and len(errors) == 1, err
-    seen = INTERRUPTED.seen.split("N/")[1].replace("work/ckpt.pt", str(ckpt))
-    assert seen.replace("epoch M", f"epoch {done}") in errors[0]
+    seen = INTERRUPTED.seen.split("N/100")[1].replace("work/ckpt.pt", str(ckpt))
+    assert "/100000" + seen.replace("epoch M", f"epoch {done}") in errors[0]
     assert "ERROR tridrop: interrupted in epoch " in errors[0]
