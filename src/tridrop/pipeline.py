@@ -183,6 +183,31 @@ class Pipeline:
         return "|".join(names) or "(?!)"
 
 
+class Wing:
+    """What every family's workflow helper shares: its experiments in the chosen preset, the
+    rules' namespace, and the runs (every trained variant and seed) of an experiment."""
+
+    family: Family  # set by each wing's subclass
+
+    def __init__(self, pipe: Pipeline, rules: Any) -> None:
+        self.pipe, self.rules = pipe, rules
+        self.experiments = pipe.settings.of(self.family.name)
+        self.pattern = pipe.one_of(self.experiments)  # the rules' `experiment` wildcard
+
+    def exp(self, w) -> Any:
+        return self.experiments[w.experiment]
+
+    def variants(self, experiment: str) -> list[str]:
+        """The trained variants: the configured ones and the fixed<width> baselines."""
+        e = self.experiments[experiment]
+        return [*e.variants, *(f"fixed{x}" for x in e.fixed_widths)]
+
+    def runs(self, experiment: str, path: str) -> list[str]:
+        """File ``path`` (a rule's output) of every trained variant and seed."""
+        e = self.experiments[experiment]
+        return expand(path, experiment=experiment, variant=self.variants(experiment), seed=e.seeds)
+
+
 @cache
 def _fingerprint(files: tuple[str, ...]) -> str:
     from tridrop.data import fingerprint

@@ -217,6 +217,13 @@ class TrainSpec(Spec):
         _device(self.device)
 
 
+def within(width: int, key: str, widths: tuple[int, ...]) -> None:
+    """A sweep's ``width`` is at least 1 and its listed ``widths`` lie in 1..width."""
+    _check(width >= 1, "width", width, "an integer >= 1")
+    too_wide = [w for w in widths if not 1 <= w <= width]
+    _check(not too_wide, key, too_wide, f"widths in 1..width ({width})")
+
+
 def _device(value: str) -> None:
     _check(DEVICE.fullmatch(value) is not None, "device", value, "auto, cpu, cuda or cuda:N")
 

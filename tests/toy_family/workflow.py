@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from toy_family import FAMILY
 from toy_family.specs import Count
-from tridrop.pipeline import Pipeline, expand
+from tridrop.pipeline import Wing, expand
 from tridrop.specs import dump
 
 
-class Workflow:
+class Workflow(Wing):
     family = FAMILY
-
-    def __init__(self, pipe: Pipeline, rules: Any) -> None:
-        self.pipe, self.rules = pipe, rules
-        self.experiments = pipe.settings.of(FAMILY.name)
-        self.pattern = pipe.one_of(self.experiments)
 
     def data(self, w) -> str:
         return self.pipe.stored_split(self.rules, self.experiments[w.experiment].dataset)

@@ -27,6 +27,7 @@ from tridrop.specs import (
     section,
     setting,
     variant,
+    within,
 )
 
 ARCHS = ("mlp", "conv")
@@ -113,13 +114,6 @@ class Gap(Spec):
     models: tuple[str, ...] = ()
 
 
-def _widths_within(width: int, key: str, widths: tuple[int, ...]) -> None:
-    """A sweep's ``width`` is at least 1 and its listed ``widths`` lie in 1..width."""
-    _check(width >= 1, "width", width, "an integer >= 1")
-    too_wide = [w for w in widths if not 1 <= w <= width]
-    _check(not too_wide, key, too_wide, f"widths in 1..width ({width})")
-
-
 @dataclass(frozen=True)
 class AutoencoderSweep(Spec):
     """Test MSE at every width up to ``width`` (a narrower model: at its own width only)."""
@@ -131,7 +125,7 @@ class AutoencoderSweep(Spec):
     device: str = "auto"
 
     def check(self) -> None:
-        _widths_within(self.width, "recon_widths", self.recon_widths)
+        within(self.width, "recon_widths", self.recon_widths)
         _device(self.device)
 
 

@@ -7,10 +7,8 @@ paths come from the rules' own outputs (``rules.<rule>.output``), so each is wri
 
 from __future__ import annotations
 
-from typing import Any
-
 from tridrop.families.autoencoder import specs
-from tridrop.pipeline import Pipeline, expand
+from tridrop.pipeline import Wing, expand
 from tridrop.registry import AUTOENCODER
 from tridrop.specs import Rows, TrainSpec, dump, pick, rows_name
 
@@ -18,33 +16,11 @@ from tridrop.specs import Rows, TrainSpec, dump, pick, rows_name
 TRAINED = r"(?!pcaae/)[a-z][a-z0-9_]*"
 
 
-class Workflow:
+class Workflow(Wing):
     """The autoencoder experiments of the chosen preset, as the rules see them."""
 
     family = AUTOENCODER
     TRAINED = TRAINED
-
-    def __init__(self, pipe: Pipeline, rules: Any) -> None:
-        self.pipe, self.rules = pipe, rules
-        self.experiments = pipe.settings.of(AUTOENCODER.name)
-        self.pattern = pipe.one_of(self.experiments)
-
-    def exp(self, w) -> Any:
-        return self.experiments[w.experiment]
-
-    def variants(self, experiment: str) -> list[str]:
-        """The trained variants: the configured ones and the fixed<width> baselines."""
-        e = self.experiments[experiment]
-        return [*e.variants, *(f"fixed{x}" for x in e.fixed_widths)]
-
-    def runs(self, experiment: str, path: str) -> list[str]:
-        """File ``path`` (a rule's output) of every trained variant and seed."""
-        return expand(
-            path,
-            experiment=experiment,
-            variant=self.variants(experiment),
-            seed=self.experiments[experiment].seeds,
-        )
 
     def pcaae_runs(self, experiment: str, path: str) -> list[str]:
         """File ``path`` of every PCAAE seed, when the experiment asks for PCAAE."""

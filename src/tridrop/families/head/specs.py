@@ -26,6 +26,7 @@ from tridrop.specs import (
     section,
     setting,
     variant,
+    within,
 )
 
 INITS = ("reference", "scratch")
@@ -129,12 +130,6 @@ class PretrainedHead(Spec):
     hidden: int = 4096
 
 
-def _widths_within(width: int, key: str, widths: tuple[int, ...]) -> None:
-    _check(width >= 1, "width", width, "an integer >= 1")
-    too_wide = [w for w in widths if not 1 <= w <= width]
-    _check(not too_wide, key, too_wide, f"widths in 1..width ({width})")
-
-
 @dataclass(frozen=True)
 class HeadSweep(Spec):
     """Top-1/top-5 at ``widths`` (a head narrower than ``width``: at its own width only)."""
@@ -151,7 +146,7 @@ class HeadSweep(Spec):
     device: str = "auto"
 
     def check(self) -> None:
-        _widths_within(self.width, "widths", self.widths)
+        within(self.width, "widths", self.widths)
         _device(self.device)
 
 

@@ -7,34 +7,16 @@ Each method takes Snakemake's wildcards ``w`` (``w.experiment``, ``w.variant``, 
 
 from __future__ import annotations
 
-from typing import Any
-
 from tridrop.families.head import specs
-from tridrop.pipeline import Pipeline, expand
+from tridrop.pipeline import Wing, expand
 from tridrop.registry import HEAD
 from tridrop.specs import Rows, TrainSpec, dump, pick, rows_name
 
 
-class Workflow:
+class Workflow(Wing):
     """The head experiments of the chosen preset, as the rules see them."""
 
     family = HEAD
-
-    def __init__(self, pipe: Pipeline, rules: Any) -> None:
-        self.pipe, self.rules = pipe, rules
-        self.experiments = pipe.settings.of(HEAD.name)
-        self.pattern = pipe.one_of(self.experiments)
-
-    def exp(self, w) -> Any:
-        return self.experiments[w.experiment]
-
-    def variants(self, experiment: str) -> list[str]:
-        e = self.experiments[experiment]
-        return [*e.variants, *(f"fixed{x}" for x in e.fixed_widths)]
-
-    def runs(self, experiment: str, path: str) -> list[str]:
-        e = self.experiments[experiment]
-        return expand(path, experiment=experiment, variant=self.variants(experiment), seed=e.seeds)
 
     # ------------------------------------------------------------------ inputs
 
