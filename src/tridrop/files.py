@@ -77,6 +77,12 @@ def write_json(obj: object, path: str | Path) -> None:
     write_text(json.dumps(obj, indent=2) + "\n", path)
 
 
+def html_safe(text: str) -> str:
+    """JSON text with ``<``, ``>`` and ``&`` written as ``\\u`` escapes: the same data, and nothing
+    that ends the HTML ``<script>`` block it may be embedded in (Snakemake's report)."""
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def write_csv(df, path: str | Path) -> None:
     """A tidy table as CSV (6 significant digits, so reruns with equal results are equal)."""
     with atomic(path) as tmp:

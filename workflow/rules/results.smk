@@ -1,6 +1,8 @@
 # Results across families: each experiment's sweeps collected in one file (what its claims,
 # tables and figures read), the preset's sweeps, summary, plot files and metrics, the claims
 # table, the run's environment, and the method's own figure.
+from tridrop.files import html_safe
+
 RESULTS = "tridrop.jobs.results"
 
 
@@ -61,7 +63,9 @@ rule claims:
         command("results", RESULTS, "claims", prefix="")
 
 
-# The run's record for the report: library versions, device and the resolved config.
+# The run's record for the report: library versions, device and the resolved config. The only
+# report output whose params hold free-form config strings (paths): Snakemake's report writes
+# params into a <script> block unescaped, so the spec's "<" travel as JSON escapes (html_safe).
 rule environment:
     input:
         code=code(RESULTS, "environment"),
@@ -76,7 +80,7 @@ rule environment:
     conda:
         CONDA_ENV
     params:
-        spec=PIPE.environment_spec(),
+        spec=html_safe(PIPE.environment_spec()),
     shell:
         command("results", RESULTS, "environment", prefix="")
 
