@@ -8,13 +8,14 @@ run therefore ends with `dvc commit --force pipeline` (Snakefile, onsuccess; tri
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import ROOT, one_seed, run
+from conftest import BIN, ROOT, one_seed, run
 from failures import Failure
 from tridrop.dvc_record import record
 
@@ -34,6 +35,12 @@ FAILURES = [
     Failure("DVC", "`dvc exp run -S presets...` without the file name",
             "Could not override 'presets.demo.figures.mask_width'",
             "everything: DVC stops before running or checking out anything"),
+    Failure("DVC", "`results/` a symbolic link to another disk, after a complete `snakemake` run",
+            "not recording the outputs in dvc.lock: results/ is a symbolic link to",
+            "the outputs; the warning says to make results/ a folder of the repository"),
+    Failure("DVC", "`dvc commit` failing at the end of a run (here: an output missing)",
+            "failed (1): ERROR: failed to commit pipeline - output 'results/demo/data' does not exist",
+            "the outputs; the warning gives DVC's reason and what `dvc exp run` would delete"),
 ]  # fmt: skip
 
 
@@ -107,6 +114,24 @@ def test_partial_run_is_not_recorded_and_says_why(workflow_copy: Path):
     assert not record(workflow_copy, "demo", [target], say=said.append)
     assert FAILURES[2].seen in said[0] and "`dvc exp run`" in said[0]
     assert not (workflow_copy / "dvc.lock").exists()
+
+
+def test_a_symlinked_results_folder_is_refused_in_one_line(workflow_copy: Path, tmp_path_factory):
+    elsewhere = tmp_path_factory.mktemp("other_disk")
+    (elsewhere / "demo").mkdir()
+    (workflow_copy / "results").symlink_to(elsewhere)
+    said: list[str] = []
+    assert not record(workflow_copy, "demo", ["all"], say=said.append)
+    assert len(said) == 1 and FAILURES[4].seen + f" {elsewhere.resolve()}" in said[0]
+    assert not (workflow_copy / "dvc.lock").exists()
+
+
+def test_a_failed_dvc_commit_says_why(workflow_copy: Path, monkeypatch):
+    """`dvc commit --quiet` used to silence DVC's reason: "failed (1):" and nothing after it."""
+    monkeypatch.setenv("PATH", f"{BIN}:{os.environ['PATH']}")
+    said: list[str] = []
+    assert not record(workflow_copy, "demo", ["all"], say=said.append)  # nothing was run
+    assert FAILURES[5].seen in said[-1] and "`dvc exp run`" in said[-1]
 
 
 def test_exp_run_without_the_file_name_changes_nothing(workflow_copy: Path):

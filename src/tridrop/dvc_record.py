@@ -47,8 +47,26 @@ def skip_reason(root: Path, preset: str, targets: Iterable[str], partial: bool) 
         )
     if partial or set(targets) - {"all"}:
         return "this was a partial run (targets other than `all`)"
+    if (outside := _linked_out(root, Path("results") / preset)) is not None:
+        link, target = outside
+        return (
+            f"{link}/ is a symbolic link to {target}, outside the repository, and DVC records "
+            f"only outputs inside it; make {link}/ a folder of the repository (a bind mount of "
+            "the other disk works, a symbolic link does not)"
+        )
     if shutil.which("dvc") is None:
         return "the `dvc` command is not on PATH"
+    return None
+
+
+def _linked_out(root: Path, folder: Path) -> tuple[Path, Path] | None:
+    """The first of ``folder`` and its parents (below ``root``) that is a symbolic link leading
+    out of the repository, with where it leads; DVC refuses to commit outputs under it."""
+    top = root.resolve()
+    for part in reversed([folder, *folder.parents][:-1]):
+        path = root / part
+        if path.is_symlink() and not path.resolve().is_relative_to(top):
+            return part, path.resolve()
     return None
 
 
@@ -78,14 +96,15 @@ def record(
         say(f"WARNING: not recording the outputs in dvc.lock: {reason}. {risk}")
         return False
     say(f"Recording the outputs in DVC's cache and dvc.lock: {COMMAND}")
+    # Not --quiet: it silences DVC's error message too, and that is the reason to show.
     proc = subprocess.run(
-        ["dvc", "commit", "--force", "--quiet", STAGE],
+        ["dvc", "commit", "--force", STAGE],
         cwd=root,
         capture_output=True,
         text=True,
     )
     if proc.returncode != 0:
-        detail = (proc.stderr or proc.stdout).strip()
+        detail = (proc.stderr or proc.stdout).strip() or "DVC gave no message"
         say(f"WARNING: `{COMMAND}` failed ({proc.returncode}): {detail}\n{risk}")
         return False
     return True
