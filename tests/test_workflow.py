@@ -137,7 +137,7 @@ def test_changing_a_parameter_reruns_only_what_depends_on_it(workflow_copy: Path
         (lambda c: c.update(preset="papr"), "preset = 'papr' is not defined"),
         (lambda c: c.update(device="tpu"), "device = 'tpu' is not allowed"),
         (lambda c: c["presets"]["demo"]["autoencoders"]["digits"].update(recon_widths=[99]),
-         "recon_widths = [99]: width larger than the latent layer"),
+         "recon_widths = [99] is not allowed; expected widths up to the latent layer"),
     ],
 )  # fmt: skip
 def test_bad_config_fails_before_any_job(workflow_copy: Path, edit, message):
