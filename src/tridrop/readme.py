@@ -74,10 +74,6 @@ def caption(captions: Path, figure: Path, config: dict, preset: str) -> str:
     return " ".join(text.split()).replace("``", "`")
 
 
-def _experiments(config: dict, preset: str) -> list[str]:
-    return sorted(resolve({**config, "preset": preset}).all())
-
-
 def width_table(summary: pd.DataFrame, experiment: str, metric: str) -> str:
     """Mean ± std over seeds at powers-of-two widths and full width, one row per model."""
     sel = summary[(summary["experiment"] == experiment) & (summary["metric"] == metric)]

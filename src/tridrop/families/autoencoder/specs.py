@@ -299,20 +299,17 @@ VARIANT = section(
     "AutoencoderVariant",
     "The settings a variant may change.",
     (AutoencoderModel, Objective, TrainSpec),
-    exclude=[
-        n
-        for n in (
-            "arch",
-            "hidden",
-            "channels",
-            "latent",
-            "batch_size",
-            "lr",
-            "weight_decay",
-            "seed",
-            "device",
-            "deterministic",
-        )
-    ],
+    exclude=(
+        "arch",
+        "hidden",
+        "channels",
+        "latent",
+        "batch_size",
+        "lr",
+        "weight_decay",
+        "seed",
+        "device",
+        "deterministic",
+    ),
     base=Spec,
 )

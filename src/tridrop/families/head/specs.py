@@ -181,7 +181,7 @@ class TableSpec(Spec):
 
 # Settings a variant may change: its TD layer and its initialisation.
 VARIANT_KEYS = ("mode", "p", "init")
-_NOT_SETTINGS = ("mode", "p", "init", "seed", "device", "deterministic", "dataset_split")
+_NOT_SETTINGS = ("mode", "p", "init", "seed", "device", "deterministic")
 
 
 class _Checked(Experiment):
