@@ -34,6 +34,13 @@ config.update(filled(config, SETTINGS))
 include: "workflow/rules/common.smk"
 
 
+# An input dated in the future would fail the jobs that read it ("clock skew") after they ran,
+# and Snakemake would delete their outputs: refuse before any job, dry runs included.
+_skew = PIPE.clock_skew()
+if _skew:
+    raise WorkflowError(_skew)
+
+
 wildcard_constraints:
     experiment=PIPE.one_of(EXPERIMENTS),
     variant=r"[a-z][a-z0-9_]*",

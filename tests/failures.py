@@ -27,6 +27,7 @@ MODULES = (
     "test_extract",
     "test_convert",
     "test_slurm",
+    "test_workflow",
 )
 
 

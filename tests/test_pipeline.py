@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import time
 from types import SimpleNamespace as NS
 
 import pytest
@@ -117,3 +119,16 @@ def test_total_cores_are_asked_only_by_imagenet_caching(pipe):
     head = HeadWorkflow(dataclasses.replace(pipe, cores=lambda: 6), pipe.rules)
     head.experiments = {"big": NS(dataset="imagenet")}
     assert head.cache_threads(w(experiment="big")) == 6
+
+
+def test_an_input_dated_in_the_future_is_refused_before_any_job(pipe, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "results/tiny/data/digits.npz"
+    data.parent.mkdir(parents=True)
+    data.write_bytes(b"x")
+    assert pipe.clock_skew() == ""  # written now
+    later = time.time() + 3 * 3600  # as if from a machine whose clock is 3 hours ahead
+    os.utime(data, (later, later))
+    why = pipe.clock_skew()
+    assert why.startswith("1 input file(s) modified in the future")
+    assert "results/tiny/data/digits.npz (3.0 h ahead" in why and "nothing was run" in why

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +12,23 @@ import pytest
 import yaml
 
 from conftest import ROOT, one_seed, run
+from failures import Failure
 from tridrop.config import filled, resolve
 
 pytestmark = pytest.mark.slow
 NOTHING = "Nothing to be done"
+
+DELETED = Failure(
+    "workflow", "a model, sweep or analysis file deleted after a complete run (by hand, or by Snakemake after a failed job)",
+    "(the dry run plans the job that makes it, and every job that reads it)",
+    "every other output; the file is rebuilt and what was made from it is remade",
+)
+SKEW = Failure(
+    "workflow", "an input dated in the future (clock skew, `touch -d '+2 hours'` on a dataset)",
+    "1 input file(s) modified in the future, e.g. results/demo/data/digits.npz (2.0 h ahead of this machine's clock): nothing was run",
+    "everything: no job runs, so no output is deleted (before: the jobs ran, failed on the times and lost their outputs for good)",
+)
+FAILURES = [DELETED, SKEW]  # fmt: skip
 
 
 def nothing_to_do(proc) -> bool:
@@ -108,10 +122,24 @@ def test_snakemake_then_dvc(workflow_copy: Path):
     plots = run(["dvc", "plots", "show", "--json"], workflow_copy)
     assert "WARNING" not in plots.stderr and "results/demo/plots/digits_mse.csv" in plots.stdout
 
-    # A deleted model is rebuilt, not dropped (every model file is a target of `all`).
+    # A deleted per-run file (a sweep, an analysis: what a failed job's outputs leave) is
+    # rebuilt and its readers rerun, not silently dropped; so is a deleted model.
+    for name in ("digits/td/seed1/sweep.csv", "digits/td/seed1/importance.csv",
+                 "digits_head/td/seed0/sweep.csv"):  # fmt: skip
+        (res / f"runs/{name}").unlink()
+    jobs = planned(run(["snakemake", "-n"], workflow_copy))
+    assert {"ae_sweep", "ae_analyse", "head_sweep", "ae_claims", "head_claims"} <= jobs
+    assert "ae_train" not in jobs
     for model in ("digits/td/seed0", "digits_head/td/seed0"):
         (res / f"runs/{model}/model.pt").unlink()
     assert {"ae_train", "head_train"} <= planned(run(["snakemake", "-n"], workflow_copy))
+
+    # An input dated in the future (clock skew) stops the run before any job, with the file
+    # named: Snakemake would otherwise fail the jobs after they ran and delete their outputs.
+    data = res / "data/digits.npz"
+    os.utime(data, (data.stat().st_atime, data.stat().st_mtime + 7200))
+    proc = run(["snakemake", "-n"], workflow_copy, check=False)
+    assert proc.returncode == 1 and SKEW.seen in proc.stdout + proc.stderr
 
 
 def test_dvc_then_snakemake(workflow_copy: Path):
@@ -149,6 +177,19 @@ def test_bad_config_fails_before_any_job(workflow_copy: Path, edit, message):
     assert proc.returncode != 0
     assert message in proc.stdout + proc.stderr
     assert not (workflow_copy / "results").exists()
+
+
+def test_names_of_repeated_letters_plan_like_any_other(workflow_copy: Path):
+    """Snakemake once raised PeriodicWildcardError for such names: the experiment wildcard now
+    matches exactly the configured names."""
+    cfg_path = workflow_copy / "config/config.yaml"
+    cfg = yaml.safe_load(cfg_path.read_text())
+    demo = cfg["presets"]["demo"]
+    demo["autoencoders"] = {"aaaa": demo["autoencoders"]["digits"]}
+    demo["heads"] = {"hh": demo["heads"]["digits_head"]}
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    jobs = planned(run(["snakemake", "-n"], workflow_copy))
+    assert {"ae_train", "ae_claims", "head_train", "head_claims"} <= jobs
 
 
 def test_committed_demo_results_match_the_config():

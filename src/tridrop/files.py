@@ -83,6 +83,24 @@ def html_safe(text: str) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def ahead_of_clock(
+    roots: Sequence[str | Path], now: float, slack: float = 60.0
+) -> list[tuple[Path, float]]:
+    """Files under ``roots`` (a file or a folder) modified more than ``slack`` seconds after
+    ``now``, with how far ahead, in seconds. Snakemake fails a job whose output is older than
+    such an input ("clock skew") and deletes its outputs; the check runs before any job."""
+    found = []
+    for root in map(Path, roots):
+        for f in [root] if root.is_file() else (root.rglob("*") if root.is_dir() else []):
+            try:
+                ahead = f.stat().st_mtime - now
+            except OSError:  # a broken link or a file deleted meanwhile: not an input
+                continue
+            if ahead > slack:
+                found.append((f, ahead))
+    return found
+
+
 def write_csv(df, path: str | Path) -> None:
     """A tidy table as CSV (6 significant digits, so reruns with equal results are equal)."""
     with atomic(path) as tmp:

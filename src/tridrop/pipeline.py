@@ -14,10 +14,12 @@ import ast
 import re
 import shlex
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import product
+from pathlib import Path
 from typing import Any
 
 from tridrop.config import Settings
@@ -168,6 +170,32 @@ class Pipeline:
             "figures": as_config(s.figures),
         }
         return dump(Environment(s.device, resolved))
+
+    def clock_skew(self, now: float | None = None) -> str:
+        """Why the run cannot start if an input lies in the future (a file from a machine whose
+        clock is ahead, or ``touch -d``), else "": Snakemake would fail the jobs that read it
+        and delete their outputs, and later runs would not notice them missing."""
+        from tridrop.data import raw_files, uses_local
+        from tridrop.files import ahead_of_clock
+
+        local = [  # IDX files (a CelebA folder of images is not walked)
+            f
+            for e in self.settings.all().values()
+            if uses_local(e.dataset, e.source, e.path)
+            for f in raw_files(e.dataset, e.path)
+            if f.is_file()
+        ]
+        package = Path(__file__).parent
+        now = time.time() if now is None else now
+        found = ahead_of_clock([self.out(""), package, *local], now)
+        if not found:
+            return ""
+        path, ahead = max(found, key=lambda x: x[1])
+        return (
+            f"{len(found)} input file(s) modified in the future, e.g. {path} "
+            f"({ahead / 3600:.1f} h ahead of this machine's clock): nothing was run. Check the "
+            "clock, or give them the current time (`touch` them), then run again."
+        )
 
     def mask_spec(self) -> str:
         return dump(self.settings.figures)

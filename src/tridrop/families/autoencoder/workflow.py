@@ -32,17 +32,17 @@ class Workflow(Wing):
     def data(self, w) -> str:
         return self.pipe.stored_split(self.rules, self.exp(w).dataset)
 
-    def analyses(self, w, name: str) -> list[str]:
+    def analyses(self, experiment: str, name: str) -> list[str]:
         """Per-run importance or dependence files of the configured variants."""
-        e = self.exp(w)
+        e = self.experiments[experiment]
         path = getattr(self.rules.ae_analyse.output, name)
-        return expand(path, experiment=w.experiment, variant=list(e.variants), seed=e.seeds)
+        return expand(path, experiment=experiment, variant=list(e.variants), seed=e.seeds)
 
     def importance(self, w) -> list[str]:
-        return self.analyses(w, "importance")
+        return self.analyses(w.experiment, "importance")
 
     def dependence(self, w) -> list[str]:
-        return self.analyses(w, "dependence")
+        return self.analyses(w.experiment, "dependence")
 
     def sweeps(self, experiment: str) -> list[str]:
         """Every sweep file of the experiment: runs, PCA and PCAAE (what collect reads)."""
@@ -159,7 +159,12 @@ class Workflow(Wing):
             *expand(r.ae_claims.output.out, experiment=names),
             *expand(r.ae_gap.output.out, experiment=self.gap_experiments()),
             *expand(r.ae_plot_gap.output.png, experiment=self.gap_experiments()),
-            # Every model file: one deleted after a run is rebuilt, not silently dropped.
+            # Every model and per-run file: one deleted after a run (or by a failed job) is
+            # rebuilt, and what reads it reruns; Snakemake does not rebuild a missing
+            # intermediate file whose readers' outputs exist.
             *(m for x in names for m in self.runs(x, r.ae_train.output.model)),
             *(m for x in names for m in self.pcaae_runs(x, r.ae_pcaae.output.model)),
+            *(f for x in names for f in self.sweeps(x)),
+            *(f for x in names for f in self.runs(x, r.ae_sweep.output.recon)),
+            *(f for x in names for k in ("importance", "dependence") for f in self.analyses(x, k)),
         ]

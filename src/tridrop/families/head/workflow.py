@@ -7,6 +7,8 @@ Each method takes Snakemake's wildcards ``w`` (``w.experiment``, ``w.variant``, 
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from tridrop.families.head import specs
 from tridrop.pipeline import Wing, expand
 from tridrop.registry import HEAD
@@ -163,6 +165,9 @@ class Workflow(Wing):
             *expand(r.head_table.output.out, experiment=names),
             *expand(r.head_plot_accuracy.output.png, experiment=names),
             *expand(r.head_claims.output.out, experiment=names),
-            # Every model file: one deleted after a run is rebuilt, not silently dropped.
+            # Every model and per-run file: one deleted after a run (or by a failed job) is
+            # rebuilt, and what reads it reruns.
             *(m for x in names for m in self.runs(x, r.head_train.output.model)),
+            *(f for x in names for f in self.sweeps(x)),
+            *(f for x in names for f in self.params(SimpleNamespace(experiment=x))),
         ]
