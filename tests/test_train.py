@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch import nn
 
 from failures import Failure
 from tridrop.data import load_digits_split
@@ -12,7 +13,7 @@ from tridrop.families.autoencoder.models import mlp_autoencoder
 from tridrop.families.autoencoder.specs import AutoencoderModel, AutoencoderTrain
 from tridrop.files import load_model_file, save_model
 from tridrop.specs import TrainSpec, dump
-from tridrop.train import fit, resolve_device
+from tridrop.train import check_memory, fit, resolve_device
 
 FAILURES = [
     Failure("model files", "a checkpoint or model file holding a pickled object that would run code",
@@ -394,3 +395,21 @@ def test_sigint_prints_one_line_and_keeps_the_checkpoint(tmp_path: Path):
     seen = INTERRUPTED.seen.split("N/100")[1].replace("work/ckpt.pt", str(ckpt))
     assert "/100000" + seen.replace("epoch M", f"epoch {done}") in errors[0]
     assert "ERROR tridrop: interrupted in epoch " in errors[0]
+
+
+TOO_LARGE = Failure(
+    "resources", "a network far too large for the machine's memory (a width typed with extra zeros)",
+    "the network has 1,000,001,000,000 parameters: training it takes at least 14,901.2 GiB (weights, gradients, Adam's two moments), more than this machine's",
+    "nothing allocated or written; the job stops before training",
+)  # fmt: skip
+FAILURES.append(TOO_LARGE)
+
+
+def test_a_network_too_large_to_train_is_refused_before_any_allocation():
+    cpu = torch.device("cpu")
+    with pytest.raises(MemoryError) as err:
+        check_memory(lambda: nn.Linear(10**6, 10**6), cpu)  # 16 TB: refused, nothing allocated
+    assert TOO_LARGE.seen in str(err.value)
+    state = torch.get_rng_state()
+    check_memory(lambda: nn.Linear(784, 64), cpu)  # fits: passes, and draws no random numbers
+    assert torch.equal(torch.get_rng_state(), state)

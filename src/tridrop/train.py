@@ -48,6 +48,25 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def check_memory(build: Callable[[], nn.Module], device: torch.device) -> None:
+    """Refuse, in one line, a network too large to train on ``device``: it is first built
+    without storage (torch's meta device) and counted, so a size typo fails before any
+    allocation, not mid-way or with ``std::bad_alloc``. Training with Adam keeps weights,
+    gradients and two moments: at least 16 bytes a parameter."""
+    with torch.device("meta"):
+        params = sum(p.numel() for p in build().parameters())
+    if device.type == "cuda":
+        have = torch.cuda.get_device_properties(device).total_memory
+    else:
+        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if 16 * params > have:
+        raise MemoryError(
+            f"the network has {params:,} parameters: training it takes at least "
+            f"{16 * params / 2**30:,.1f} GiB (weights, gradients, Adam's two moments), more than "
+            f"this machine's {have / 2**30:,.1f} GiB of {device.type} memory; choose smaller widths"
+        )
+
+
 def environment(device: torch.device) -> dict[str, str]:
     """Library versions and the device, recorded beside each run's outputs."""
     versions = {name: _version(name) for name in LIBRARIES}

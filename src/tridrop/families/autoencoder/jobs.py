@@ -46,7 +46,7 @@ from tridrop.figures import save
 from tridrop.files import atomic, read_csv, read_npz, write_csv
 from tridrop.job import In, Out, Work
 from tridrop.specs import Nothing, dump
-from tridrop.train import fit, resolve_device, save_run
+from tridrop.train import check_memory, fit, resolve_device, save_run
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ def train(spec: AutoencoderTrain, *, data: In, model: Out, checkpoint: Work | No
     device = resolve_device(cfg.device)
     split = load_split(data).to(device)
     shape = list(split.x_train.shape[1:])
+    check_memory(lambda: build_autoencoder(m, shape), device)
     torch.manual_seed(cfg.seed)
     net = build_autoencoder(m, shape).to(device)
     log.info("training %s on %s (%d images) on %s", m, data, len(split.x_train), device)

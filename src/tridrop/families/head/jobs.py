@@ -51,7 +51,14 @@ from tridrop.figures import save
 from tridrop.files import read_csv, save_model, write_csv, write_json
 from tridrop.job import In, Out, Work
 from tridrop.specs import Nothing, dump
-from tridrop.train import classification_loss, environment, fit, resolve_device, save_run
+from tridrop.train import (
+    check_memory,
+    classification_loss,
+    environment,
+    fit,
+    resolve_device,
+    save_run,
+)
 
 log = logging.getLogger(__name__)
 
@@ -246,6 +253,7 @@ def train(
     try:
         rows_in = FeatureCache(features, device)
         classes = len(rows_in.meta["classes"])
+        check_memory(lambda: td_head(rows_in.dim, m.hidden, classes, m.mode, m.p), device)
         torch.manual_seed(cfg.seed)
         net = td_head(rows_in.dim, m.hidden, classes, m.mode, m.p)
         if init is not None:
