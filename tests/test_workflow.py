@@ -19,12 +19,14 @@ pytestmark = pytest.mark.slow
 NOTHING = "Nothing to be done"
 
 DELETED = Failure(
-    "workflow", "a model, sweep or analysis file deleted after a complete run (by hand, or by Snakemake after a failed job)",
+    "workflow",
+    "a model, sweep or analysis file deleted after a complete run (by hand, or by Snakemake after a failed job)",
     "(the dry run plans the job that makes it, and every job that reads it)",
     "every other output; the file is rebuilt and what was made from it is remade",
 )
 SKEW = Failure(
-    "workflow", "an input dated in the future (clock skew, `touch -d '+2 hours'` on a dataset)",
+    "workflow",
+    "an input dated in the future (clock skew, `touch -d '+2 hours'` on a dataset)",
     "1 input file(s) modified in the future, e.g. results/demo/data/digits.npz (2.0 h ahead of this machine's clock): nothing was run",
     "everything: no job runs, so no output is deleted (before: the jobs ran, failed on the times and lost their outputs for good)",
 )
