@@ -111,19 +111,31 @@ def test_a_data_parallel_shard_keeps_its_positions_in_the_triangle():
     assert isinstance(td, SharedWidth)
 
 
-def table(td_top1, ref_top1=0.9):
+def table(td_top1, ref_top1=0.9, svd=0.7):
     rows = [("td", w, p, t) for w, p, t in zip([4, 2, 1], [100, 20, 8], td_top1, strict=True)]
-    rows.append(("reference", 4, 100, ref_top1))
+    rows += [("reference", 4, 100, ref_top1), ("svd", 2, 20, svd), ("fixed", 1, 8, 0.5)]
     df = pd.DataFrame(rows, columns=["model", "width", "head_pct", "top1"])
     df["experiment"], df["head_params"] = "x", df["head_pct"] * 10
     return df
 
 
-def test_claims_use_the_widest_width_within_each_budget():
-    claims = head_claims(
-        table([0.8, 0.78, 0.6]), HeadClaims(kept_25=0.95, kept_10=0.8, max_gap=0.05)
-    )
+def seeds(td_top1, spread=(0.0, 0.004, -0.004)):
+    """Per-seed top-1 rows of td around ``td_top1`` (by width 4, 2, 1)."""
+    rows = [("x", "td", s, w, "top1", t + d)
+            for s, d in enumerate(spread) for w, t in zip([4, 2, 1], td_top1, strict=True)]  # fmt: skip
+    return pd.DataFrame(rows, columns=["experiment", "model", "seed", "width", "metric", "value"])
+
+
+def test_claims_use_the_widest_width_within_each_budget_against_a_training_free_cut():
+    top1 = [0.8, 0.78, 0.6]
+    spec = HeadClaims(kept_25=0.95, kept_10=0.8, max_gap=0.15)
+    claims = head_claims(table(top1), seeds(top1), spec)
     assert list(claims["metric"]) == ["top1_ratio", "top1_ratio", "top1_gap"]
-    assert claims["value"].tolist() == pytest.approx([0.78 / 0.8, 0.6 / 0.8, 0.1])
-    assert claims["held"].tolist() == [True, False, False]
+    assert claims["value"].tolist() == pytest.approx([0.78 / 0.8, 0.6 / 0.8, 0.1], rel=1e-4)
+    assert claims["verdict"].tolist() == ["held", "failed", "held"]  # width 1 alone: gap 0.4
+    assert claims["control"].iloc[0] == "reference cut by svd, no training"
+    assert claims["control_value"].iloc[0] == pytest.approx(0.7 / 0.9)
+    # The SVD of the reference keeps as much as TD: the budget claim cannot tell them apart.
+    easy = head_claims(table(top1, svd=0.89), seeds(top1), spec)
+    assert easy["verdict"].iloc[0] == "not discriminating"
     assert "width 2" in claims["claim"].iloc[0] and "width 1" in claims["claim"].iloc[1]

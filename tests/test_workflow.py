@@ -13,6 +13,7 @@ import yaml
 
 from conftest import ROOT, one_seed, run
 from failures import Failure
+from tridrop.claims import COLUMNS, VERDICTS
 from tridrop.config import filled, resolve
 
 pytestmark = pytest.mark.slow
@@ -71,9 +72,9 @@ def test_snakemake_then_dvc(workflow_copy: Path):
     assert gap.at["matryoshka", "passes"] == 2.0  # (1 + 3) / 2 at widths 1, 2, 4
     assert gap["pareto"].any() and (gap["seeds"] == 2).all()
     claims = pd.read_csv(res / "claims.csv")
-    assert list(claims.columns) == ["experiment", "claim", "metric", "value", "threshold", "held"]
+    assert list(claims.columns) == COLUMNS
     assert {"share_below_diagonal", "mse_ratio_td_fixed_w2"} <= set(claims["metric"])
-    assert claims["held"].isin([True, False]).all()
+    assert claims["verdict"].isin(VERDICTS).all() and claims["control"].notna().any()
     for fig in ("digits_mse_vs_width", "digits_reconstructions_td", "triangular_mask",
                 "digits_importance", "digits_dependence", "digits_gap"):  # fmt: skip
         for ext in ("png", "pdf"):
@@ -105,7 +106,8 @@ def test_snakemake_then_dvc(workflow_copy: Path):
     assert set(head_claims["metric"]) == {"top1_ratio", "top1_gap"}
     assert (res / "figures/digits_head_accuracy_vs_params.png").stat().st_size > 1000
     tally = json.loads((res / "claims.json").read_text())
-    assert tally["all"] == {"held": int(claims["held"].sum()), "tested": len(claims)}
+    assert tally["all"]["held"] == int((claims["verdict"] == "held").sum())
+    assert sum(tally["all"][v] for v in VERDICTS) == tally["all"]["tested"] == len(claims)
     td_top1 = pd.read_csv(res / "plots/digits_head_top1.csv").query("model == 'td'")
     assert td_top1["width"].tolist() == [1, 2, 4, 8, 16]
 

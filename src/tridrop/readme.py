@@ -18,7 +18,8 @@ from types import SimpleNamespace
 import jinja2
 import pandas as pd
 
-from tridrop.claims import markdown
+from tridrop.claims import VERDICT_NOTE, markdown
+from tridrop.claims import headline as verdicts
 from tridrop.config import filled, resolve
 from tridrop.figures import LABELS
 from tridrop.registry import FAMILIES
@@ -104,8 +105,11 @@ def _figure(fig: Path, captions: Path, config: dict, preset: str, base: Path) ->
 
 
 def _claims(results: Path) -> list[str]:
-    claims = results / "claims.csv"
-    return ["### Claims", "", markdown(pd.read_csv(claims)), ""] if claims.exists() else []
+    path = results / "claims.csv"
+    if not path.exists():
+        return []
+    claims = pd.read_csv(path)
+    return ["### Claims", "", f"**{verdicts(claims)}** {VERDICT_NOTE}", "", markdown(claims), ""]
 
 
 def section(

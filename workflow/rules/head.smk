@@ -191,6 +191,7 @@ rule head_table:
 rule head_claims:
     input:
         table=rules.head_table.output.out,
+        sweeps=rules.collect.output.out,
         code=PIPE.code(HEAD.family, "claims"),
     output:
         out=out("claims/{experiment}.csv"),

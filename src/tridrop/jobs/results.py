@@ -42,7 +42,7 @@ def aggregate(
 
 
 def claims(spec: Nothing, *, claims: list[In], out: Out, metrics: Out):
-    """The preset's claims table, and the claims held per experiment (for DVC metrics)."""
+    """The preset's claims table, and the claims per verdict per experiment (DVC metrics)."""
     df = combine(claims)
     write_csv(df, out)
     write_json(tally(df), metrics)

@@ -157,19 +157,27 @@ class AutoencoderClaims(Spec):
     experiment: str = ""
     td: str = "td"
     notd: str = "notd"
-    # The paper's ordering claim: a strong, not perfect, rank correlation.
-    importance_rho: float = setting(
-        -0.8, "TD orders features: Spearman rho(unit, importance) below this"
+    # Order where it matters (issue 20): Spearman over all units is dominated by the tail, so
+    # the claim looks at the first units, where a cut happens. 4 in 5 adjacent pairs ordered:
+    # strong but not perfect; an arbitrary order (no TD) gets about 1 in 2.
+    top_units: int = setting(8, "units at the top the order claim looks at", ge=2)
+    ordered_pairs: float = setting(
+        0.8, "TD orders its first units: share of adjacent pairs in falling importance, at least"
     )
-    # 0.5 is a symmetric matrix; TD claims the lower triangle dominates.
+    # Kept to show what it measures: Dep[i,j]/Dep[j,i] = C_j/C_i (docs/experiments.md), so
+    # any model with importance falling with the index passes; its control says so.
     lower_share: float = setting(
         0.5, "dependence mostly lower-triangular: share above this (0.5: symmetric)"
     )
-    # MSE should fall almost monotonically as units are added.
-    mse_rho: float = setting(-0.9, "MSE falls with width: Spearman rho(width, MSE) below this")
     # The paper shows TD near fixed-width AEs; 1.5x allows the gap first seen on digits.
     fixed_ratio: float = setting(
         1.5, "TD at width k vs an AE trained at width k: MSE ratio at most this"
+    )
+    # Width equivalence (issue 20): how many TD units match an AE trained at width w. Twice
+    # the units is the bound under which "one network for every width" still saves retraining
+    # at no more than the cost of a one-step-wider model (pre-registered before its first run).
+    width_factor: float = setting(
+        2.0, "TD matches an AE trained at width w with at most this many times w units", ge=1
     )
     # The price of TD at full width; 1.5x is the gap first measured on digits.
     full_gap: float = setting(

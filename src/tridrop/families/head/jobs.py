@@ -352,9 +352,11 @@ def table(spec: TableSpec, *, sweeps: In, params: list[In], out: Out):
     write_csv(accuracy_table(read_csv(sweeps, COLUMNS), counts, spec.experiment), out)
 
 
-def claims(spec: HeadClaims, *, table: In, out: Out):
-    """The "minimal impact" claims of a pruned head, from its accuracy table."""
-    write_csv(head_claims(read_csv(table, TABLE_COLUMNS), spec), out)
+def claims(spec: HeadClaims, *, table: In, sweeps: In, out: Out):
+    """The "minimal impact" claims of a pruned head, from its accuracy table and (per seed)
+    the aggregated sweeps."""
+    rows = read_csv(sweeps, ["experiment", "model", "seed", "width", "metric", "value"])
+    write_csv(head_claims(read_csv(table, TABLE_COLUMNS), rows, spec), out)
 
 
 def plot_accuracy(spec: Nothing, *, table: In, png: Out):
