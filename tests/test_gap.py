@@ -23,6 +23,10 @@ def test_gap_table_ratios_costs_and_front():
         + rows("fixed", 0, {1: 1.0})
         + rows("fixed", 0, {2: 1.0})
         + rows("pca", 0, {1: 9.0, 2: 9.0, 4: 9.0})
+        # No TD's training-free cuts: controls, with no training cost of their own.
+        + rows("notd_meanfill", 0, {1: 3.0, 2: 2.0, 4: 1.0})
+        + rows("notd_pca", 0, {1: 2.0, 2: 1.5, 4: 1.0})
+        + rows("notd_greedy", 0, {1: 2.5, 2: 1.8, 4: 1.0})
     )
     cost = pd.DataFrame([
         costs({"train": {"seed": s}, "history": [{"seconds": t}], "forward_passes": p}, m)
@@ -30,7 +34,7 @@ def test_gap_table_ratios_costs_and_front():
                            ("mix", 0, 20, 300), ("bad", 0, 10, 100)]
     ])  # fmt: skip
     t = gap_table(sweeps, cost).set_index("model")
-    assert set(t.index) == {"notd", "td", "mix", "bad"}  # no fixed, no pca
+    assert set(t.index) == {"notd", "td", "mix", "bad"}  # no fixed, no pca, no controls
     assert t.at["td", "full"] == 1.5 and t.at["td", "fixed_w2"] == 1.5
     assert t.at["td", "fixed_geomean"] == pytest.approx((2.0 * 1.5) ** 0.5)
     assert t.at["td", "fixed_worst"] == 2.0 and t.at["td", "seeds"] == 2

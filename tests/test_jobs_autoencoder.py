@@ -2,6 +2,7 @@
 reduced epochs), CelebA's conv path on synthetic faces, the fixed-width baseline's row."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -80,10 +81,11 @@ def test_celeba_conv_autoencoder_trains_sweeps_and_narrows(tmp_path: Path):
     small = narrow(model, 3).eval()
     assert torch.allclose(small(x), model(x), atol=1e-5)
     spec = AutoencoderAnalysis(Rows("celeba", "td", 0), feature_images=4, device="cpu")
-    paths = {"importance": tmp_path / "imp.csv", "dependence": tmp_path / "dep.csv"}
+    paths = {k: tmp_path / f"{k}.csv" for k in ("importance", "dependence", "order")}
     jobs.analyse(spec, model=out, data=data, **paths)
     assert len(pd.read_csv(paths["importance"])) == 6
     assert len(pd.read_csv(paths["dependence"])) == 30
+    assert len(pd.read_csv(paths["order"])) == 6 + 1  # prefix ratios at widths 1-6, pairs
 
 
 def test_fixed_width_baseline_has_one_row_at_its_width(tmp_path: Path):
@@ -97,3 +99,27 @@ def test_fixed_width_baseline_has_one_row_at_its_width(tmp_path: Path):
     assert df[["model", "seed", "width"]].values.tolist() == [["fixed", 4, 3]]
     with np.load(out.with_name("recon.npz")) as f:
         assert f["widths"].tolist() == [3]
+
+
+def test_no_td_sweep_and_analysis_add_the_training_free_controls(tmp_path: Path):
+    data = tmp_path / "digits.npz"
+    prepare("digits", data)
+    out = tmp_path / "notd" / "model.pt"
+    train(data, out, TrainSpec(epochs=2, device="cpu"), hidden=16, latent=5, mode="none")
+    df = sweep(out, data, 5, "notd", 1, controls=True, greedy_images=200)
+    names = ("notd", "notd_meanfill", "notd_pca", "notd_greedy")
+    assert df["model"].unique().tolist() == list(names) and set(df["seed"]) == {1}
+    mse = df.pivot(index="width", columns="model", values="value")
+    assert mse.index.tolist() == [1, 2, 3, 4, 5]
+    # Every cut keeps the whole code at full width.
+    assert np.allclose(mse.loc[5, list(names)], mse.loc[5, "notd"], rtol=1e-5)
+    assert (mse > 0).all().all()
+    spec = AutoencoderAnalysis(Rows("x", "notd", 1), feature_images=60, controls=True)
+    paths = {k: tmp_path / f"{k}.csv" for k in ("importance", "dependence", "order")}
+    jobs.analyse(replace(spec, device="cpu"), model=out, data=data, **paths)
+    order = pd.read_csv(paths["order"])
+    assert order["model"].unique().tolist() == ["notd", "notd_sorted"]
+    ratio = order[order["metric"] == "prefix_optimality"].set_index(["model", "width"])["value"]
+    assert ratio.index.get_level_values("width").max() == 5 and (ratio > 0.9).all()
+    adjacent = order[order["metric"] == "adjacent_ordered"].set_index("model")
+    assert adjacent.at["notd_sorted", "value"] == 1.0 and adjacent["width"].tolist() == [5, 5]

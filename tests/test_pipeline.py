@@ -27,7 +27,13 @@ def rules() -> NS:
         ae_sweep=NS(output=NS(out=o + "sweep.csv", recon=o + "reconstructions.npz")),
         ae_pcaae=NS(output=NS(meta="p/{experiment}/{seed}.json", out="p/{experiment}/{seed}.csv")),
         ae_baselines=NS(output=NS(out="b/{experiment}.csv")),
-        ae_analyse=NS(output=NS(importance=o + "importance.csv", dependence=o + "dependence.csv")),
+        ae_analyse=NS(
+            output=NS(
+                importance=o + "importance.csv",
+                dependence=o + "dependence.csv",
+                order=o + "order.csv",
+            )
+        ),
         ae_claims=NS(output=NS(out="claims/{experiment}.csv")),
         head_train=NS(output=NS(model=o + "model.pt")),
         head_pretrained=NS(output=NS(model="pre/{experiment}.pt")),
@@ -61,6 +67,20 @@ def test_each_variant_gets_its_own_training_spec(pipe):
     assert matryoshka["objective"]["loss"] == "matryoshka"
     pcaae = json.loads(ae.pcaae_spec(w(experiment="digits", seed="0")))
     assert pcaae["widths"] == 2 and pcaae["model"]["mode"] == "none"
+
+
+def test_only_the_reference_gets_the_training_free_controls(pipe):
+    ae = AEWorkflow(pipe, pipe.rules)
+    for variant, controls in (("notd", True), ("td", False), ("matryoshka", False)):
+        run = w(experiment="digits", variant=variant, seed="1")
+        sweep, analysis = json.loads(ae.sweep_spec(run)), json.loads(ae.analysis_spec(run))
+        assert sweep["controls"] is analysis["controls"] is controls, variant
+        assert sweep["greedy_images"] == 2000 and sweep["device"] == analysis["device"] == "cpu"
+    assert (
+        json.loads(ae.sweep_spec(w(experiment="digits", variant="fixed2", seed="0")))["controls"]
+        is False
+    )
+    assert ae.order(w(experiment="digits"))[0] == "results/tiny/runs/digits/td/seed0/order.csv"
 
 
 def test_inputs_and_targets_come_from_the_rules_outputs(pipe):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -54,18 +55,32 @@ def test_snakemake_then_dvc(workflow_copy: Path):
     runs = df.groupby(["model", "seed"])["width"].apply(sorted)
     variants = {(m, s) for m in ("td", "notd", "matryoshka") for s in (0, 1)}
     pcaae = {("pcaae", 0), ("pcaae", 1)}
-    assert set(runs.index) == variants | pcaae | {("fixed", 0), ("fixed", 1), ("pca", 0)}
-    assert all(runs[v] == [1, 2, 3, 4] for v in variants) and runs[("pca", 0)] == [1, 2, 3, 4]
+    # No TD's training-free cuts, written by its sweep: every width, every seed.
+    controls = {(f"notd_{c}", s) for c in ("meanfill", "pca", "greedy") for s in (0, 1)}
+    assert set(runs.index) == (
+        variants | pcaae | controls | {("fixed", 0), ("fixed", 1), ("pca", 0)}
+    )
+    assert all(runs[v] == [1, 2, 3, 4] for v in variants | controls)
+    assert runs[("pca", 0)] == [1, 2, 3, 4]
     assert runs[("pcaae", 1)] == [1, 2]  # PCAAE up to pcaae_widths, a decoder per width
     assert runs[("fixed", 0)] == [2]  # a fixed-width baseline has a row at its width only
     assert (df["value"] > 0).all()
     plot = pd.read_csv(res / "plots/digits_mse.csv")
     sizes = plot.groupby("model").size().to_dict()  # a row per width each model was run at
-    assert sizes == {"fixed": 1, "matryoshka": 4, "notd": 4, "pca": 4, "pcaae": 2, "td": 4}
+    assert sizes == {"fixed": 1, "matryoshka": 4, "notd": 4, "pca": 4, "pcaae": 2, "td": 4,
+                     "notd_meanfill": 4, "notd_pca": 4, "notd_greedy": 4}  # fmt: skip
     imp = pd.read_csv(res / "tables/digits_importance.csv")
     assert len(imp) == 3 * 2 * 4 and set(imp["model"]) == {"td", "notd", "matryoshka"}
     dep = pd.read_csv(res / "tables/digits_dependence.csv")
     assert len(dep) == 3 * 2 * 4 * 3 and (dep["unit"] != dep["removed"]).all()
+    # Order at the top (k = 4 units: 4 prefix ratios and the adjacent pairs), per run, and
+    # for no TD's units sorted by importance.
+    order = pd.read_csv(res / "tables/digits_order.csv")
+    assert list(order.columns) == list(df.columns)
+    assert set(order["model"]) == {"td", "notd", "matryoshka", "notd_sorted"}
+    assert len(order) == 4 * 2 * 5 and set(order["seed"]) == {0, 1}
+    adjacent = order[order["metric"] == "adjacent_ordered"]
+    assert (adjacent["width"] == 4).all() and adjacent["value"].between(0, 1).all()
     gap = pd.read_csv(res / "tables/digits_gap.csv").set_index("model")
     assert set(gap.index) == {"td", "notd", "matryoshka", "pcaae"}
     assert gap.at["notd", "full"] == 1.0
@@ -141,7 +156,8 @@ def test_snakemake_then_dvc(workflow_copy: Path):
     # An input dated in the future (clock skew) stops the run before any job, with the file
     # named: Snakemake would otherwise fail the jobs after they ran and delete their outputs.
     data = res / "data/digits.npz"
-    os.utime(data, (data.stat().st_atime, data.stat().st_mtime + 7200))
+    # Two hours ahead of now, not of the file's time: the run above may take minutes.
+    os.utime(data, (data.stat().st_atime, time.time() + 7200))
     proc = run(["snakemake", "-n"], workflow_copy, check=False)
     assert proc.returncode == 1 and SKEW.seen in proc.stdout + proc.stderr
 

@@ -53,8 +53,19 @@ AUTOENCODER = Family(
     rules="workflow/rules/autoencoder.smk",
     package="tridrop.families.autoencoder",
     metrics=("mse",),
-    stems=("mse_vs_width", "importance", "dependence", "reconstructions", "gap"),
-    roles={"notd": "reference", "fixed": "per_width", "pca": "control", "pcaae": "relative"},
+    stems=("mse_vs_width", "importance", "dependence", "order", "reconstructions", "gap"),
+    roles={
+        "notd": "reference",
+        "fixed": "per_width",
+        "pca": "control",
+        "pcaae": "relative",
+        # No TD cut without training: dropped units at their mean, the code's PCA, units in
+        # greedy order (its sweep), units sorted by importance (its order at the top).
+        "notd_meanfill": "control",
+        "notd_pca": "control",
+        "notd_greedy": "control",
+        "notd_sorted": "control",
+    },
 )
 HEAD = Family(
     name="head",

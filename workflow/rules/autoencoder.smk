@@ -1,6 +1,7 @@
 # Variable-size autoencoders: train every variant and seed (fixed<width> variants are the
 # autoencoders trained at one width, the baseline TD avoids), sweep every latent width, PCA,
-# PCAAE, feature importance and dependence, tables, claims, the gap report and the figures.
+# PCAAE, no TD's training-free cuts, feature importance, dependence and order at the top,
+# tables, claims, the gap report and the figures.
 # Specs and inputs: tridrop.families.autoencoder.workflow; commands: the jobs' signatures.
 AE = WINGS["autoencoder"]
 
@@ -107,6 +108,7 @@ rule ae_analyse:
     output:
         importance=out("runs/{experiment}/{variant}/seed{seed}/importance.csv"),
         dependence=out("runs/{experiment}/{variant}/seed{seed}/dependence.csv"),
+        order=out("runs/{experiment}/{variant}/seed{seed}/order.csv"),
     log:
         logs("features/{experiment}/{variant}/seed{seed}.log"),
     wildcard_constraints:
@@ -124,10 +126,12 @@ rule ae_table:
     input:
         importance=AE.importance,
         dependence=AE.dependence,
+        order=AE.order,
         code=PIPE.code(AE.family, "table"),
     output:
         importance_out=out("tables/{experiment}_importance.csv"),
         dependence_out=out("tables/{experiment}_dependence.csv"),
+        order_out=out("tables/{experiment}_order.csv"),
     log:
         logs("aggregate_features_{experiment}.log"),
     wildcard_constraints:

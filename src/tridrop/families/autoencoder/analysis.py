@@ -12,6 +12,21 @@ units in ``S`` removed (set to zero, exactly what narrowing or the TD mask does)
   interaction ``D({}) - D({i}) - D({j}) + D({i, j})``, symmetric in i and j; the normalisation by
   unit i's own contribution makes ``Dep`` asymmetric. TD should put its mass below the diagonal
   (i > j: later units depend on earlier ones, earlier units barely on later ones).
+
+**Order at the top** (:func:`order_at_the_top`), on the same images, for the first
+``k = min(8, W)`` units: measures that can fail where a rank correlation over all W units
+hides what happens at the top.
+
+- ``prefix_optimality`` at width w (1..k): ``mse(first w units) / mse(best w-subset)``, both
+  zero-filled (the way TD cuts), the best subset found by greedy forward selection
+  (:func:`~tridrop.families.autoencoder.evaluation.greedy_order`): 1 when the prefix is the
+  greedy choice, above 1 when other units would serve better (greedy is not exhaustive, so a
+  prefix may also beat it: below 1);
+- ``adjacent_ordered`` (at width k): the share of adjacent pairs ``i < k - 1`` with
+  ``I_i > I_{i+1}``, 1 for importance strictly decreasing over the first k units.
+
+The reordered control ``<model>_sorted`` (written for no TD): the same model with its units
+re-sorted by decreasing importance, the training-free reordering by that score.
 """
 
 from __future__ import annotations
@@ -20,10 +35,15 @@ import pandas as pd
 import torch
 from torch import nn
 
+from tridrop.evaluation import COLUMNS
+from tridrop.families.autoencoder.evaluation import greedy_order, ordered_mse
 from tridrop.families.autoencoder.models import split_at_latent
 
 IMPORTANCE_COLUMNS = ["experiment", "model", "seed", "unit", "metric", "value"]
 DEPENDENCE_COLUMNS = ["experiment", "model", "seed", "unit", "removed", "metric", "value"]
+ORDER_COLUMNS = COLUMNS
+# The top of the order: widths 1..TOP (or 1..W, if W is smaller).
+TOP = 8
 
 
 @torch.no_grad()
@@ -112,3 +132,57 @@ def tidy_features(
         }
     )[DEPENDENCE_COLUMNS]
     return imp, dep
+
+
+def adjacent_ordered(importance: torch.Tensor, top: int = TOP) -> float:
+    """Share of adjacent pairs among the first ``min(top, W)`` units whose importance strictly
+    decreases (``I_i > I_{i+1}``); NaN for fewer than two units."""
+    k = min(top, len(importance))
+    if k < 2:
+        return float("nan")
+    head = importance[:k]
+    return float((head[:-1] > head[1:]).double().mean())
+
+
+@torch.no_grad()
+def order_at_the_top(
+    model: nn.Sequential,
+    x: torch.Tensor,
+    importance: torch.Tensor,
+    top: int = TOP,
+    reordered: bool = False,
+) -> dict[str, tuple[torch.Tensor, float]]:
+    """Prefix optimality ratios ``(k,)`` and ``adjacent_ordered`` of ``model`` over images
+    ``x`` (``importance``: measured on them), ``k = min(top, W)``.
+
+    Keyed ``""`` for the model as it is and, with ``reordered``, ``"sorted"`` for its units
+    re-sorted by decreasing ``importance`` (the same greedy best subsets serve both).
+    """
+    width = split_at_latent(model)[1].width
+    k = min(top, width)
+    _, best = greedy_order(model, x, steps=k)
+    prefix = ordered_mse(model, x, list(range(width)), widths=k).double()
+    out = {"": (prefix / best, adjacent_ordered(importance, k))}
+    if reordered:
+        order = torch.argsort(importance, descending=True, stable=True)
+        ranked = ordered_mse(model, x, order, widths=k).double()
+        out["sorted"] = (ranked / best, adjacent_ordered(importance[order], k))
+    return out
+
+
+def tidy_order(
+    ratio: torch.Tensor, adjacent: float, experiment: str, model: str, seed: int
+) -> pd.DataFrame:
+    """Rows of :data:`ORDER_COLUMNS`: ``prefix_optimality`` at widths ``1..k``,
+    ``adjacent_ordered`` at width k."""
+    k = len(ratio)
+    return pd.DataFrame(
+        {
+            "experiment": experiment,
+            "model": model,
+            "seed": seed,
+            "width": [*range(1, k + 1), k],
+            "metric": ["prefix_optimality"] * k + ["adjacent_ordered"],
+            "value": [*ratio.tolist(), adjacent],
+        }
+    )[ORDER_COLUMNS]

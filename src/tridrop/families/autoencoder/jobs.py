@@ -22,7 +22,12 @@ from tridrop.data import load_split
 from tridrop.families.autoencoder import analysis, objectives
 from tridrop.families.autoencoder.baselines import pca_mse
 from tridrop.families.autoencoder.claims import autoencoder_claims
-from tridrop.families.autoencoder.evaluation import latent_mse, one_per_class, reconstructions
+from tridrop.families.autoencoder.evaluation import (
+    controls_mse,
+    latent_mse,
+    one_per_class,
+    reconstructions,
+)
 from tridrop.families.autoencoder.models import (
     arch,
     build_autoencoder,
@@ -117,7 +122,11 @@ def pcaae(spec: PCAAETrain, *, data: In, model: Out, out: Out, checkpoint: Work 
 
 
 def sweep(spec: AutoencoderSweep, *, model: In, data: In, out: Out, recon: Out):
-    """Test MSE at every latent width as tidy rows, and reconstructions at a few widths."""
+    """Test MSE at every latent width as tidy rows, and reconstructions at a few widths.
+
+    With ``spec.controls``, also the training-free cuts of the model (rows
+    ``<model>_meanfill``, ``<model>_pca``, ``<model>_greedy``), fitted on the training split.
+    """
     dev = resolve_device(spec.device)
     split = load_split(data).to(dev)
     net = load_autoencoder(model, dev, split.x_test.shape[1:])
@@ -127,11 +136,21 @@ def sweep(spec: AutoencoderSweep, *, model: In, data: In, out: Out, recon: Out):
             f"{model}: a latent layer of {own} units, wider than the sweep's spec.width = "
             f"{spec.width}"
         )
+    if spec.controls and own < spec.width:
+        raise ValueError(f"{model}: controls cut a model of every width, not one of {own} units")
     r = spec.rows
     df = evaluation.tidy(latent_mse(net, split.x_test), r.experiment, r.model, r.seed, "mse")
     widths = [w for w in spec.recon_widths or range(1, own + 1) if w <= own]
     if own < spec.width:  # a fixed-width baseline: a point at its own width, not a curve
         df, widths = df.iloc[[-1]].reset_index(drop=True), [own]
+    if spec.controls:
+        found, order = controls_mse(net, split.x_train, split.x_test, spec.greedy_images)
+        log.info("%s/%s seed %d: greedy unit order %s", r.experiment, r.model, r.seed, order)
+        rows = [
+            evaluation.tidy(v, r.experiment, f"{r.model}_{name}", r.seed, "mse")
+            for name, v in found.items()
+        ]
+        df = pd.concat([df, *rows], ignore_index=True)
     write_csv(df, out)
     x = one_per_class(split.x_test, split.y_test, spec.recon_images)
     rec = reconstructions(net, x, widths)
@@ -155,8 +174,12 @@ def baselines(spec: AutoencoderBaselines, *, data: In, out: Out):
     write_csv(evaluation.tidy(torch.from_numpy(values), spec.experiment, "pca", 0, "mse"), out)
 
 
-def analyse(spec: AutoencoderAnalysis, *, model: In, data: In, importance: Out, dependence: Out):
-    """Importance and dependence of the latent units on the first test images."""
+def analyse(
+    spec: AutoencoderAnalysis, *, model: In, data: In, importance: Out, dependence: Out, order: Out
+):
+    """Importance, dependence and order at the top of the latent units on the first test
+    images (with ``spec.controls``, the order also of the units sorted by importance, model
+    ``<model>_sorted``)."""
     dev = resolve_device(spec.device)
     split = load_split(data).to(dev)
     net = load_autoencoder(model, dev, split.x_test.shape[1:])
@@ -172,8 +195,22 @@ def analyse(spec: AutoencoderAnalysis, *, model: In, data: In, importance: Out, 
         [round(v, 5) for v in imp.tolist()],
     )
     imp_rows, dep_rows = analysis.tidy_features(imp, dep, r.experiment, r.model, r.seed)
+    top = analysis.order_at_the_top(net, x, imp, reordered=spec.controls)
+    order_rows = []
+    for suffix, (ratio, adjacent) in top.items():
+        name = f"{r.model}_{suffix}" if suffix else r.model
+        log.info(
+            "%s/%s seed %d: prefix optimality %s, adjacent pairs ordered %.3g",
+            r.experiment,
+            name,
+            r.seed,
+            [round(v, 3) for v in ratio.tolist()],
+            adjacent,
+        )
+        order_rows.append(analysis.tidy_order(ratio, adjacent, r.experiment, name, r.seed))
     write_csv(imp_rows, importance)
     write_csv(dep_rows, dependence)
+    write_csv(pd.concat(order_rows, ignore_index=True), order)
 
 
 def table(
@@ -181,13 +218,17 @@ def table(
     *,
     importance: list[In],
     dependence: list[In],
+    order: list[In],
     importance_out: Out,
     dependence_out: Out,
+    order_out: Out,
 ):
-    """The experiment's importance and dependence tables: every run's rows, concatenated."""
+    """The experiment's importance, dependence and order tables: every run's rows,
+    concatenated."""
     pairs = (
         (importance, importance_out, analysis.IMPORTANCE_COLUMNS),
         (dependence, dependence_out, analysis.DEPENDENCE_COLUMNS),
+        (order, order_out, analysis.ORDER_COLUMNS),
     )
     for inputs, out, columns in pairs:
         write_csv(pd.concat([read_csv(f, columns) for f in inputs], ignore_index=True), out)

@@ -116,12 +116,23 @@ class Gap(Spec):
 
 @dataclass(frozen=True)
 class AutoencoderSweep(Spec):
-    """Test MSE at every width up to ``width`` (a narrower model: at its own width only)."""
+    """Test MSE at every width up to ``width`` (a narrower model: at its own width only).
+
+    With ``controls`` (the workflow sets it for the reference, no TD), also the model's
+    training-free cuts, as models ``<model>_meanfill``, ``<model>_pca`` and ``<model>_greedy``
+    (``evaluation.controls_mse``): fitted on the training split, measured on the test split.
+    """
 
     rows: Rows
     width: int
     recon_images: int = setting(8, "test images in the reconstruction figures", ge=1, le=64)
     recon_widths: tuple[int, ...] = setting((), "widths of the reconstruction figures (empty: all)")
+    controls: bool = setting(
+        False, "also the training-free cuts: mean-fill, PCA-rotated and greedy-ordered units"
+    )
+    greedy_images: int = setting(
+        2000, "training images the greedy unit order of no TD is chosen on (notd_greedy)", ge=1
+    )
     device: str = "auto"
 
     def check(self) -> None:
@@ -131,10 +142,13 @@ class AutoencoderSweep(Spec):
 
 @dataclass(frozen=True)
 class AutoencoderAnalysis(Spec):
-    """Importance and dependence of the latent units on the first ``feature_images`` images."""
+    """Importance, dependence and order at the top of the latent units on the first
+    ``feature_images`` test images. With ``controls`` (the workflow sets it for the reference,
+    no TD) also the order of its units re-sorted by importance (model ``<model>_sorted``)."""
 
     rows: Rows
     feature_images: int = setting(500, "test images of the importance and dependence", ge=1)
+    controls: bool = setting(False, "also the order at the top of the units sorted by importance")
     device: str = "auto"
 
     def check(self) -> None:
@@ -222,8 +236,9 @@ class ReconstructionsFigure(Spec):
 
 # Settings a variant may change: its TD layer, its objective, its epochs.
 VARIANT_KEYS = ("mode", "p", "full", "loss", "sandwich_random", "distill", "epochs")
-# Job-level fields that are not settings of an experiment.
-_NOT_SETTINGS = ("mode", "p", "full", "seed", "device", "deterministic")
+# Job-level fields that are not settings of an experiment (the workflow sets ``controls`` for
+# the reference variant, no TD).
+_NOT_SETTINGS = ("mode", "p", "full", "seed", "device", "deterministic", "controls")
 
 
 class _Checked(Experiment):

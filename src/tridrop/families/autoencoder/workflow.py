@@ -33,7 +33,7 @@ class Workflow(Wing):
         return self.pipe.stored_split(self.rules, self.exp(w).dataset)
 
     def analyses(self, experiment: str, name: str) -> list[str]:
-        """Per-run importance or dependence files of the configured variants."""
+        """Per-run importance, dependence or order files of the configured variants."""
         e = self.experiments[experiment]
         path = getattr(self.rules.ae_analyse.output, name)
         return expand(path, experiment=experiment, variant=list(e.variants), seed=e.seeds)
@@ -43,6 +43,9 @@ class Workflow(Wing):
 
     def dependence(self, w) -> list[str]:
         return self.analyses(w.experiment, "dependence")
+
+    def order(self, w) -> list[str]:
+        return self.analyses(w.experiment, "order")
 
     def sweeps(self, experiment: str) -> list[str]:
         """Every sweep file of the experiment: runs, PCA and PCAAE (what collect reads)."""
@@ -92,16 +95,18 @@ class Workflow(Wing):
     def rows(self, w) -> Rows:
         return Rows(w.experiment, rows_name(w.variant), int(w.seed))
 
+    def controls(self, w) -> bool:
+        """Whether the run is the reference (no TD), whose training-free cuts are controls."""
+        return AUTOENCODER.role(rows_name(w.variant)) == "reference"
+
     def sweep_spec(self, w) -> str:
         e = self.exp(w)
-        device = self.pipe.settings.device
-        return dump(
-            pick(specs.AutoencoderSweep, e, rows=self.rows(w), width=e.latent, device=device)
-        )
+        job = {"device": self.pipe.settings.device, "controls": self.controls(w)}
+        return dump(pick(specs.AutoencoderSweep, e, rows=self.rows(w), width=e.latent, **job))
 
     def analysis_spec(self, w) -> str:
-        device = self.pipe.settings.device
-        return dump(pick(specs.AutoencoderAnalysis, self.exp(w), rows=self.rows(w), device=device))
+        job = {"device": self.pipe.settings.device, "controls": self.controls(w)}
+        return dump(pick(specs.AutoencoderAnalysis, self.exp(w), rows=self.rows(w), **job))
 
     def baselines_spec(self, w) -> str:
         return dump(specs.AutoencoderBaselines(w.experiment, self.exp(w).latent))
@@ -166,5 +171,11 @@ class Workflow(Wing):
             *(m for x in names for m in self.pcaae_runs(x, r.ae_pcaae.output.model)),
             *(f for x in names for f in self.sweeps(x)),
             *(f for x in names for f in self.runs(x, r.ae_sweep.output.recon)),
-            *(f for x in names for k in ("importance", "dependence") for f in self.analyses(x, k)),
+            *expand(r.ae_table.output.order_out, experiment=names),
+            *(
+                f
+                for x in names
+                for k in ("importance", "dependence", "order")
+                for f in self.analyses(x, k)
+            ),
         ]

@@ -7,6 +7,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from tridrop.figures import PALETTE
+from tridrop.registry import AUTOENCODER
 
 # Beyond this ratio a point or line leaves the plot (the unconstrained AE at small widths):
 # the variants, all within a few tens of percent of each other, would be squeezed otherwise.
@@ -75,6 +76,8 @@ def plot(
             continue
         y = mean[model] / base.reindex(mean[model].index) if base is not None else mean[model]
         style = {"linestyle": ":", "marker": "s"} if model == "fixed" else {"marker": "."}
+        if AUTOENCODER.role(model) == "control":  # no TD cut without training: dashed
+            style = {"linestyle": "--", "marker": None}
         label = f"{model} (leaves the plot)" if y.max() > CLIP and base is not None else model
         right.plot(y.index, y.to_numpy(), color=PALETTE.get(model), label=label, **style)
         if y.max() <= CLIP:

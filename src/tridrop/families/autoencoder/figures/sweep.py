@@ -7,16 +7,20 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from tridrop.figures import LABELS, PALETTE
+from tridrop.registry import AUTOENCODER
 
-# Baselines that are not one network cut to many widths get their own line style.
-STYLES = {"fixed": (":", "s"), "pca": ("--", None)}
+# Baselines that are not one network cut to many widths get their own line style; the
+# training-free controls (PCA, no TD's cuts) are dashed.
+STYLES = {"fixed": (":", "s")}
+CONTROL = ("--", None)
 
 
 def plot(df: pd.DataFrame, metric: str = "mse", ylabel: str = "test MSE per pixel") -> Figure:
     """Mean over seeds (line) and min-max over seeds (band) of ``metric`` vs width.
 
     Models cut to every width are solid lines; ``fixed`` (an autoencoder trained at each width
-    separately) is dotted with square markers; ``pca`` is dashed.
+    separately) is dotted with square markers; the training-free controls (``pca``, no TD's
+    mean-fill, PCA-rotated and greedy-ordered cuts) are dashed.
     """
     sel = df[df["metric"] == metric]
     if sel.empty:
@@ -27,7 +31,8 @@ def plot(df: pd.DataFrame, metric: str = "mse", ylabel: str = "test MSE per pixe
     fig, ax = plt.subplots(figsize=(8.6 if many else 6.4, 4.2))
     for model in models:
         g = sel[sel["model"] == model].groupby("width")["value"].agg(["mean", "min", "max"])
-        style, marker = STYLES.get(model, ("-", "o"))
+        control = AUTOENCODER.role(model) == "control"
+        style, marker = STYLES.get(model, CONTROL if control else ("-", "o"))
         color = PALETTE.get(model)
         ax.plot(
             g.index,
