@@ -75,16 +75,34 @@ def features(importance: dict[str, list[float]], seeds=(0, 1, 2)):
     )  # fmt: skip
 
 
+def order(rows: dict[str, tuple[list[float], float]], seeds=(0, 1, 2)) -> pd.DataFrame:
+    """An order-at-the-top table: per model, prefix optimality at widths 1..k and the share of
+    ordered adjacent pairs (at width k)."""
+    out = []
+    for model, (ratios, pairs) in rows.items():
+        for s in seeds:
+            k = len(ratios)
+            out += [("e", model, s, w + 1, "prefix_optimality", r) for w, r in enumerate(ratios)]
+            out.append(("e", model, s, k, "adjacent_ordered", pairs))
+    return pd.DataFrame(out, columns=SWEEP)
+
+
 def test_autoencoder_claims_are_contrasts_with_their_controls():
     td = [0.40, 0.20, 0.10, 0.05]
     notd = [0.90, 0.80, 0.50, 0.04]
     imp, dep = features({"td": [4.0, 3.0, 2.0, 1.0], "notd": [1.0, 3.0, 2.0, 4.0]})
-    df = autoencoder_claims(sweeps(td, notd, {1: 0.35, 2: 0.19}), imp, dep, AutoencoderClaims("e"))
+    top = order({"td": ([1.0, 1.0, 1.02], 1.0), "notd": ([1.3, 1.2, 1.1], 1 / 3),
+                 "notd_sorted": ([1.0, 1.01, 1.02], 1.0)})  # fmt: skip
+    t = sweeps(td, notd, {1: 0.35, 2: 0.19})
+    df = autoencoder_claims(t, imp, dep, AutoencoderClaims("e"), top)
     assert list(df.columns) == COLUMNS
     by = df.set_index("metric")
-    assert by.at["ordered_pairs_top4", "value"] == 1.0
-    assert by.at["ordered_pairs_top4", "control_value"] == 1 / 3  # notd in its own order
-    assert by.at["ordered_pairs_top4", "verdict"] == "held"  # the same at every seed
+    assert by.at["ordered_pairs_top3", "value"] == 1.0
+    assert by.at["ordered_pairs_top3", "control_value"] == 1 / 3  # notd in its own order
+    assert by.at["ordered_pairs_top3", "verdict"] == "held"  # the same at every seed
+    # No TD re-sorted by importance is as near the best subsets: not discriminating.
+    assert by.at["prefix_optimality_top3", "value"] == pytest.approx(1.02 ** (1 / 3))
+    assert by.at["prefix_optimality_top3", "verdict"] == "not discriminating"
     # Today's dependence share restates the importance order: no TD re-sorted passes as well.
     assert by.at["share_below_diagonal", "verdict"] == "not discriminating"
     assert (

@@ -149,6 +149,7 @@ rule ae_claims:
         sweeps=rules.collect.output.out,
         importance=rules.ae_table.output.importance_out,
         dependence=rules.ae_table.output.dependence_out,
+        order=rules.ae_table.output.order_out,
         code=PIPE.code(AE.family, "claims"),
     output:
         out=out("claims/{experiment}.csv"),

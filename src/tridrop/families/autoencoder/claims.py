@@ -76,8 +76,10 @@ def autoencoder_claims(
     importance: pd.DataFrame,
     dependence: pd.DataFrame,
     spec: AutoencoderClaims,
+    order: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Claim rows of one autoencoder experiment; model ``td`` against its controls."""
+    """Claim rows of one autoencoder experiment; model ``td`` against its controls (``order``:
+    the order-at-the-top table; without it, no order claims)."""
     experiment, td = spec.experiment, spec.td
     mse = sweeps[(sweeps["experiment"] == experiment) & (sweeps["metric"] == "mse")]
     runs = per_seed(mse)
@@ -93,42 +95,68 @@ def autoencoder_claims(
     rho = float(spearmanr(mean_td.index, mean_td.to_numpy()).statistic)
     log.info("sanity check: test MSE of %s falls with width: Spearman rho %.4f", td, rho)
 
-    rows = _order_claims(importance, dependence, spec)
+    rows = _order_claims(importance, dependence, order, spec)
     rows += _width_claims(runs, spec, full)
     rows += _gap_claims(runs, spec, full)
     return table(experiment, rows)
 
 
-def _order_claims(importance: pd.DataFrame, dependence: pd.DataFrame, spec) -> list[dict]:
-    """Importance ordered at the top (adjacent pairs), and today's dependence share against
-    no TD re-sorted by importance (which restates the ordering: docs/experiments.md)."""
+def _order_claims(
+    importance: pd.DataFrame, dependence: pd.DataFrame, order: pd.DataFrame | None, spec
+) -> list[dict]:
+    """Order at the top (adjacent pairs; the prefix against the best subset of each width),
+    and today's dependence share against no TD re-sorted by importance (which restates the
+    ordering: docs/claims.md)."""
     td, notd, rows = spec.td, spec.notd, []
+    if order is not None:
+        o = order[order["experiment"] == spec.experiment]
+        pairs = per_seed(o[o["metric"] == "adjacent_ordered"])
+        prefix = per_seed(o[o["metric"] == "prefix_optimality"])
+        if td in pairs:
+            k = int(pairs[td].columns[0]) if len(pairs[td].columns) else 0
+            control, value = ("", math.nan)
+            if notd in pairs:
+                control = f"{notd} (units in their own order)"
+                value = float(pairs[notd].mean().iloc[0])
+            rows.append(
+                claim(
+                    f"{td}: importance falls from each unit to the next among the first {k} "
+                    f"units: share of ordered adjacent pairs >= {spec.ordered_pairs}",
+                    f"ordered_pairs_top{k}",
+                    pairs[td].iloc[:, 0].to_numpy(),
+                    spec.ordered_pairs,
+                    ">=",
+                    control,
+                    value,
+                )
+            )
+        if td in prefix:
+            k = int(prefix[td].columns.max())
+
+            def geomean(r: pd.DataFrame) -> np.ndarray:
+                return np.exp(np.log(r.to_numpy()).mean(1))
+
+            control, value = ("", math.nan)
+            sorted_ = f"{notd}_sorted"
+            if sorted_ in prefix:
+                control = f"{notd} with its units re-sorted by importance"
+                value = float(np.exp(np.log(geomean(prefix[sorted_])).mean()))
+            rows.append(
+                claim(
+                    f"{td}: its first w units are near the best w-subset (greedy), w = 1..{k}: "
+                    f"geometric-mean MSE ratio <= {spec.prefix_ratio}",
+                    f"prefix_optimality_top{k}",
+                    geomean(prefix[td]),
+                    spec.prefix_ratio,
+                    "<=",
+                    control,
+                    value,
+                    log=True,
+                )
+            )
+
     imp = importance[importance["experiment"] == spec.experiment]
     by_seed = per_seed(imp, "unit")
-    if td not in by_seed:
-        return rows
-    k = min(spec.top_units, by_seed[td].shape[1])
-
-    def ordered(m: str) -> np.ndarray:
-        top = by_seed[m].to_numpy()[:, :k]
-        return (top[:, :-1] > top[:, 1:]).mean(1)
-
-    control, value = ("", math.nan)
-    if notd in by_seed:
-        control, value = f"{notd} (units in their own order)", float(ordered(notd).mean())
-    rows.append(
-        claim(
-            f"{td}: importance falls from each unit to the next among the first {k} units: "
-            f"share of ordered adjacent pairs >= {spec.ordered_pairs}",
-            f"ordered_pairs_top{k}",
-            ordered(td),
-            spec.ordered_pairs,
-            ">=",
-            control,
-            value,
-        )
-    )
-
     dep = dependence[dependence["experiment"] == spec.experiment]
     shares = {m: {s: lower_share(g) for s, g in d.groupby("seed")} for m, d in dep.groupby("model")}
     if td in shares:

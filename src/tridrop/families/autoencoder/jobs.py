@@ -234,13 +234,16 @@ def table(
         write_csv(pd.concat([read_csv(f, columns) for f in inputs], ignore_index=True), out)
 
 
-def claims(spec: AutoencoderClaims, *, sweeps: In, importance: In, dependence: In, out: Out):
+def claims(
+    spec: AutoencoderClaims, *, sweeps: In, importance: In, dependence: In, order: In, out: Out
+):
     """The paper's autoencoder claims, measured on the aggregated results and checked."""
     rows = autoencoder_claims(
         read_csv(sweeps, evaluation.COLUMNS),
         read_csv(importance, analysis.IMPORTANCE_COLUMNS),
         read_csv(dependence, analysis.DEPENDENCE_COLUMNS),
         spec,
+        read_csv(order, analysis.ORDER_COLUMNS),
     )
     write_csv(rows, out)
 
