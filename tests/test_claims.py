@@ -193,3 +193,27 @@ def test_committed_claims_carry_every_column_and_a_verdict():
         assert list(df.columns) == COLUMNS, preset
         assert df["verdict"].isin(["held", "failed", "inconclusive", "not discriminating"]).all()
         assert np.isfinite(df["value"]).all()
+
+
+def gating(splits: dict[str, float], width=4, seeds=(0, 1, 2)) -> pd.DataFrame:
+    """Gating rows: split[i, j] = ``below`` for i > j and 1 - below above the diagonal."""
+    rows = [("e", m, s, i, j, "gating", below if i > j else 1 - below)
+            for m, below in splits.items() for s in seeds
+            for i in range(width) for j in range(width) if i != j]  # fmt: skip
+    return pd.DataFrame(
+        rows, columns=["experiment", "model", "seed", "unit", "removed", "metric", "value"]
+    )
+
+
+@pytest.mark.parametrize(("below", "expected"), [(0.9, "held"), (0.5, "failed")])
+def test_the_gating_claim_is_read_from_its_own_rows(below, expected):
+    imp, dep = features({"td": [4.0, 3.0, 2.0, 1.0], "notd": [1.0, 2.0, 3.0, 4.0]})
+    # notd's units, re-sorted by importance, reverse its order: its split below becomes 0.3.
+    dep = pd.concat([dep, gating({"td": below, "notd": 0.7})])
+    t = sweeps([0.4, 0.2, 0.1, 0.05], [0.9, 0.8, 0.5, 0.04], {1: 0.35})
+    by = autoencoder_claims(t, imp, dep, AutoencoderClaims("e")).set_index("metric")
+    assert by.at["gating_share", "value"] == pytest.approx(below)
+    assert by.at["gating_share", "control_value"] == pytest.approx(0.3)
+    assert by.at["gating_share", "verdict"] == expected
+    # The old share reads only the dependence rows: 1/C_i normalisation, lower triangle.
+    assert by.at["share_below_diagonal", "value"] > 0.5

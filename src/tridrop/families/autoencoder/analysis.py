@@ -236,20 +236,28 @@ def tidy_features(
             "value": importance.tolist(),
         }
     )[IMPORTANCE_COLUMNS]
+    return imp, tidy_pairs(dependence, experiment, model, seed, "dependence")
+
+
+def tidy_pairs(
+    matrix: torch.Tensor, experiment: str, model: str, seed: int, metric: str
+) -> pd.DataFrame:
+    """Long-form rows of a (unit, removed) matrix, off the diagonal and without NaN (a pair
+    with no value, e.g. gating at rounding level, has no row)."""
+    width = len(matrix)
     units, removed = torch.meshgrid(torch.arange(width), torch.arange(width), indexing="ij")
-    off = units != removed
-    dep = pd.DataFrame(
+    keep = (units != removed) & ~torch.isnan(matrix)
+    return pd.DataFrame(
         {
             "experiment": experiment,
             "model": model,
             "seed": seed,
-            "unit": units[off].tolist(),
-            "removed": removed[off].tolist(),
-            "metric": "dependence",
-            "value": dependence[off].tolist(),
+            "unit": units[keep].tolist(),
+            "removed": removed[keep].tolist(),
+            "metric": metric,
+            "value": matrix[keep].tolist(),
         }
     )[DEPENDENCE_COLUMNS]
-    return imp, dep
 
 
 def adjacent_ordered(importance: torch.Tensor, top: int = TOP) -> float:

@@ -158,6 +158,8 @@ def _order_claims(
     imp = importance[importance["experiment"] == spec.experiment]
     by_seed = per_seed(imp, "unit")
     dep = dependence[dependence["experiment"] == spec.experiment]
+    rows += _gating_claim(dep[dep["metric"] == "gating"], by_seed, spec)
+    dep = dep[dep["metric"] == "dependence"]
     shares = {m: {s: lower_share(g) for s, g in d.groupby("seed")} for m, d in dep.groupby("model")}
     if td in shares:
         control, value = ("", math.nan)
@@ -179,6 +181,44 @@ def _order_claims(
             )
         )
     return rows
+
+
+def _below(d: pd.DataFrame, rank: dict | None = None) -> float:
+    """Mean gating split over the pairs below the diagonal (later unit, earlier unit), with
+    units renumbered by ``rank`` if given."""
+    unit, removed = d["unit"], d["removed"]
+    if rank is not None:
+        unit, removed = unit.map(rank), removed.map(rank)
+    return float(d.loc[unit > removed, "value"].mean())
+
+
+def _gating_claim(gating: pd.DataFrame, by_seed: dict, spec) -> list[dict]:
+    """Later units gated by earlier ones (the gating dependence, analysis.gating_dependence),
+    against no TD with its units re-sorted by importance."""
+    td, notd = spec.td, spec.notd
+    runs = {m: dict(iter(g.groupby("seed"))) for m, g in gating.groupby("model")}
+    if td not in runs:
+        return []
+    control, value = ("", math.nan)
+    if notd in runs and notd in by_seed:
+        ranks = {
+            s: {u: r for r, u in enumerate(by_seed[notd].loc[s].sort_values(ascending=False).index)}
+            for s in runs[notd]
+        }
+        control = f"{notd} with its units re-sorted by importance"
+        value = float(np.mean([_below(d, ranks[s]) for s, d in runs[notd].items()]))
+    return [
+        claim(
+            f"{td}: later units are gated by earlier ones (gating dependence, a measure the "
+            f"importance order cannot pass): mean split below the diagonal >= {spec.gating_share}",
+            "gating_share",
+            [_below(d) for d in runs[td].values()],
+            spec.gating_share,
+            ">=",
+            control,
+            value,
+        )
+    ]
 
 
 def _resorted_share(dep: pd.DataFrame, model: str, seed: int, importance: pd.Series) -> float:

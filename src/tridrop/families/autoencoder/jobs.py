@@ -195,6 +195,11 @@ def analyse(
         [round(v, 5) for v in imp.tolist()],
     )
     imp_rows, dep_rows = analysis.tidy_features(imp, dep, r.experiment, r.model, r.seed)
+    # Gating costs 4x the dependence per image: on the first gating_images only.
+    share, split_ = analysis.gating_dependence(net, x[: spec.gating_images])
+    log.info("%s/%s seed %d: gating share %.3f", r.experiment, r.model, r.seed, share)
+    gating = analysis.tidy_pairs(split_, r.experiment, r.model, r.seed, "gating")
+    dep_rows = pd.concat([dep_rows, gating], ignore_index=True)
     top = analysis.order_at_the_top(net, x, imp, reordered=spec.controls)
     order_rows = []
     for suffix, (ratio, adjacent) in top.items():

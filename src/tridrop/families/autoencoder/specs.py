@@ -148,6 +148,9 @@ class AutoencoderAnalysis(Spec):
 
     rows: Rows
     feature_images: int = setting(500, "test images of the importance and dependence", ge=1)
+    gating_images: int = setting(
+        200, "of those, the images of the gating dependence (4x the cost per image)", ge=1
+    )
     controls: bool = setting(False, "also the order at the top of the units sorted by importance")
     device: str = "auto"
 
@@ -181,6 +184,12 @@ class AutoencoderClaims(Spec):
     # widths 1..8: the same 5% as the full-width goal of the gap study.
     prefix_ratio: float = setting(
         1.05, "TD's first w units vs the best w units: geometric-mean MSE ratio at most this"
+    )
+    # The paper's "asymmetric dependence", measured so that importance falling with the index
+    # cannot pass it (analysis.gating_dependence: 0.5 is no direction). 0.6: at least 3 in 5 of
+    # each pair's gating runs from the earlier unit to the later one, on average.
+    gating_share: float = setting(
+        0.6, "later units gated by earlier ones: mean gating split below the diagonal, at least"
     )
     # Kept to show what it measures: Dep[i,j]/Dep[j,i] = C_j/C_i (docs/experiments.md), so
     # any model with importance falling with the index passes; its control says so.
