@@ -78,7 +78,7 @@ def test_fashion_preset_on_a_subset(workflow_copy: Path):
 
     claims = pd.read_csv(res / "claims.csv")
     assert set(claims["experiment"]) == {"fashion_mlp", "fashion_conv", "fashion_head"}
-    for fig in ("fashion_mlp_mse_vs_width", "fashion_conv_reconstructions_td",
+    for fig in ("fashion_mlp_mse_vs_width", "fashion_conv_reconstructions",
                 "fashion_head_accuracy_vs_params", "fashion_conv_dependence"):  # fmt: skip
         assert (res / f"figures/{fig}.png").stat().st_size > 1000
     assert "Nothing to be done" in run(["snakemake", "-n"], workflow_copy).stdout

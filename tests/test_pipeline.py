@@ -25,7 +25,13 @@ def rules() -> NS:
     return NS(
         ae_train=NS(output=NS(model=o + "model.pt", meta=o + "model.json")),
         ae_sweep=NS(output=NS(out=o + "sweep.csv", recon=o + "reconstructions.npz")),
-        ae_pcaae=NS(output=NS(meta="p/{experiment}/{seed}.json", out="p/{experiment}/{seed}.csv")),
+        ae_pcaae=NS(
+            output=NS(
+                meta="p/{experiment}/{seed}.json",
+                out="p/{experiment}/{seed}.csv",
+                model="p/{experiment}/{seed}.pt",
+            )
+        ),
         ae_baselines=NS(output=NS(out="b/{experiment}.csv")),
         ae_analyse=NS(
             output=NS(
@@ -35,6 +41,15 @@ def rules() -> NS:
             )
         ),
         ae_claims=NS(output=NS(out="claims/{experiment}.csv")),
+        ae_table=NS(output=NS(order_out="tables/{experiment}_order.csv")),
+        ae_gap=NS(output=NS(out="tables/{experiment}_gap.csv")),
+        ae_plot_sweep=NS(output=NS(png="figures/{experiment}_mse_vs_width.png")),
+        ae_plot_gap=NS(output=NS(png="figures/{experiment}_gap.png")),
+        ae_plot_features=NS(output=NS(png="figures/{experiment}_{kind}.png")),
+        ae_plot_dependence_variants=NS(
+            output=NS(png="figures/{experiment}_dependence_variants.png")
+        ),
+        ae_plot_reconstructions=NS(output=NS(png="figures/{experiment}_reconstructions.png")),
         head_train=NS(output=NS(model=o + "model.pt")),
         head_pretrained=NS(output=NS(model="pre/{experiment}.pt")),
         head_sweep=NS(output=NS(out=o + "sweep.csv", params=o + "params.csv")),
@@ -103,6 +118,41 @@ def test_inputs_and_targets_come_from_the_rules_outputs(pipe):
         "results/tiny/plots/digits_head_top1.csv",
         "results/tiny/plots/digits_head_top5.csv",
     ]
+
+
+def test_figures_are_one_per_experiment_and_read_what_they_draw(pipe):
+    ae = AEWorkflow(pipe, pipe.rules)
+    # One reconstruction grid of the first seed of every trained variant, fixed2 too.
+    recon = ae.first_seed_recon(w(experiment="digits"))
+    assert recon == [
+        f"results/tiny/runs/digits/{v}/seed0/reconstructions.npz"
+        for v in ("td", "notd", "matryoshka", "fixed2")
+    ]
+    spec = json.loads(ae.recon_title(w(experiment="digits")))
+    assert spec["models"] == ["td", "notd", "matryoshka", "fixed2"] and "seed 0" in spec["title"]
+    figures = [t for t in ae.targets() if t.startswith("figures/")]
+    assert sorted(figures) == [
+        f"figures/digits_{name}.png"
+        for name in (
+            "dependence",
+            "dependence_variants",  # matryoshka beside TD and no TD
+            "gap",
+            "importance",
+            "mse_vs_width",
+            "reconstructions",
+        )
+    ]
+    ae.experiments = {"only": NS(variants={"td": {}, "notd": {}}), "more": NS(variants={"x": {}})}
+    assert ae.variant_experiments() == ["more"]  # the others' matrices are all in one figure
+    head = HeadWorkflow(pipe, pipe.rules)
+    spec = json.loads(head.figure_spec(w(experiment="digits_head")))
+    assert spec == {
+        "experiment": "digits_head",
+        "classes": 10,
+        "hidden": 16,
+        "batch_size": 64,
+        "triangle": ["td", "td_scratch"],
+    }
 
 
 def test_a_rule_command_is_the_jobs_signature():

@@ -69,7 +69,7 @@ def test_headline_has_the_claims_and_key_figures():
     figures = re.findall(r"!\[[^]]*\]\(([^)]+)\)", text)
     assert figures == [
         f"results/demo/figures/digits_{key}.png"
-        for key in ("reconstructions_td", "mse_vs_width", "importance", "dependence")
+        for key in ("reconstructions", "mse_vs_width", "importance", "dependence")
     ] + [
         "results/demo/figures/digits_head_accuracy_vs_params.png",
         "results/demo/figures/digits_gap.png",

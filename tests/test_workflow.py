@@ -90,10 +90,12 @@ def test_snakemake_then_dvc(workflow_copy: Path):
     assert list(claims.columns) == COLUMNS
     assert {"share_below_diagonal", "mse_ratio_td_fixed_w2"} <= set(claims["metric"])
     assert claims["verdict"].isin(VERDICTS).all() and claims["control"].notna().any()
-    for fig in ("digits_mse_vs_width", "digits_reconstructions_td", "triangular_mask",
-                "digits_importance", "digits_dependence", "digits_gap"):  # fmt: skip
+    for fig in ("digits_mse_vs_width", "digits_reconstructions", "triangular_mask",
+                "digits_importance", "digits_dependence", "digits_dependence_variants",
+                "digits_gap"):  # fmt: skip
         for ext in ("png", "pdf"):
             assert (res / f"figures/{fig}.{ext}").stat().st_size > 1000
+    assert not list(res.glob("figures/*_reconstructions_*"))  # one grid, no figure per variant
     metrics = json.loads((res / "metrics.json").read_text())
     assert set(metrics["digits"]["mse"]["td"]) == {"w1", "w2", "full"}
     meta = json.loads((res / "runs/digits/td/seed1/model.json").read_text())

@@ -40,7 +40,7 @@ PAGES = {
 }
 # The headline's figures, by the end of their stem, every experiment's, in this order.
 KEY_FIGURES = (
-    "reconstructions_td",
+    "reconstructions",
     "mse_vs_width",
     "importance",
     "dependence",

@@ -235,21 +235,21 @@ rule ae_plot_gap:
         PIPE.command(AE.family, "plot_gap")
 
 
+# One grid of every trained variant's reconstructions (first seed): a row per model.
 rule ae_plot_reconstructions:
     input:
         recon=AE.first_seed_recon,
         code=PIPE.code(AE.family, "plot_reconstructions"),
     output:
         png=report(
-            out("figures/{experiment}_reconstructions_{variant}.png"),
+            out("figures/{experiment}_reconstructions.png"),
             caption="../report/reconstructions.rst",
             category="{experiment}",
             subcategory="Reconstructions",
-            labels={"model": "{variant}"},
         ),
-        pdf=out("figures/{experiment}_reconstructions_{variant}.pdf"),
+        pdf=out("figures/{experiment}_reconstructions.pdf"),
     log:
-        logs("figures/{experiment}_reconstructions_{variant}.log"),
+        logs("figures/{experiment}_reconstructions.log"),
     wildcard_constraints:
         experiment=AE.pattern,
     conda:
@@ -281,6 +281,32 @@ rule ae_plot_features:
         CONDA_ENV
     params:
         spec=AE.features_spec,
+    shell:
+        PIPE.command(AE.family, "plot_features")
+
+
+# The dependence matrices of every analysed model (those of TD and no TD are in
+# ae_plot_features' figure), where the experiment has other variants.
+rule ae_plot_dependence_variants:
+    input:
+        table=rules.ae_table.output.dependence_out,
+        code=PIPE.code(AE.family, "plot_features"),
+    output:
+        png=report(
+            out("figures/{experiment}_dependence_variants.png"),
+            caption="../report/dependence_variants.rst",
+            category="{experiment}",
+            subcategory="Features",
+        ),
+        pdf=out("figures/{experiment}_dependence_variants.pdf"),
+    log:
+        logs("figures/{experiment}_dependence_variants.log"),
+    wildcard_constraints:
+        experiment=AE.pattern,
+    conda:
+        CONDA_ENV
+    params:
+        spec=AE.dependence_variants_spec,
     shell:
         PIPE.command(AE.family, "plot_features")
 

@@ -226,7 +226,7 @@ rule head_plot_accuracy:
     conda:
         CONDA_ENV
     params:
-        spec=NOTHING,
+        spec=HEAD.figure_spec,
     shell:
         PIPE.command(HEAD.family, "plot_accuracy", prefix="")
 

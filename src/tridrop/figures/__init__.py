@@ -8,7 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 
 from tridrop.files import atomic
 
@@ -29,13 +31,15 @@ PALETTE = {
     "sandwich": "#DDCC77",
     "sandwich_distill": "#882255",
     "pcaae": "#999933",
-    "notd_meanfill": "#F4A582",
-    "notd_pca": "#8C510A",
-    "notd_greedy": "#B2182B",
-    "notd_sorted": "#FDB863",
     "ranked": "#D55E00",
     "svd": "#E69F00",
     "reference": "#000000",
+    # No TD cut without training in better ways than zeroing its last units (controls).
+    "notd_meanfill": "#E69F00",
+    "notd_pca": "#8C2D04",
+    "notd_greedy": "#CC6677",
+    "notd_sorted": "#F4A582",
+    "linear_probe": "#777777",
 }
 LABELS = {
     "td": "Triangular Dropout",
@@ -53,14 +57,32 @@ LABELS = {
     "sandwich": "sandwich rule (full, smallest, random widths)",
     "sandwich_distill": "sandwich rule, inplace distillation",
     "pcaae": "PCAAE (a decoder per width)",
-    "notd_meanfill": "no TD, dropped units at their mean",
-    "notd_pca": "no TD, code rotated by its PCA",
-    "notd_greedy": "no TD, units in greedy order",
-    "notd_sorted": "no TD, units sorted by importance",
     "ranked": "reference, importance-ranked cut",
     "svd": "reference, truncated SVD (matched params)",
     "reference": "reference (unconstrained), full width",
+    "notd_meanfill": "no TD, dropped units at their mean",
+    "notd_pca": "no TD, cut along its code's principal axes",
+    "notd_greedy": "no TD, units in greedy order",
+    "notd_sorted": "no TD, units sorted by importance",
+    "linear_probe": "linear probe (no hidden layer)",
 }
+
+
+def ordered(models) -> list[str]:
+    """``models`` in the palette's order (TD first), then any others by name."""
+    present = set(models)
+    return [m for m in PALETTE if m in present] + sorted(present - set(PALETTE))
+
+
+def log2_widths(ax: Axes, widths) -> None:
+    """A logarithmic (base 2) width axis on ``ax`` with plain integer ticks at the powers of
+    two up to the largest width, and at the largest width itself."""
+    top = int(max(widths))
+    ticks = sorted({2**k for k in range(top.bit_length()) if 2**k <= top} | {top})
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xlim(min(widths) / 1.25, top * 1.25)
 
 
 def save(fig: Figure, png: str | Path) -> None:

@@ -50,7 +50,7 @@ from tridrop.families.autoencoder.specs import (
 from tridrop.figures import save
 from tridrop.files import atomic, read_csv, read_npz, write_csv
 from tridrop.job import In, Out, Work
-from tridrop.specs import Nothing, dump
+from tridrop.specs import Nothing, dump, rows_name
 from tridrop.train import check_memory, fit, resolve_device, save_run
 
 log = logging.getLogger(__name__)
@@ -283,14 +283,24 @@ def plot_sweep(spec: SweepFigure, *, sweeps: In, png: Out):
     save(plot(df, spec.metric), png)
 
 
-def plot_reconstructions(spec: ReconstructionsFigure, *, recon: In, png: Out):
-    """Test images reconstructed from the first w latent units, as w grows."""
+def plot_reconstructions(spec: ReconstructionsFigure, *, recon: list[In], png: Out):
+    """The same test images reconstructed by several runs (``spec.models``: each file's model,
+    e.g. ``td``, ``fixed8``, ``notd``) from their first w latent units, a row per model."""
     matplotlib.use("Agg")  # figures are files; no display is assumed
-    from tridrop.families.autoencoder.figures.reconstructions import plot
+    from tridrop.families.autoencoder.figures.reconstructions import Run, plot
 
-    f = read_npz(recon, ("originals", "recons", "widths"))
-    fig = plot(f["originals"], f["recons"], f["widths"].tolist(), spec.title)
-    save(fig, png)
+    models = spec.models or tuple(f"run {i}" for i in range(1, len(recon) + 1))
+    if len(models) != len(recon):
+        raise ValueError(f"{len(recon)} reconstruction files for {len(models)} model names")
+    runs, originals = [], None
+    for path, model in zip(recon, models, strict=True):
+        f = read_npz(path, ("originals", "recons", "widths"))
+        if originals is None:
+            originals, first = f["originals"], path
+        elif not np.array_equal(f["originals"], originals):
+            raise ValueError(f"{path} reconstructs other test images than {first}")
+        runs.append(Run(rows_name(model), tuple(f["widths"].tolist()), f["recons"]))
+    save(plot(originals, runs, spec.title), png)
 
 
 def plot_gap(spec: GapFigure, *, table: In, sweeps: In, png: Out):
@@ -305,16 +315,18 @@ def plot_gap(spec: GapFigure, *, table: In, sweeps: In, png: Out):
 
 
 def plot_features(spec: FeaturesFigure, *, table: In, png: Out):
-    """Feature importance by unit index, or the feature dependence matrix."""
+    """Feature importance by unit index, or the feature dependence matrices (of TD against no
+    TD, or of every model: kind ``dependence_variants``)."""
     matplotlib.use("Agg")  # figures are files; no display is assumed
     if spec.kind == "importance":
         from tridrop.families.autoencoder.figures.importance import plot
 
-        fig = plot(read_csv(table, ("model", "unit", "value")))
+        fig = plot(read_csv(table, ("experiment", "model", "seed", "unit", "value")))
     else:
         from tridrop.families.autoencoder.figures.dependence import plot
 
-        fig = plot(read_csv(table, ("model", "unit", "removed", "value")))
+        columns = ("experiment", "model", "seed", "unit", "removed", "value")
+        fig = plot(read_csv(table, columns), every=spec.kind == "dependence_variants")
     save(fig, png)
 
 

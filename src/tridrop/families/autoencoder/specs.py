@@ -238,13 +238,17 @@ class GapFigure(Spec):
 @dataclass(frozen=True)
 class FeaturesFigure(Spec):
     kind: str = setting(
-        "importance", "importance or dependence", choices=("importance", "dependence")
+        "importance",
+        "importance, dependence (TD against no TD) or dependence_variants (every model)",
+        choices=("importance", "dependence", "dependence_variants"),
     )
 
 
 @dataclass(frozen=True)
 class ReconstructionsFigure(Spec):
     title: str = ""
+    # The variant of each reconstruction file, in the order the files are given.
+    models: tuple[str, ...] = ()
 
 
 # Settings a variant may change: its TD layer, its objective, its epochs.

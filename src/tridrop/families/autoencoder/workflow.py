@@ -70,11 +70,14 @@ class Workflow(Wing):
     def gap_meta(self, w) -> list[str]:
         return [p for _, p in self.gap_runs(w.experiment)]
 
-    def first_seed_recon(self, w) -> str:
+    def first_seed_recon(self, w) -> list[str]:
+        """The reconstructions of every trained variant's first seed (fixed<width> too): the
+        same test images in each, a row each in one figure."""
         seed = self.exp(w).seeds[0]
-        return self.rules.ae_sweep.output.recon.format(
-            experiment=w.experiment, variant=w.variant, seed=seed
-        )
+        return [
+            self.rules.ae_sweep.output.recon.format(experiment=w.experiment, variant=v, seed=seed)
+            for v in self.variants(w.experiment)
+        ]
 
     # ------------------------------------------------------------------ specs
 
@@ -121,10 +124,10 @@ class Workflow(Wing):
     def recon_title(self, w) -> str:
         seed = self.exp(w).seeds[0]
         title = (
-            f"{w.experiment}: {w.variant} (seed {seed}),"
-            " test images reconstructed from the first w latent units"
+            f"{w.experiment}: test images reconstructed from the first w latent units "
+            f"(seed {seed} of each model)"
         )
-        return dump(specs.ReconstructionsFigure(title))
+        return dump(specs.ReconstructionsFigure(title, tuple(self.variants(w.experiment))))
 
     def figure_spec(self, w) -> str:
         return dump(specs.SweepFigure(w.experiment))
@@ -135,6 +138,9 @@ class Workflow(Wing):
     def features_spec(self, w) -> str:
         return dump(specs.FeaturesFigure(w.kind))
 
+    def dependence_variants_spec(self, w) -> str:
+        return dump(specs.FeaturesFigure("dependence_variants"))
+
     # ------------------------------------------------------------------ targets
 
     def gap_experiments(self) -> list[str]:
@@ -142,17 +148,17 @@ class Workflow(Wing):
         variant (notd) and autoencoders trained at fixed widths."""
         return [e for e, s in self.experiments.items() if "notd" in s.variants and s.fixed_widths]
 
+    def variant_experiments(self) -> list[str]:
+        """Experiments with variants beside TD and no TD (their dependence matrices get a figure
+        of their own)."""
+        return [e for e, s in self.experiments.items() if set(s.variants) - {"td", "notd"}]
+
     def claims(self) -> list[str]:
         """The claims file of every experiment (the preset's claims table reads them)."""
         return expand(self.rules.ae_claims.output.out, experiment=list(self.experiments))
 
     def targets(self) -> list[str]:
         r, names = self.rules, list(self.experiments)
-        recon = [
-            r.ae_plot_reconstructions.output.png.format(experiment=x, variant=v)
-            for x in names
-            for v in self.experiments[x].variants
-        ]
         return [
             *expand(r.ae_plot_sweep.output.png, experiment=names),
             *expand(
@@ -160,7 +166,10 @@ class Workflow(Wing):
                 experiment=names,
                 kind=["importance", "dependence"],
             ),
-            *recon,
+            *expand(
+                r.ae_plot_dependence_variants.output.png, experiment=self.variant_experiments()
+            ),
+            *expand(r.ae_plot_reconstructions.output.png, experiment=names),
             *expand(r.ae_claims.output.out, experiment=names),
             *expand(r.ae_gap.output.out, experiment=self.gap_experiments()),
             *expand(r.ae_plot_gap.output.png, experiment=self.gap_experiments()),

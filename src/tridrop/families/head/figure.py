@@ -4,68 +4,171 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from tridrop.figures import LABELS, PALETTE
+from tridrop.families.head.specs import HeadFigure
+from tridrop.figures import LABELS, PALETTE, ordered
+from tridrop.registry import HEAD
+
+# Top-5 is drawn only where a guess of five classes is rarely right (at most 5%): with 10
+# classes it is right half the time, and the table keeps top-5 for every experiment.
+TOP5_CLASSES = 100
+PROBE = "linear_probe"
 
 
-def plot(table: pd.DataFrame) -> Figure:
-    """Top-1 and top-5 (mean, error bar: std over seeds) vs the head's parameter count.
+def trained_widths(hidden: int, batch: int) -> set[int]:
+    """The widths the triangle mask trains on a batch of ``batch`` samples and a layer of
+    ``hidden`` units: sample i keeps ``ceil((i+1) W / B)`` units, so with B < W only those
+    (the multiples of W/B when B divides W); every width when B >= W. The last, smaller batch
+    of an epoch (N mod B samples) draws a few others once per epoch: not counted."""
+    if batch <= 0 or batch >= hidden:
+        return set(range(1, hidden + 1))
+    return {-(-(i + 1) * hidden // batch) for i in range(batch)}
 
-    ``table``: the accuracy-vs-parameters table (``tridrop head-table``); the reference head
-    (unconstrained network) is one point at full width.
+
+def plot(table: pd.DataFrame, spec: HeadFigure | None = None) -> Figure:
+    """Test top-1 (mean, error bar: std over seeds) against the head's parameter count, each
+    head cut to a width; top-5 beside it for :data:`TOP5_CLASSES` classes or more.
+
+    ``table``: the accuracy-vs-parameters table (``tridrop head table``); the reference head
+    (unconstrained network) is a star at full width; a ``linear_probe`` row (no hidden layer)
+    is a dashed line at its accuracy; chance (1/classes) a dotted line. Widths the triangle
+    mask never trained (``spec.batch_size`` < ``spec.hidden``) are open markers.
     """
-    models = [m for m in PALETTE if m in set(table["model"])]
-    models += sorted(set(table["model"]) - set(models))
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharex=True)
-    for ax, metric in zip(axes, ("top1", "top5"), strict=True):
+    spec = spec or HeadFigure()
+    metrics = ["top1"]
+    if spec.classes >= TOP5_CLASSES and "top5" in table:
+        metrics.append("top5")
+    untrained = set()
+    if spec.triangle and spec.hidden:
+        untrained = set(range(1, spec.hidden + 1)) - trained_widths(spec.hidden, spec.batch_size)
+    fig, axes = plt.subplots(
+        1,
+        len(metrics),
+        figsize=(7.2 if len(metrics) == 1 else 12.4, 5.0),
+        squeeze=False,
+        layout="constrained",
+    )
+    models = [m for m in ordered(table["model"]) if m != PROBE]
+    for ax, metric in zip(axes[0], metrics, strict=True):
         for m in models:
-            t = table[table["model"] == m].sort_values("head_params")
-            style = (
-                {"marker": "*", "markersize": 12, "linestyle": "none"}
-                if len(t) == 1
-                else {"marker": "o", "markersize": 4}
+            _model(
+                ax, table[table["model"] == m], m, metric, untrained if m in spec.triangle else ()
             )
-            ax.errorbar(
-                t["head_params"],
-                t[metric],
-                yerr=t[f"{metric}_std"],
-                capsize=2,
-                color=PALETTE.get(m),
-                label=LABELS.get(m, m),
-                **style,
+        probe = table[table["model"] == PROBE]
+        if len(probe):
+            value = float(probe[metric].mean())
+            ax.axhline(value, color=PALETTE[PROBE], linestyle="--", linewidth=1.2)
+            ax.plot(
+                probe["head_params"],
+                probe[metric],
+                "D",
+                color=PALETTE[PROBE],
+                label=f"{LABELS[PROBE]}: {value:.3f}",
             )
+        if spec.classes:
+            k = 1 if metric == "top1" else 5
+            chance = min(1.0, k / spec.classes)
+            ax.axhline(chance, color="0.3", linestyle=":", linewidth=1.2)
+            ax.annotate(
+                f"chance ({k}/{spec.classes})",
+                (0.99, chance),
+                xycoords=("axes fraction", "data"),
+                xytext=(0, 3),
+                ha="right",
+                textcoords="offset points",
+                fontsize=7.5,
+                color="0.3",
+            )
+        _budgets(ax, table["head_params"].max())
         ax.set_xscale("log")
         ax.set_xlabel("head parameters (log scale)")
-        ax.set_ylabel(f"validation {metric.replace('top', 'top-')} accuracy")
+        ax.set_ylabel(f"test {metric.replace('top', 'top-')} accuracy")
         ax.grid(True, which="both", alpha=0.3)
-        full = table["head_params"].max()
-        for pct in (10, 25):
-            ax.axvline(full * pct / 100, color="grey", linestyle=":", linewidth=1)
-            ax.annotate(
-                f"{pct}% of head",
-                (full * pct / 100, 0.02),
-                rotation=90,
-                fontsize=7,
-                xycoords=("data", "axes fraction"),
-                color="grey",
-                ha="right",
-            )
     seeds = int(table["seeds"].max())
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.suptitle(
-        f"{table['experiment'].iloc[0]}: accuracy vs head parameters "
-        "(each head cut to a width, no retraining)"
-    )
-    fig.tight_layout(rect=(0, 0.14, 1, 1))
+    note = f"error bars: std over up to {seeds} seeds"
+    if untrained:
+        shown = sorted(untrained & set(table.loc[table["model"].isin(spec.triangle), "width"]))
+        if shown:
+            step = spec.hidden / spec.batch_size
+            every = f"multiples of {step:g}" if step == int(step) else "some widths"
+            note += (
+                f"\nopen markers: widths the triangle mask never trains (batch {spec.batch_size}"
+                f" < width {spec.hidden}: only {every}): {', '.join(map(str, shown))}"
+            )
+    handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(
         handles,
         labels,
-        loc="lower center",
-        ncol=3,
+        loc="outside lower center",
+        ncol=2,
         fontsize=8,
         frameon=False,
-        title=f"error bars: std over up to {seeds} seeds",
+        title=note,
         title_fontsize=8,
     )
+    fig.suptitle(
+        f"{table['experiment'].iloc[0]}: test accuracy vs head parameters "
+        "(each head cut to a width, no retraining)",
+        fontsize=11,
+    )
     return fig
+
+
+def _model(ax: Axes, t: pd.DataFrame, model: str, metric: str, untrained) -> None:
+    t = t.sort_values("head_params")
+    color = PALETTE.get(model)
+    label = LABELS.get(model, model)
+    std = t.get(f"{metric}_std")
+    if HEAD.role(model) == "reference":  # the unconstrained head: one point at full width
+        ax.errorbar(
+            t["head_params"],
+            t[metric],
+            yerr=std,
+            fmt="*",
+            markersize=13,
+            color=color,
+            label=label,
+            zorder=4,
+        )
+        return
+    ax.errorbar(
+        t["head_params"],
+        t[metric],
+        yerr=std,
+        capsize=2,
+        color=color,
+        label=label,
+        marker="o",
+        markersize=4,
+        zorder=3 if model != "td" else 5,
+        linewidth=2.0 if model == "td" else 1.4,
+    )
+    open_ = t[t["width"].isin(untrained)]
+    if len(open_):
+        ax.plot(
+            open_["head_params"],
+            open_[metric],
+            "o",
+            markersize=7,
+            markerfacecolor="white",
+            markeredgecolor=color,
+            markeredgewidth=1.4,
+            zorder=6,
+        )
+
+
+def _budgets(ax: Axes, full: float) -> None:
+    """Dotted lines at a tenth and a quarter of the full head's parameters."""
+    for pct in (10, 25):
+        ax.axvline(full * pct / 100, color="grey", linestyle=":", linewidth=1)
+        ax.annotate(
+            f"{pct}% of head",
+            (full * pct / 100, 0.02),
+            rotation=90,
+            fontsize=7,
+            xycoords=("data", "axes fraction"),
+            color="grey",
+            ha="right",
+        )

@@ -33,6 +33,7 @@ from tridrop.families.head.specs import (
     FeatureCacheSpec,
     HeadBaselines,
     HeadClaims,
+    HeadFigure,
     HeadModel,
     HeadSweep,
     HeadTrain,
@@ -50,7 +51,7 @@ from tridrop.families.head.tables import (
 from tridrop.figures import save
 from tridrop.files import read_csv, save_model, write_csv, write_json
 from tridrop.job import In, Out, Work
-from tridrop.specs import Nothing, dump
+from tridrop.specs import dump
 from tridrop.train import (
     check_memory,
     classification_loss,
@@ -359,12 +360,13 @@ def claims(spec: HeadClaims, *, table: In, sweeps: In, out: Out):
     write_csv(head_claims(read_csv(table, TABLE_COLUMNS), rows, spec), out)
 
 
-def plot_accuracy(spec: Nothing, *, table: In, png: Out):
-    """A head's top-1 against its parameters."""
+def plot_accuracy(spec: HeadFigure, *, table: In, png: Out):
+    """A head's test top-1 (and top-5 for 100 classes or more) against its parameters."""
     matplotlib.use("Agg")  # figures are files; no display is assumed
     from tridrop.families.head.figure import plot
 
-    save(plot(read_csv(table, ("model", "width", "head_params", "head_pct", "top1"))), png)
+    columns = ("experiment", "model", "width", "head_params", "top1", "top1_std", "seeds")
+    save(plot(read_csv(table, columns), spec), png)
 
 
 VERBS = (

@@ -179,6 +179,19 @@ class TableSpec(Spec):
     experiment: str
 
 
+@dataclass(frozen=True)
+class HeadFigure(Spec):
+    """What the accuracy figure needs beside the table: the class count (chance, and whether
+    top-5 says anything) and how the triangle mask trained the TD heads."""
+
+    experiment: str = ""
+    classes: int = 0  # 0: unknown (no chance line)
+    hidden: int = 0  # the heads' full width W
+    batch_size: int = 0  # the training batch B; 0: unknown (no width marked untrained)
+    # Models trained with the triangle mask (row names): with B < W they train only some widths.
+    triangle: tuple[str, ...] = ()
+
+
 # Settings a variant may change: its TD layer and its initialisation.
 VARIANT_KEYS = ("mode", "p", "init")
 _NOT_SETTINGS = ("mode", "p", "init", "seed", "device", "deterministic")

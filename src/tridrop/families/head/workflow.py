@@ -14,6 +14,9 @@ from tridrop.pipeline import Wing, expand
 from tridrop.registry import HEAD
 from tridrop.specs import Rows, TrainSpec, dump, pick, rows_name
 
+# The stand-in datasets' classes: digits and the MNIST-format ones (``tridrop.data.CLASSES``).
+STAND_IN_CLASSES = 10
+
 
 class Workflow(Wing):
     """The head experiments of the chosen preset, as the rules see them."""
@@ -152,6 +155,17 @@ class Workflow(Wing):
 
     def claims_spec(self, w) -> str:
         return dump(self.exp(w).claims)
+
+    def figure_spec(self, w) -> str:
+        e = self.exp(w)
+        if e.dataset == "imagenet":
+            classes = (e.imagenet or specs.ImageNetSpec()).max_classes or 1000
+        else:
+            classes = STAND_IN_CLASSES
+        triangle = tuple(
+            rows_name(v) for v in e.variants if specs.head_model(e, v).mode == "triangle"
+        )
+        return dump(specs.HeadFigure(w.experiment, classes, e.hidden, e.batch_size, triangle))
 
     # ------------------------------------------------------------------ targets
 

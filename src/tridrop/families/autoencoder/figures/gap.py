@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from tridrop.figures import PALETTE
-from tridrop.registry import AUTOENCODER
+from tridrop.figures import PALETTE, log2_widths
 
 # Beyond this ratio a point or line leaves the plot (the unconstrained AE at small widths):
 # the variants, all within a few tens of percent of each other, would be squeezed otherwise.
@@ -59,7 +59,6 @@ def plot(
         label=f"goal: full <= {goal[0]}x, every width <= {goal[1]}x",
     )
     left.set_ylim(min(0.98, inside["fixed_geomean"].min() * 0.97), top)
-    _labels(left, t, top)
     left.set_xlabel("full-width cost: MSE at full width / no TD's (mean over seeds)")
     left.set_ylabel("small-width cost: MSE / fixed-width AEs' (geometric mean)")
     left.set_title("the gap: lower left is better (bars: std over seeds)")
@@ -75,9 +74,8 @@ def plot(
         if model == "pca":
             continue
         y = mean[model] / base.reindex(mean[model].index) if base is not None else mean[model]
-        style = {"linestyle": ":", "marker": "s"} if model == "fixed" else {"marker": "."}
-        if AUTOENCODER.role(model) == "control":  # no TD cut without training: dashed
-            style = {"linestyle": "--", "marker": None}
+        dots = {"marker": "."} if len(y) <= 16 else {}  # many widths: a plain line
+        style = {"linestyle": ":", "marker": "s"} if model == "fixed" else dots
         label = f"{model} (leaves the plot)" if y.max() > CLIP and base is not None else model
         right.plot(y.index, y.to_numpy(), color=PALETTE.get(model), label=label, **style)
         if y.max() <= CLIP:
@@ -88,30 +86,51 @@ def plot(
         right.set_ylim(top=highest * 1.05)
     else:
         right.set_ylabel("test MSE per pixel")
-    right.set_xlabel("latent width (units kept)")
+    log2_widths(right, sorted(set(mse["width"])))
+    right.set_xlabel("latent width (units kept, log scale)")
     right.set_title("MSE vs width (mean over seeds; below 1 beats PCA)")
     right.grid(True, alpha=0.3)
     right.legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.13))
     fig.suptitle(f"{mse['experiment'].iloc[0]}: the gap to the unconstrained and fixed-width AEs")
     fig.tight_layout()
+    _labels(left, t, top)  # placed in the final layout, where their sizes are known
     return fig
 
 
 def _labels(ax, t: pd.DataFrame, top: float) -> None:
-    """Name each point beside it, at the first of a few places (right, left, above, below, then
-    further down) where the label covers no point and no earlier label (axes fractions)."""
-    ax.get_xlim()  # settles the autoscaled limits the transform below uses
-    to_axes = ax.transData + ax.transAxes.inverted()
-    shown = t[t["fixed_geomean"] <= top][["full", "fixed_geomean"]].to_numpy()
-    points = [tuple(p) for p in to_axes.transform(shown)]
-    placed: list[tuple[float, float, float, float]] = []  # label boxes x0, y0, x1, y1
+    """Name each point beside it: of the places on rings around the point (nearest first), the
+    first where the label's measured box covers no marker, no error bar and no earlier label
+    and stays inside the axes; a label set off from its point gets a thin leader line."""
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    inside = ax.get_window_extent(renderer)
+    shown = t[t["fixed_geomean"] <= top]
+    to_px = ax.transData.transform
+    pad = 3.0
+    obstacles: list[tuple[float, float, float, float]] = []  # boxes in pixels: x0, y0, x1, y1
+    for r in shown.itertuples():
+        x, y = to_px((r.full, r.fixed_geomean))
+        m = 9.0 if r.pareto else 6.0  # half a marker, in pixels
+        obstacles.append((x - m, y - m, x + m, y + m))
+        (x0, _), (x1, _) = to_px([(r.full - r.full_std, 0), (r.full + r.full_std, 0)])
+        obstacles.append((x0, y - 2, x1, y + 2))  # the horizontal error bar
+        (_, y0), (_, y1) = to_px(
+            [(0, r.fixed_geomean - r.fixed_geomean_std)] * 1
+            + [(0, r.fixed_geomean + r.fixed_geomean_std)]
+        )
+        obstacles.append((x - 2, y0, x + 2, y1))  # the vertical one
+    placed: list[tuple[float, float, float, float]] = []
+    scale = fig.dpi / 72  # pixels per point
 
-    def free(box: tuple[float, float, float, float]) -> bool:
+    def clear(box) -> bool:
         x0, y0, x1, y1 = box
-        r = 0.012  # a marker's half size
-        on_point = any(x0 - r < px < x1 + r and y0 - r < py < y1 + r for px, py in points)
-        on_label = any(x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1 for b in placed)
-        return not (on_point or on_label)
+        if x0 < inside.x0 + pad or x1 > inside.x1 - pad or y0 < inside.y0 + pad:
+            return False
+        if y1 > inside.y1 - pad:
+            return False
+        return not any(
+            x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1 for b in obstacles + placed
+        )
 
     for r in t.itertuples():
         if r.fixed_geomean > top:  # off the plot: named at the top edge with its values
@@ -123,20 +142,42 @@ def _labels(ax, t: pd.DataFrame, top: float) -> None:
                 fontsize=8,
             )
             continue
-        x, y = to_axes.transform((r.full, r.fixed_geomean))
-        w, h = 0.0115 * len(r.model), 0.035
-        near = [(x + 0.02, y + 0.005), (x - 0.02 - w, y + 0.005), (x - w / 2, y + 0.03)]
-        near += [(x - w / 2, y - 0.03 - h), (x + 0.02, y - 0.035 - h)]
-        far = [(x + 0.02, y - 0.035 * k) for k in range(2, 12)]
-        boxes = [(bx, by, bx + w, by + h) for bx, by in near + far]
-        box = next((b for b in boxes if free(b)), boxes[0])
-        placed.append(box)
+        x, y = to_px((r.full, r.fixed_geomean))
+        probe = ax.text(0, 0, r.model, fontsize=8)
+        box = probe.get_window_extent(renderer)
+        probe.remove()
+        w, h = box.width, box.height
+        best = None
+        for radius in (10, 18, 28, 40, 55, 75, 100):
+            for angle in (0, 180, 90, 270, 30, 150, 330, 210, 60, 120, 300, 240):
+                dx = radius * np.cos(np.radians(angle))
+                dy = radius * np.sin(np.radians(angle))
+                # The label's box sits on the side of the point the angle points to.
+                bx = x + dx - (w if dx < -1e-6 else 0 if dx > 1e-6 else w / 2)
+                by = y + dy - (h if dy < -1e-6 else 0 if dy > 1e-6 else h / 2)
+                cand = (bx, by, bx + w, by + h)
+                if clear(cand):
+                    best = (cand, radius)
+                    break
+            if best:
+                break
+        if best is None:  # nowhere clear: right of the point
+            best = ((x + 10, y - h / 2, x + 10 + w, y + h / 2), 10)
+        (bx, by, _, _), radius = best
+        placed.append(best[0])
+        leader = (
+            {"arrowprops": {"arrowstyle": "-", "color": "0.5", "linewidth": 0.6, "shrinkB": 5}}
+            if radius > 18
+            else {}
+        )
         ax.annotate(
             r.model,
             (r.full, r.fixed_geomean),
-            xytext=(box[0], box[1] + 0.008),
-            textcoords="axes fraction",
+            xytext=((bx - x) / scale, (by - y) / scale),
+            textcoords="offset points",
+            ha="left",
+            va="bottom",
             fontsize=8,
             color=PALETTE.get(r.model),
-            arrowprops={"arrowstyle": "-", "color": "0.6", "linewidth": 0.5, "shrinkB": 4},
+            **leader,
         )
