@@ -252,7 +252,8 @@ def _width_claims(runs: dict[str, pd.DataFrame], spec, full: int) -> list[dict]:
                     log=True,
                 )
             )
-        for w in fixed.columns:
+        # Only where the bound lies within the latent layer: "never" (full + 1) must fail it.
+        for w in [w for w in fixed.columns if spec.width_factor * w <= full]:
             target = fixed[w].mean()
 
             def units(r: pd.DataFrame, target=target) -> list[float]:

@@ -325,8 +325,10 @@ def plot_features(spec: FeaturesFigure, *, table: In, png: Out):
     else:
         from tridrop.families.autoencoder.figures.dependence import plot
 
-        columns = ("experiment", "model", "seed", "unit", "removed", "value")
-        fig = plot(read_csv(table, columns), every=spec.kind == "dependence_variants")
+        rows = read_csv(table, analysis.DEPENDENCE_COLUMNS)
+        # The table also holds the gating splits (metric gating): this figure is the dependence.
+        dep = rows[rows["metric"] == "dependence"].drop(columns="metric")
+        fig = plot(dep, every=spec.kind == "dependence_variants")
     save(fig, png)
 
 

@@ -45,13 +45,15 @@ def sections(results: Path, link: Callable[[Path], str]) -> list[str]:
     for path in sorted((results / "tables").glob("*_gap.csv")):
         table = pd.read_csv(path)
         name = path.name.removesuffix("_gap.csv")
+        widths = ", ".join(c[7:] for c in table.columns if re.fullmatch(r"fixed_w\d+", c))
         out += [
             f"### {name}: the gap report",
             "",
             "Each model's test MSE over the unconstrained autoencoder's at full width and "
             "over the autoencoders trained at each fixed width, and its training cost over "
             "the unconstrained run's (mean ± std over seeds; definitions in "
-            f"[gap.md]({link(Path('docs/gap.md'))})).",
+            f"[gap.md]({link(Path('docs/gap.md'))})). The geometric mean and the worst width "
+            f"cover every fixed width: {widths}.",
             "",
             gap_table(table),
             "",
