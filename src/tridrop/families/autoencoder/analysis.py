@@ -260,6 +260,20 @@ def tidy_pairs(
     )[DEPENDENCE_COLUMNS]
 
 
+def resorted(dependence: pd.DataFrame, importance: pd.DataFrame, model: str) -> pd.DataFrame:
+    """``model``'s dependence rows (every metric) with its units renumbered by decreasing
+    importance, per seed, as model ``<model>_sorted``: a model with ordered importance and no
+    TD, the control of the dependence claims."""
+    out = []
+    for seed, imp in importance[importance["model"] == model].groupby("seed"):
+        by_unit = imp.set_index("unit")["value"].sort_values(ascending=False, kind="stable")
+        rank = {u: r for r, u in enumerate(by_unit.index)}
+        d = dependence[(dependence["model"] == model) & (dependence["seed"] == seed)].copy()
+        d["unit"], d["removed"] = d["unit"].map(rank), d["removed"].map(rank)
+        out.append(d.assign(model=f"{model}_sorted"))
+    return pd.concat(out, ignore_index=True) if out else dependence.iloc[:0]
+
+
 def adjacent_ordered(importance: torch.Tensor, top: int = TOP) -> float:
     """Share of adjacent pairs among the first ``min(top, W)`` units whose importance strictly
     decreases (``I_i > I_{i+1}``); NaN for fewer than two units."""

@@ -25,7 +25,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from tridrop.claims import claim, per_seed, table
-from tridrop.families.autoencoder.analysis import lower_share
+from tridrop.families.autoencoder.analysis import lower_share, resorted
 from tridrop.families.autoencoder.specs import AutoencoderClaims
 from tridrop.registry import AUTOENCODER
 
@@ -156,78 +156,50 @@ def _order_claims(
             )
 
     imp = importance[importance["experiment"] == spec.experiment]
-    by_seed = per_seed(imp, "unit")
     dep = dependence[dependence["experiment"] == spec.experiment]
-    rows += _gating_claim(dep[dep["metric"] == "gating"], by_seed, spec)
-    dep = dep[dep["metric"] == "dependence"]
-    shares = {m: {s: lower_share(g) for s, g in d.groupby("seed")} for m, d in dep.groupby("model")}
-    if td in shares:
-        control, value = ("", math.nan)
-        if notd in shares and notd in by_seed:
-            control = f"{notd} with its units re-sorted by importance"
-            value = float(
-                np.mean([_resorted_share(dep, notd, s, by_seed[notd].loc[s]) for s in shares[notd]])
+    sorted_ = f"{notd}_sorted"  # no TD with its units renumbered by importance: the control
+    dep = pd.concat([dep[dep["model"] != sorted_], resorted(dep, imp, notd)], ignore_index=True)
+    control = f"{notd} with its units re-sorted by importance"
+
+    def per_model(metric: str, statistic) -> dict[str, list[float]]:
+        d = dep[dep["metric"] == metric]
+        return {m: [statistic(g) for _, g in x.groupby("seed")] for m, x in d.groupby("model")}
+
+    gating = per_model("gating", _below)
+    if td in gating:
+        rows.append(
+            claim(
+                f"{td}: later units are gated by earlier ones (gating dependence, a measure the "
+                "importance order cannot pass): mean split below the diagonal >= "
+                f"{spec.gating_share}",
+                "gating_share",
+                gating[td],
+                spec.gating_share,
+                ">=",
+                control if sorted_ in gating else "",
+                float(np.mean(gating[sorted_])) if sorted_ in gating else math.nan,
             )
+        )
+    shares = per_model("dependence", lower_share)
+    if td in shares:
         rows.append(
             claim(
                 f"{td}: dependence mostly lower-triangular (today's measure; it restates the "
                 f"importance order): share > {spec.lower_share}",
                 "share_below_diagonal",
-                list(shares[td].values()),
+                shares[td],
                 spec.lower_share,
                 ">",
-                control,
-                value,
+                control if sorted_ in shares else "",
+                float(np.mean(shares[sorted_])) if sorted_ in shares else math.nan,
             )
         )
     return rows
 
 
-def _below(d: pd.DataFrame, rank: dict | None = None) -> float:
-    """Mean gating split over the pairs below the diagonal (later unit, earlier unit), with
-    units renumbered by ``rank`` if given."""
-    unit, removed = d["unit"], d["removed"]
-    if rank is not None:
-        unit, removed = unit.map(rank), removed.map(rank)
-    return float(d.loc[unit > removed, "value"].mean())
-
-
-def _gating_claim(gating: pd.DataFrame, by_seed: dict, spec) -> list[dict]:
-    """Later units gated by earlier ones (the gating dependence, analysis.gating_dependence),
-    against no TD with its units re-sorted by importance."""
-    td, notd = spec.td, spec.notd
-    runs = {m: dict(iter(g.groupby("seed"))) for m, g in gating.groupby("model")}
-    if td not in runs:
-        return []
-    control, value = ("", math.nan)
-    if notd in runs and notd in by_seed:
-        ranks = {
-            s: {u: r for r, u in enumerate(by_seed[notd].loc[s].sort_values(ascending=False).index)}
-            for s in runs[notd]
-        }
-        control = f"{notd} with its units re-sorted by importance"
-        value = float(np.mean([_below(d, ranks[s]) for s, d in runs[notd].items()]))
-    return [
-        claim(
-            f"{td}: later units are gated by earlier ones (gating dependence, a measure the "
-            f"importance order cannot pass): mean split below the diagonal >= {spec.gating_share}",
-            "gating_share",
-            [_below(d) for d in runs[td].values()],
-            spec.gating_share,
-            ">=",
-            control,
-            value,
-        )
-    ]
-
-
-def _resorted_share(dep: pd.DataFrame, model: str, seed: int, importance: pd.Series) -> float:
-    """The lower-triangular share of ``model``'s dependence with units renumbered by
-    decreasing importance."""
-    rank = {u: r for r, u in enumerate(importance.sort_values(ascending=False).index)}
-    d = dep[(dep["model"] == model) & (dep["seed"] == seed)].copy()
-    d["unit"], d["removed"] = d["unit"].map(rank), d["removed"].map(rank)
-    return lower_share(d)
+def _below(d: pd.DataFrame) -> float:
+    """Mean gating split over the pairs below the diagonal (later unit, earlier unit)."""
+    return float(d.loc[d["unit"] > d["removed"], "value"].mean())
 
 
 def _width_claims(runs: dict[str, pd.DataFrame], spec, full: int) -> list[dict]:

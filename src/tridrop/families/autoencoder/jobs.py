@@ -50,6 +50,7 @@ from tridrop.families.autoencoder.specs import (
 from tridrop.figures import save
 from tridrop.files import atomic, read_csv, read_npz, write_csv
 from tridrop.job import In, Out, Work
+from tridrop.registry import AUTOENCODER
 from tridrop.specs import Nothing, dump, rows_name
 from tridrop.train import check_memory, fit, resolve_device, save_run
 
@@ -229,14 +230,23 @@ def table(
     order_out: Out,
 ):
     """The experiment's importance, dependence and order tables: every run's rows,
-    concatenated."""
-    pairs = (
-        (importance, importance_out, analysis.IMPORTANCE_COLUMNS),
-        (dependence, dependence_out, analysis.DEPENDENCE_COLUMNS),
-        (order, order_out, analysis.ORDER_COLUMNS),
+    concatenated; the dependence also of the unconstrained model (role reference) with its
+    units re-sorted by importance (``<model>_sorted``, the dependence claims' control)."""
+    tables = {}
+    for name, inputs, columns in (
+        ("importance", importance, analysis.IMPORTANCE_COLUMNS),
+        ("dependence", dependence, analysis.DEPENDENCE_COLUMNS),
+        ("order", order, analysis.ORDER_COLUMNS),
+    ):
+        tables[name] = pd.concat([read_csv(f, columns) for f in inputs], ignore_index=True)
+    imp, dep = tables["importance"], tables["dependence"]
+    references = [m for m in imp["model"].unique() if AUTOENCODER.role(m) == "reference"]
+    tables["dependence"] = pd.concat(
+        [dep, *(analysis.resorted(dep, imp, m) for m in references)], ignore_index=True
     )
-    for inputs, out, columns in pairs:
-        write_csv(pd.concat([read_csv(f, columns) for f in inputs], ignore_index=True), out)
+    write_csv(tables["importance"], importance_out)
+    write_csv(tables["dependence"], dependence_out)
+    write_csv(tables["order"], order_out)
 
 
 def claims(
