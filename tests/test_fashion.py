@@ -53,7 +53,10 @@ def test_fashion_preset_on_a_subset(workflow_copy: Path):
     sweeps = pd.read_csv(res / "sweeps.csv")
     assert set(sweeps["experiment"]) == {"fashion_mlp", "fashion_conv", "fashion_head"}
     conv = sweeps[sweeps["experiment"] == "fashion_conv"]
-    assert set(conv["model"]) == {"td", "notd", "pca"} and sorted(set(conv["width"])) == [
+    controls = {"notd_meanfill", "notd_pca", "notd_greedy"}  # no TD cut without training
+    assert set(conv["model"]) == {"td", "notd", "pca"} | controls and sorted(
+        set(conv["width"])
+    ) == [
         1,
         2,
         3,
