@@ -72,7 +72,9 @@ def test_snakemake_then_dvc(workflow_copy: Path):
     imp = pd.read_csv(res / "tables/digits_importance.csv")
     assert len(imp) == 3 * 2 * 4 and set(imp["model"]) == {"td", "notd", "matryoshka"}
     dep = pd.read_csv(res / "tables/digits_dependence.csv")
-    assert len(dep) == 3 * 2 * 4 * 3 and (dep["unit"] != dep["removed"]).all()
+    assert (dep["unit"] != dep["removed"]).all() and set(dep["metric"]) <= {"dependence", "gating"}
+    runs = dep[(dep["metric"] == "dependence") & (dep["model"] != "notd_sorted")]
+    assert len(runs) == 3 * 2 * 4 * 3 and "notd_sorted" in set(dep["model"])  # the control
     # Order at the top (k = 4 units: 4 prefix ratios and the adjacent pairs), per run, and
     # for no TD's units sorted by importance.
     order = pd.read_csv(res / "tables/digits_order.csv")
