@@ -176,8 +176,7 @@ def _order_claims(
                 gating[td],
                 spec.gating_share,
                 ">=",
-                control if sorted_ in gating else "",
-                float(np.mean(gating[sorted_])) if sorted_ in gating else math.nan,
+                *_control(gating, sorted_, control),
             )
         )
     shares = per_model("dependence", lower_share)
@@ -190,11 +189,15 @@ def _order_claims(
                 shares[td],
                 spec.lower_share,
                 ">",
-                control if sorted_ in shares else "",
-                float(np.mean(shares[sorted_])) if sorted_ in shares else math.nan,
+                *_control(shares, sorted_, control),
             )
         )
     return rows
+
+
+def _control(stats: dict[str, list[float]], model: str, label: str) -> tuple[str, float]:
+    """(label, mean of ``model``'s per-seed statistic), or no control when it is absent."""
+    return (label, float(np.mean(stats[model]))) if model in stats else ("", math.nan)
 
 
 def _below(d: pd.DataFrame) -> float:
