@@ -18,7 +18,10 @@ from tridrop.families.autoencoder.analysis import (
     tidy_order,
 )
 from tridrop.families.autoencoder.evaluation import (
+    CONTROLS,
+    Cuts,
     code_pca,
+    cut_reconstructions,
     controls_mse,
     greedy_order,
     latent_mse,
@@ -120,6 +123,22 @@ def test_greedy_orders_units_by_what_they_cost():
     assert (found["greedy"][:-1] < found["meanfill"][:-1]).all()
     # Steps stop early; the best single unit by its own MSE.
     assert greedy_order(ae, x, steps=2)[0] == [1, 3]
+
+
+def test_each_cuts_reconstructions_are_what_its_mse_measures():
+    """The figure's row of a cut shows the images its MSE row scores, at any widths."""
+    u = basis()
+    ae = linear_ae(u)
+    g = torch.Generator().manual_seed(6)
+    c = 0.5 + torch.randn(800, WIDTH, generator=g) @ torch.randn(WIDTH, WIDTH, generator=g)
+    train, test = (c @ u.T)[:, None, :], images(u, [0.5, 3.0, 1.0, 2.0], n=50, noise=0.1)
+    cuts = Cuts.fit(ae, train, greedy_images=300)
+    found = cuts.mse(ae, test)
+    for name in CONTROLS:
+        rec = cut_reconstructions(ae, test, [3, 1], cuts, name)
+        assert rec.shape == (2, *test.shape)
+        got = ((rec - test[None]) ** 2).flatten(1).mean(1).double()
+        torch.testing.assert_close(got, found[name][[2, 0]], rtol=1e-4, atol=1e-9)
 
 
 def test_prefix_optimality_is_one_for_units_in_greedy_order_and_above_for_reversed():

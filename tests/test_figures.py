@@ -146,16 +146,24 @@ def test_reconstructions_are_one_grid_of_several_runs(tmp_path):
         "td": npz(tmp_path / "td.npz", x, [1, 2, 4, 8]),
         "fixed2": npz(tmp_path / "f2.npz", x, [2]),
         "fixed4": npz(tmp_path / "f4.npz", x, [4]),
+        "pca": npz(tmp_path / "pca.npz", x, [1, 2, 4, 8]),
     }
+    # No TD's file also holds its best training-free cut: a row of its own.
+    with np.load(files["notd"]) as f:
+        arrays = dict(f)
+    np.savez(files["notd"], **arrays, cut="notd_pca", cut_recons=arrays["recons"] / 2)
     spec = json.dumps({"title": "t", "models": list(files)})
     png = tmp_path / "grid.png"
     args = ["ae", "plot_reconstructions", "--spec", spec, "--recon", *map(str, files.values())]
     assert main([*args, "--png", str(png)]) == 0
     assert png.stat().st_size > 1000 and not list(tmp_path.glob("*_*.png"))
-    # Rows: TD, the fixed-width AEs together at their own widths, then no TD.
+    # Rows: TD, the fixed-width AEs together at their own widths, PCA, no TD, its cut.
     runs = [Run("notd", (1, 2), x[None].repeat(2, 0)), Run("fixed", (2,), x[None])]
     runs += [Run("td", (1, 2), x[None].repeat(2, 0)), Run("fixed", (4,), x[None])]
-    assert rows_of(runs) == ["td", "fixed", "notd"]
+    runs += [Run("random", (1,), x[None]), Run("notd_greedy", (1,), x[None])]
+    runs += [Run("pca", (1,), x[None])]
+    assert rows_of(runs) == ["td", "fixed", "pca", "notd", "notd_greedy", "random"]
+    runs = runs[:4]
     fig = grid(x, runs, "t")
     images = [ax for ax in fig.axes if ax.images]
     assert len(images) == 1 + 2 + 2 + 2  # the input, TD's, the fixed ones', no TD's

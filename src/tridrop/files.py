@@ -125,9 +125,9 @@ def read_csv(path: str | Path, columns: Sequence[str] = ()):
     return df
 
 
-def read_npz(path: str | Path, keys: Sequence[str]) -> dict:
-    """Arrays ``keys`` of an ``.npz`` file (no pickles); a damaged file or a missing key is a
-    ValueError naming the file."""
+def read_npz(path: str | Path, keys: Sequence[str], optional: Sequence[str] = ()) -> dict:
+    """Arrays ``keys`` of an ``.npz`` file (no pickles), and those of ``optional`` it has; a
+    damaged file or a missing key is a ValueError naming the file."""
     import zipfile
 
     import numpy as np
@@ -137,7 +137,7 @@ def read_npz(path: str | Path, keys: Sequence[str]) -> dict:
             missing = [k for k in keys if k not in f.files]
             if missing:
                 raise ValueError(f"{path}: no array(s) {missing} (has {sorted(f.files)})")
-            return {k: f[k] for k in keys}
+            return {k: f[k] for k in (*keys, *optional) if k in f.files}
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
         if isinstance(err, FileNotFoundError | IsADirectoryError) or str(err).startswith(
             f"{path}:"

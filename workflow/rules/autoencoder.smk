@@ -87,6 +87,7 @@ rule ae_baselines:
         code=PIPE.code(AE.family, "baselines"),
     output:
         out=out("runs/{experiment}/baselines/sweep.csv"),
+        recon=out("runs/{experiment}/baselines/reconstructions.npz"),
     log:
         logs("sweep/{experiment}/baselines.log"),
     wildcard_constraints:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -172,6 +173,49 @@ def greedy_order(
     return chosen, found
 
 
+@dataclass(frozen=True)
+class Cuts:
+    """The training-free cuts of a model trained without TD, fitted on training images: the
+    codes' mean (the fill of dropped units), principal directions and greedy unit order."""
+
+    mean: torch.Tensor
+    components: torch.Tensor
+    order: list[int]
+
+    @classmethod
+    def fit(
+        cls, model: nn.Sequential, x_train: torch.Tensor, greedy_images: int = 2000, seed: int = 0
+    ) -> Cuts:
+        """Code means and PCA on ``x_train``; the greedy order on a fixed random subset of
+        ``greedy_images`` of them, drawn with ``seed``."""
+        z = codes(model, x_train)
+        mean, components = code_pca(z)
+        pick = torch.randperm(len(x_train), generator=torch.Generator().manual_seed(seed))
+        order, _ = greedy_order(model, x_train[pick[:greedy_images].to(x_train.device)], mean)
+        return cls(mean, components, order)
+
+    def mse(self, model: nn.Sequential, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Test MSE per pixel at widths ``1..W`` of each cut in :data:`CONTROLS`."""
+        identity = list(range(len(self.mean)))
+        return {
+            "meanfill": ordered_mse(model, x, identity, self.mean),
+            "pca": pca_cut_mse(model, x, self.mean, self.components),
+            "greedy": ordered_mse(model, x, self.order, self.mean),
+        }
+
+    def codes(self, name: str, z: torch.Tensor, widths: list[int]) -> torch.Tensor:
+        """Codes ``(len(widths), n, W)`` of cut ``name`` of the codes ``z`` at each width."""
+        mean = self.mean.to(z.device)
+        if name == "pca":
+            top = [self.components[:w].to(z.device) for w in widths]
+            return torch.stack([mean + (z - mean) @ p.T @ p for p in top])
+        units = {"meanfill": list(range(len(mean))), "greedy": self.order}[name]
+        keep = torch.zeros(len(widths), len(mean), device=z.device)
+        for i, w in enumerate(widths):
+            keep[i, units[:w]] = 1
+        return _filled(z, keep, mean)
+
+
 def controls_mse(
     model: nn.Sequential,
     x_train: torch.Tensor,
@@ -186,18 +230,8 @@ def controls_mse(
     greedy order on a fixed random subset of ``greedy_images`` of them, drawn with ``seed``);
     the MSE is measured on ``x_test``.
     """
-    z = codes(model, x_train)
-    mean, components = code_pca(z)
-    pick = torch.randperm(len(x_train), generator=torch.Generator().manual_seed(seed))
-    subset = x_train[pick[:greedy_images].to(x_train.device)]
-    order, _ = greedy_order(model, subset, mean)
-    identity = list(range(len(mean)))
-    found = {
-        "meanfill": ordered_mse(model, x_test, identity, mean),
-        "pca": pca_cut_mse(model, x_test, mean, components),
-        "greedy": ordered_mse(model, x_test, order, mean),
-    }
-    return found, order
+    cuts = Cuts.fit(model, x_train, greedy_images, seed)
+    return cuts.mse(model, x_test), cuts.order
 
 
 @torch.no_grad()
@@ -209,6 +243,17 @@ def reconstructions(model: nn.Sequential, x: torch.Tensor, widths: list[int]) ->
     return decoder((masks[:, None, :] * z[None]).reshape(-1, td.width)).reshape(
         len(widths), *x.shape
     )
+
+
+@torch.no_grad()
+def cut_reconstructions(
+    model: nn.Sequential, x: torch.Tensor, widths: list[int], cuts: Cuts, name: str
+) -> torch.Tensor:
+    """Reconstructions of ``x`` by training-free cut ``name`` of ``cuts`` at each width, shape
+    ``(len(widths), *x.shape)``."""
+    encoder, td, decoder = split_at_latent(model.eval())
+    z = cuts.codes(name, encoder(x), widths)
+    return decoder(z.reshape(-1, td.width)).reshape(len(widths), *x.shape)
 
 
 def one_per_class(x: torch.Tensor, y: torch.Tensor, n: int) -> torch.Tensor:

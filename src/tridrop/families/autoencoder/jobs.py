@@ -20,10 +20,11 @@ import torch
 from tridrop import evaluation
 from tridrop.data import load_split
 from tridrop.families.autoencoder import analysis, objectives
-from tridrop.families.autoencoder.baselines import pca_mse
+from tridrop.families.autoencoder.baselines import pca_fit, pca_mse, pca_reconstructions
 from tridrop.families.autoencoder.claims import autoencoder_claims
 from tridrop.families.autoencoder.evaluation import (
-    controls_mse,
+    Cuts,
+    cut_reconstructions,
     latent_mse,
     one_per_class,
     reconstructions,
@@ -144,23 +145,28 @@ def sweep(spec: AutoencoderSweep, *, model: In, data: In, out: Out, recon: Out):
     widths = [w for w in spec.recon_widths or range(1, own + 1) if w <= own]
     if own < spec.width:  # a fixed-width baseline: a point at its own width, not a curve
         df, widths = df.iloc[[-1]].reset_index(drop=True), [own]
+    x = one_per_class(split.x_test, split.y_test, spec.recon_images)
+    arrays = {"originals": x, "recons": reconstructions(net, x, widths), "widths": widths}
     if spec.controls:
-        found, order = controls_mse(net, split.x_train, split.x_test, spec.greedy_images)
-        log.info("%s/%s seed %d: greedy unit order %s", r.experiment, r.model, r.seed, order)
+        cuts = Cuts.fit(net, split.x_train, spec.greedy_images)
+        found = cuts.mse(net, split.x_test)
+        log.info("%s/%s seed %d: greedy unit order %s", r.experiment, r.model, r.seed, cuts.order)
         rows = [
             evaluation.tidy(v, r.experiment, f"{r.model}_{name}", r.seed, "mse")
             for name, v in found.items()
         ]
         df = pd.concat([df, *rows], ignore_index=True)
+        # The figure's row of the best cut: lowest geometric-mean test MSE at its widths.
+        best = min(found, key=lambda k: found[k][[w - 1 for w in widths]].log().mean())
+        arrays["cut"] = f"{r.model}_{best}"
+        arrays["cut_recons"] = cut_reconstructions(net, x, widths, cuts, best)
     write_csv(df, out)
-    x = one_per_class(split.x_test, split.y_test, spec.recon_images)
-    rec = reconstructions(net, x, widths)
-    with atomic(recon) as tmp:
-        np.savez(tmp, originals=x.cpu().numpy(), recons=rec.cpu().numpy(), widths=np.array(widths))
+    save_reconstructions(recon, **arrays)
 
 
-def baselines(spec: AutoencoderBaselines, *, data: In, out: Out):
-    """PCA, the optimal linear autoencoder, at widths ``1..width`` (model ``pca``, seed 0)."""
+def baselines(spec: AutoencoderBaselines, *, data: In, out: Out, recon: Out):
+    """PCA, the optimal linear autoencoder, at widths ``1..width`` (model ``pca``, seed 0), and
+    its reconstructions of the sweeps' test images at ``spec.recon_widths``."""
     split = load_split(data)
     dim = split.x_train[0].numel()
     if spec.width > dim:  # PCA has at most one component per pixel
@@ -168,11 +174,24 @@ def baselines(spec: AutoencoderBaselines, *, data: In, out: Out):
             f"spec.width = {spec.width} is larger than the data's dimension ({dim} values per "
             f"image in {data}): PCA has at most {dim} components"
         )
-    values = pca_mse(split.x_train.numpy(), split.x_test.numpy(), spec.width)
+    pca = pca_fit(split.x_train.numpy(), spec.width)
+    values = pca_mse(split.x_train.numpy(), split.x_test.numpy(), spec.width, pca=pca)
     log.info(
         "PCA on %s: MSE %.4g at width 1, %.4g at width %d", data, values[0], values[-1], spec.width
     )
     write_csv(evaluation.tidy(torch.from_numpy(values), spec.experiment, "pca", 0, "mse"), out)
+    x = one_per_class(split.x_test, split.y_test, spec.recon_images).numpy()
+    widths = list(spec.recon_widths or range(1, spec.width + 1))
+    rec = pca_reconstructions(pca, x, widths).astype(x.dtype)
+    save_reconstructions(recon, originals=x, recons=rec, widths=widths)
+
+
+def save_reconstructions(path: Out, **arrays) -> None:
+    """An ``.npz`` of reconstructions (``originals``, ``recons``, ``widths``; a training-free
+    cut's ``cut`` and ``cut_recons``), tensors as arrays, written atomically."""
+    plain = {k: v.cpu().numpy() if torch.is_tensor(v) else np.asarray(v) for k, v in arrays.items()}
+    with atomic(path) as tmp:
+        np.savez(tmp, **plain)
 
 
 def analyse(
@@ -295,7 +314,8 @@ def plot_sweep(spec: SweepFigure, *, sweeps: In, png: Out):
 
 def plot_reconstructions(spec: ReconstructionsFigure, *, recon: list[In], png: Out):
     """The same test images reconstructed by several runs (``spec.models``: each file's model,
-    e.g. ``td``, ``fixed8``, ``notd``) from their first w latent units, a row per model."""
+    e.g. ``td``, ``fixed8``, ``notd``, ``pca``) from their first w latent units, a row per
+    model (and one for a training-free cut a file holds)."""
     matplotlib.use("Agg")  # figures are files; no display is assumed
     from tridrop.families.autoencoder.figures.reconstructions import Run, plot
 
@@ -304,12 +324,15 @@ def plot_reconstructions(spec: ReconstructionsFigure, *, recon: list[In], png: O
         raise ValueError(f"{len(recon)} reconstruction files for {len(models)} model names")
     runs, originals = [], None
     for path, model in zip(recon, models, strict=True):
-        f = read_npz(path, ("originals", "recons", "widths"))
+        f = read_npz(path, ("originals", "recons", "widths"), optional=("cut", "cut_recons"))
         if originals is None:
             originals, first = f["originals"], path
         elif not np.array_equal(f["originals"], originals):
             raise ValueError(f"{path} reconstructs other test images than {first}")
-        runs.append(Run(rows_name(model), tuple(f["widths"].tolist()), f["recons"]))
+        widths = tuple(f["widths"].tolist())
+        runs.append(Run(rows_name(model), widths, f["recons"]))
+        if "cut" in f:  # no TD's best training-free cut, a row of its own
+            runs.append(Run(str(f["cut"]), widths, f["cut_recons"]))
     save(plot(originals, runs, spec.title), png)
 
 

@@ -164,6 +164,11 @@ class AutoencoderBaselines(Spec):
 
     experiment: str
     width: int = setting(MISSING, "PCA's widths 1..width", ge=1)
+    recon_images: int = setting(8, "test images in the reconstruction figures", ge=1, le=64)
+    recon_widths: tuple[int, ...] = setting((), "widths of the reconstruction figures (empty: all)")
+
+    def check(self) -> None:
+        within(self.width, "recon_widths", self.recon_widths)
 
 
 @dataclass(frozen=True)

@@ -70,14 +70,20 @@ class Workflow(Wing):
     def gap_meta(self, w) -> list[str]:
         return [p for _, p in self.gap_runs(w.experiment)]
 
+    def pca_recon(self, experiment: str) -> list[str]:
+        """PCA's reconstructions, where the experiment has PCA."""
+        path = self.rules.ae_baselines.output.recon.format(experiment=experiment)
+        return [path] if self.experiments[experiment].pca else []
+
     def first_seed_recon(self, w) -> list[str]:
-        """The reconstructions of every trained variant's first seed (fixed<width> too): the
-        same test images in each, a row each in one figure."""
+        """The reconstructions of every trained variant's first seed (fixed<width> too) and of
+        PCA: the same test images in each, a row each in one figure (no TD's file also holds
+        its best training-free cut)."""
         seed = self.exp(w).seeds[0]
         return [
             self.rules.ae_sweep.output.recon.format(experiment=w.experiment, variant=v, seed=seed)
             for v in self.variants(w.experiment)
-        ]
+        ] + self.pca_recon(w.experiment)
 
     # ------------------------------------------------------------------ specs
 
@@ -112,7 +118,8 @@ class Workflow(Wing):
         return dump(pick(specs.AutoencoderAnalysis, self.exp(w), rows=self.rows(w), **job))
 
     def baselines_spec(self, w) -> str:
-        return dump(specs.AutoencoderBaselines(w.experiment, self.exp(w).latent))
+        e = self.exp(w)
+        return dump(pick(specs.AutoencoderBaselines, e, experiment=w.experiment, width=e.latent))
 
     def claims_spec(self, w) -> str:
         return dump(pick(specs.AutoencoderClaims, self.exp(w).claims, experiment=w.experiment))
@@ -127,7 +134,9 @@ class Workflow(Wing):
             f"{w.experiment}: test images reconstructed from the first w latent units "
             f"(seed {seed} of each model)"
         )
-        return dump(specs.ReconstructionsFigure(title, tuple(self.variants(w.experiment))))
+        pca = ("pca",) * len(self.pca_recon(w.experiment))
+        models = (*self.variants(w.experiment), *pca)
+        return dump(specs.ReconstructionsFigure(title, models))
 
     def figure_spec(self, w) -> str:
         return dump(specs.SweepFigure(w.experiment))
@@ -180,6 +189,7 @@ class Workflow(Wing):
             *(m for x in names for m in self.pcaae_runs(x, r.ae_pcaae.output.model)),
             *(f for x in names for f in self.sweeps(x)),
             *(f for x in names for f in self.runs(x, r.ae_sweep.output.recon)),
+            *(f for x in names for f in self.pca_recon(x)),
             *expand(r.ae_table.output.order_out, experiment=names),
             *(
                 f

@@ -13,8 +13,9 @@ from matplotlib.figure import Figure
 
 from tridrop.figures import LABELS, ordered
 
-# Rows in this order first: TD, the autoencoders trained at each width, no TD; then the others.
-FIRST = ("td", "fixed", "notd")
+# Rows in this order first: TD, the autoencoders trained at each width, PCA, no TD and its best
+# training-free cut; then the others.
+FIRST = ("td", "fixed", "pca", "notd", "notd_meanfill", "notd_pca", "notd_greedy")
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class Run:
 
 
 def rows_of(runs: list[Run]) -> list[str]:
-    """The row names in drawing order: TD, fixed, no TD, then the palette's order."""
+    """The row names in drawing order: :data:`FIRST`, then the palette's order."""
     names = {r.model for r in runs}
     return [m for m in FIRST if m in names] + [m for m in ordered(names) if m not in FIRST]
 
@@ -70,6 +71,10 @@ def plot(originals: np.ndarray, runs: list[Run], title: str) -> Figure:
         text = "input images" if row == 0 else LABELS.get(name, name)
         if name == "fixed":
             text = "trained at width w (one AE per width)"
+        elif name == "pca":
+            text = "PCA, first w components"
+        elif name.startswith("notd_"):  # a cut chosen as the best, by test MSE
+            text += " (best cut without training)"
         label.text(
             0.97,
             0.5,
