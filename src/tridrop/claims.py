@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from tridrop.files import read_csv
 
@@ -72,6 +71,8 @@ def interval(values: Sequence[float], log: bool = False) -> tuple[float, float, 
     if len(x) < 2:
         low = high = math.nan
     else:
+        from scipy import stats  # here: every job imports this module, few need scipy
+
         half = float(stats.t.ppf(0.5 + LEVEL / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
         low, high = mean - half, mean + half
     if log:

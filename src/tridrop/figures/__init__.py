@@ -6,13 +6,13 @@ The backend is the caller's choice (the figure jobs pick Agg: figures are files)
 from __future__ import annotations
 
 from pathlib import Path
-
-import matplotlib.pyplot as plt
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.ticker import NullLocator
+from typing import TYPE_CHECKING
 
 from tridrop.files import atomic
+
+if TYPE_CHECKING:  # pyplot is imported by the figure jobs alone: every job imports this module
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 # One colour per model across every figure.
 PALETTE = {
@@ -81,6 +81,8 @@ def log2_widths(ax: Axes, widths) -> None:
     ticks = sorted({2**k for k in range(top.bit_length()) if 2**k <= top} | {top})
     ax.set_xscale("log", base=2)
     ax.set_xticks(ticks, [str(t) for t in ticks])
+    from matplotlib.ticker import NullLocator
+
     ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xlim(min(widths) / 1.25, top * 1.25)
 
@@ -93,4 +95,6 @@ def save(fig: Figure, png: str | Path) -> None:
         fig.savefig(tmp, dpi=150, bbox_inches="tight", metadata={"Software": None})
     with atomic(png.with_suffix(".pdf")) as tmp:
         fig.savefig(tmp, bbox_inches="tight", metadata={"CreationDate": None})
+    import matplotlib.pyplot as plt
+
     plt.close(fig)

@@ -22,7 +22,6 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
 
 from tridrop.claims import claim, per_seed, table
 from tridrop.families.autoencoder.analysis import lower_share, resorted
@@ -92,6 +91,8 @@ def autoencoder_claims(
             "claims compare units and widths and need at least 2 (set latent >= 2)"
         )
     mean_td = runs[td].mean()
+    from scipy.stats import spearmanr  # here: every autoencoder job imports this module
+
     rho = float(spearmanr(mean_td.index, mean_td.to_numpy()).statistic)
     log.info("sanity check: test MSE of %s falls with width: Spearman rho %.4f", td, rho)
 
