@@ -146,6 +146,7 @@ def test_reconstructions_are_one_grid_of_several_runs(tmp_path):
         "td": npz(tmp_path / "td.npz", x, [1, 2, 4, 8]),
         "fixed2": npz(tmp_path / "f2.npz", x, [2]),
         "fixed4": npz(tmp_path / "f4.npz", x, [4]),
+        "fixed3": npz(tmp_path / "f3.npz", x, [3]),  # no column: no other model shows w = 3
         "pca": npz(tmp_path / "pca.npz", x, [1, 2, 4, 8]),
     }
     # No TD's file also holds its best training-free cut: a row of its own.
@@ -163,10 +164,12 @@ def test_reconstructions_are_one_grid_of_several_runs(tmp_path):
     runs += [Run("random", (1,), x[None]), Run("notd_greedy", (1,), x[None])]
     runs += [Run("pca", (1,), x[None])]
     assert rows_of(runs) == ["td", "fixed", "pca", "notd", "notd_greedy", "random"]
-    runs = runs[:4]
+    runs = [*runs[:4], Run("fixed", (3,), x[None])]
     fig = grid(x, runs, "t")
     images = [ax for ax in fig.axes if ax.images]
-    assert len(images) == 1 + 2 + 2 + 2  # the input, TD's, the fixed ones', no TD's
+    assert (
+        len(images) == 1 + 2 + 1 + 2
+    )  # the input, TD's, fixed2 (fixed3, fixed4: no column), no TD's
     # Other test images in one run: refused, naming the file.
     other = npz(tmp_path / "other.npz", x[::-1].copy(), [1])
     spec = json.dumps({"models": ["td", "notd"]})

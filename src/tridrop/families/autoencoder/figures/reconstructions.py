@@ -38,10 +38,14 @@ def plot(originals: np.ndarray, runs: list[Run], title: str) -> Figure:
 
     Each cell tiles the ``N`` images (``originals``: ``(N, C, H, W)``) as the model rebuilds
     them from its first w latent units; a model without that width (a fixed-width autoencoder
-    has only its own) leaves the cell empty.
+    has only its own) leaves the cell empty; a fixed-width autoencoder at a width no other model
+    shows gets no column.
     """
     names = rows_of(runs)
-    widths = sorted({w for r in runs for w in r.widths})
+    # Columns: the widths of the models that serve every width; the fixed-width autoencoders
+    # fill theirs among them (one trained at another width has no column of its own).
+    curves = [r for r in runs if r.model != "fixed"] or runs
+    widths = sorted({w for r in curves for w in r.widths})
     cells: dict[tuple[str, int], np.ndarray] = {}
     for r in runs:
         for i, w in enumerate(r.widths):
