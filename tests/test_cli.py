@@ -135,7 +135,8 @@ JOBS = {
                       {"model": {"latent": 0}}, {"data": "split"}, ["model"]),
     ("ae", "sweep"): ({"rows": ROWS, "width": 4, "device": "cpu"}, {"recon_widths": [99]},
                       {"data": "split", "model": "ae"}, ["out", "recon"]),
-    ("ae", "baselines"): ({"experiment": "e", "width": 4}, {"width": 0}, {"data": "split"}, ["out"]),
+    ("ae", "baselines"): ({"experiment": "e", "width": 4}, {"width": 0}, {"data": "split"},
+                          ["out", "recon"]),
     ("ae", "analyse"): ({"rows": ROWS, "device": "cpu"}, {"feature_images": "all"}, {"data": "split", "model": "ae"},
                         ["importance", "dependence", "order"]),
     ("ae", "table"): ({}, None, {"importance": "csv", "dependence": "csv", "order": "csv"},
@@ -333,8 +334,8 @@ MISFITS = FAILURES[-6:]
 def test_widths_and_models_that_do_not_fit_are_named(tmp_path, made, caplog):
     out = ["--out", str(tmp_path / "o.csv")]
     pca = json.dumps({"experiment": "e", "width": 1000})
-    assert main(["ae", "baselines", "--spec", pca, "--data", str(made["split"]), *out]) == 1
     ae = ["--recon", str(tmp_path / "r.npz"), "--data", str(made["split"])]
+    assert main(["ae", "baselines", "--spec", pca, *ae, *out]) == 1
     sweep = json.dumps({"rows": ROWS, "width": 2, "device": "cpu"})
     assert main(["ae", "sweep", "--spec", sweep, "--model", str(made["ae"]), *ae, *out]) == 1
     head = ["--params", str(tmp_path / "p.csv"), "--features", str(made["val"])]

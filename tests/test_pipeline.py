@@ -32,7 +32,7 @@ def rules() -> NS:
                 model="p/{experiment}/{seed}.pt",
             )
         ),
-        ae_baselines=NS(output=NS(out="b/{experiment}.csv")),
+        ae_baselines=NS(output=NS(out="b/{experiment}.csv", recon="b/{experiment}.npz")),
         ae_analyse=NS(
             output=NS(
                 importance=o + "importance.csv",
@@ -122,14 +122,15 @@ def test_inputs_and_targets_come_from_the_rules_outputs(pipe):
 
 def test_figures_are_one_per_experiment_and_read_what_they_draw(pipe):
     ae = AEWorkflow(pipe, pipe.rules)
-    # One reconstruction grid of the first seed of every trained variant, fixed2 too.
+    # One reconstruction grid of the first seed of every trained variant, fixed2 too, and PCA.
     recon = ae.first_seed_recon(w(experiment="digits"))
     assert recon == [
         f"results/tiny/runs/digits/{v}/seed0/reconstructions.npz"
         for v in ("td", "notd", "matryoshka", "fixed2")
-    ]
+    ] + ["b/digits.npz"]
     spec = json.loads(ae.recon_title(w(experiment="digits")))
-    assert spec["models"] == ["td", "notd", "matryoshka", "fixed2"] and "seed 0" in spec["title"]
+    models = ["td", "notd", "matryoshka", "fixed2", "pca"]
+    assert spec["models"] == models and "seed 0" in spec["title"]
     figures = [t for t in ae.targets() if t.startswith("figures/")]
     assert sorted(figures) == [
         f"figures/digits_{name}.png"
