@@ -19,6 +19,7 @@ from tridrop.data import (
     load_split,
     prepare,
     read_idx,
+    uses_local,
 )
 
 
@@ -89,6 +90,31 @@ def test_corrupt_idx_names_the_file(tmp_path: Path, damage, message):
     with pytest.raises(DataFormatError, match=message) as err:
         read_idx(good)
     assert str(good) in str(err.value)
+
+
+def test_subset_t10k_is_the_same_split_with_or_without_the_train_files(tmp_path: Path):
+    """The mnist preset's `subset: t10k`: ../shared/data/mnist (t10k files only) and a
+    download (all four) give the same split; `auto` needs only the t10k pair."""
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 256, (50, 4, 4)), np.repeat(np.arange(10), 5)
+    t10k, full = tmp_path / "t10k", tmp_path / "full"
+    for folder in (t10k, full):
+        folder.mkdir()
+        write_idx(folder / "t10k-images-idx3-ubyte", x)
+        write_idx(folder / "t10k-labels-idx1-ubyte", y)
+    write_idx(full / "train-images-idx3-ubyte", x[::-1])
+    write_idx(full / "train-labels-idx1-ubyte", y[::-1])
+    assert uses_local("mnist", "auto", t10k, subset="t10k")
+    assert not uses_local("mnist", "auto", t10k)  # the official split needs the train files
+    a = prepare("mnist", tmp_path / "a.npz", 0.2, path=t10k, subset="t10k")
+    b = prepare("mnist", tmp_path / "b.npz", 0.2, path=full, subset="t10k")
+    official = prepare("mnist", tmp_path / "c.npz", 0.2, path=full)
+    assert len(a.x_train) == 40 and len(a.x_test) == 10 and len(official.x_train) == 50
+    for key in ("x_train", "y_train", "x_test", "y_test"):
+        assert torch.equal(getattr(a, key), getattr(b, key))
+    with pytest.raises(ValueError, match="subset t10k is for MNIST-format datasets"):
+        prepare("digits", tmp_path / "d.npz", subset="t10k")
+    assert not (tmp_path / "d.npz").exists()
 
 
 def test_folder_with_mismatched_labels_names_both_files(tmp_path: Path):

@@ -228,16 +228,20 @@ def fingerprint(paths: Iterable[str | Path]) -> str:
     return digest.hexdigest()
 
 
-def uses_local(dataset: str, source: str = "download", path: str | Path | None = None) -> bool:
+def uses_local(
+    dataset: str, source: str = "download", path: str | Path | None = None, subset: str = "all"
+) -> bool:
     """Whether the raw files come from ``path`` (``source: local``, or ``auto`` with a copy
-    there) rather than a download (``download``, or ``auto`` without one)."""
+    there: the t10k pair for ``subset`` t10k, all four files otherwise) rather than a download
+    (``download``, or ``auto`` without one)."""
     if source == "local":
         return True
     if source != "auto" or not path or not Path(path).is_dir():
         return False
     if dataset == "celeba":
         return True
-    return all(find_idx(path, stem) is not None for stem in IDX_FILES.values())
+    needed = [k for k in IDX_FILES if subset != "t10k" or k.startswith("test")]
+    return all(find_idx(path, IDX_FILES[k]) is not None for k in needed)
 
 
 def load_idx_pair(images: Path, labels: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -259,12 +263,13 @@ def load_idx_pair(images: Path, labels: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_mnist_folder(
-    folder: str | Path, test_fraction: float = 0.2, seed: int = 0
+    folder: str | Path, test_fraction: float = 0.2, seed: int = 0, test_only: bool = False
 ) -> tuple[np.ndarray, ...]:
     """An MNIST-format dataset from a folder of IDX files, as uint8 arrays.
 
     With both the train and the t10k files the official split is used; with only the t10k
-    pair (as in ``../shared/data/mnist``) it is split by ``test_fraction`` (stratified).
+    pair (as in ``../shared/data/mnist``), or with ``test_only``, the t10k images are split by
+    ``test_fraction`` (stratified).
     """
     folder = Path(folder)
     _check_link(folder)
@@ -287,8 +292,8 @@ def load_mnist_folder(
             f"{folder}: missing {', '.join(missing)} {where}; found {', '.join(found)}"
         )
     x_te, y_te = load_idx_pair(files["test_images"], files["test_labels"])
-    if files["train_images"] is None:
-        log.warning(
+    if files["train_images"] is None or test_only:
+        (log.info if test_only else log.warning)(
             "%s: no train files, splitting the t10k files %.0f/%.0f",
             folder,
             100 * (1 - test_fraction),
@@ -421,14 +426,20 @@ def prepare(
     path: str | Path | None = None,
     max_train: int | None = None,
     max_test: int | None = None,
+    subset: str = "all",
 ) -> Split:
     """Build the split of ``dataset`` and write it to ``out`` (atomically).
 
     ``path``: the folder of the raw files (IDX files for MNIST-format datasets, CelebA's
-    layout for celeba), downloaded by :func:`download` or the user's local copy.
+    layout for celeba), downloaded by :func:`download` or the user's local copy. ``subset``
+    ``t10k``: of an MNIST-format dataset, the t10k files alone, split by ``test_fraction``.
     """
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; choose one of {DATASETS}")
+    if subset not in ("all", "t10k"):
+        raise ValueError(f"unknown subset {subset!r}; choose all or t10k")
+    if subset == "t10k" and dataset not in TORCHVISION_MNIST:
+        raise ValueError(f"subset t10k is for MNIST-format datasets, not {dataset!r}")
     if dataset == "celeba":
         if path is None:
             raise ValueError(f"dataset {dataset!r} needs the folder of its raw files (path)")
@@ -440,7 +451,7 @@ def prepare(
         elif path is None:
             raise ValueError(f"dataset {dataset!r} needs the folder of its raw files (path)")
         else:
-            arrays = load_mnist_folder(path, test_fraction, seed)
+            arrays = load_mnist_folder(path, test_fraction, seed, test_only=subset == "t10k")
         # The first images of the (shuffled, stratified) split: a subset for quick runs.
         arrays = (
             arrays[0][:max_train],

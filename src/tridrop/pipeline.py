@@ -129,7 +129,7 @@ class Pipeline:
         spec = dump(pick(SplitSpec, exp))
         if dataset == "digits":
             return Split(spec, [], "")
-        if uses_local(dataset, exp.source, exp.path):
+        if uses_local(dataset, exp.source, exp.path, exp.subset):
             files = [str(f) for f in raw_files(dataset, exp.path)]
             return Split(spec, files, exp.path, _fingerprint(tuple(files)))
         folder = rules.download_data.output.root.format(dataset=dataset)
@@ -181,7 +181,7 @@ class Pipeline:
         local = [  # IDX files (a CelebA folder of images is not walked)
             f
             for e in self.settings.all().values()
-            if uses_local(e.dataset, e.source, e.path)
+            if uses_local(e.dataset, e.source, e.path, e.subset)
             for f in raw_files(e.dataset, e.path)
             if f.is_file()
         ]

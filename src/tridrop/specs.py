@@ -252,6 +252,13 @@ class SplitSpec(Spec):
         0.2, "share held out for testing (datasets without an official split)", gt=0, lt=1
     )
     split_seed: int = setting(0, "seed of that split", ge=0)
+    subset: str = setting(
+        "all",
+        "all (the official split where the files have one) or t10k (MNIST-format: the 10,000 "
+        "test images alone, split by test_fraction, so a download and ../shared/data/mnist "
+        "give the same run)",
+        choices=("all", "t10k"),
+    )
     max_train: int | None = setting(None, "at most this many training images (null: all)", ge=1)
     max_test: int | None = setting(None, "at most this many test images (null: all)", ge=1)
 

@@ -27,6 +27,7 @@ def prepare(spec: SplitSpec, *, out: Out, raw: In | None = None):
         path=raw,
         max_train=spec.max_train,
         max_test=spec.max_test,
+        subset=spec.subset,
     )
 
 
