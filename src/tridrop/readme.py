@@ -30,13 +30,22 @@ HEADLINE_START = "<!-- headline:start (written by `make readme`; do not edit by 
 HEADLINE_END = "<!-- headline:end -->"
 RESULTS_PAGE = Path("docs/results.md")
 # Each preset shown: its full results page and the command that produced its results.
-RESULTS_PAGES = {"demo": RESULTS_PAGE, "fashion": Path("docs/results-fashion.md")}
-COMMANDS = {"demo": "make run", "fashion": "make run PRESET=fashion"}
+RESULTS_PAGES = {
+    "demo": RESULTS_PAGE,
+    "fashion": Path("docs/results-fashion.md"),
+    "mnist": Path("docs/results-mnist.md"),
+}
+COMMANDS = {
+    "demo": "make run",
+    "fashion": "make run PRESET=fashion",
+    "mnist": "make run PRESET=mnist",
+}
 # The generated pages and the preset each shows: the README's headline is the real-data preset.
 PAGES = {
     Path("README.md"): "fashion",
     RESULTS_PAGES["fashion"]: "fashion",
     RESULTS_PAGES["demo"]: "demo",
+    RESULTS_PAGES["mnist"]: "mnist",
 }
 # The headline's figures, by the end of their stem, every experiment's, in this order.
 KEY_FIGURES = (
