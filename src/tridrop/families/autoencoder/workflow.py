@@ -153,9 +153,14 @@ class Workflow(Wing):
     # ------------------------------------------------------------------ targets
 
     def gap_experiments(self) -> list[str]:
-        """Experiments with the references the gap is measured against: an unconstrained
-        variant (notd) and autoencoders trained at fixed widths."""
-        return [e for e, s in self.experiments.items() if "notd" in s.variants and s.fixed_widths]
+        """Experiments with a gap study: variants beside TD and no TD, and the references the
+        gap is measured against, an unconstrained variant (notd) and autoencoders trained at
+        fixed widths (TD alone against them is in the claims)."""
+        return [
+            e
+            for e in self.variant_experiments()
+            if "notd" in (s := self.experiments[e]).variants and s.fixed_widths
+        ]
 
     def variant_experiments(self) -> list[str]:
         """Experiments with variants beside TD and no TD (their dependence matrices get a figure
