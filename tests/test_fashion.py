@@ -30,7 +30,7 @@ def subset(root: Path, fashion: dict) -> Path:
             spec["pcaae_widths"] = 2
     mlp, conv = fashion["autoencoders"]["fashion_mlp"], fashion["autoencoders"]["fashion_conv"]
     mlp.update(hidden=16, fixed_widths=[2])
-    conv.update(channels=[4, 8])
+    conv.update(channels=[4, 8], fixed_widths=[2])
     head = fashion["heads"]["fashion_head"]
     head.update(split, hidden=16, epochs=2, seeds=[0], widths=[2, 4, 8, 16], fixed_widths=[4])
     head.update(rank_samples=200)
@@ -54,7 +54,7 @@ def test_fashion_preset_on_a_subset(workflow_copy: Path):
     assert set(sweeps["experiment"]) == {"fashion_mlp", "fashion_conv", "fashion_head"}
     conv = sweeps[sweeps["experiment"] == "fashion_conv"]
     controls = {"notd_meanfill", "notd_pca", "notd_greedy"}  # no TD cut without training
-    assert set(conv["model"]) == {"td", "notd", "pca"} | controls and sorted(
+    assert set(conv["model"]) == {"td", "notd", "pca", "fixed"} | controls and sorted(
         set(conv["width"])
     ) == [
         1,
