@@ -13,7 +13,14 @@ from tridrop.families.autoencoder.models import mlp_autoencoder
 from tridrop.families.autoencoder.specs import AutoencoderModel, AutoencoderTrain
 from tridrop.files import load_model_file, save_model
 from tridrop.specs import TrainSpec, dump
-from tridrop.train import check_memory, fit, resolve_device
+from tridrop.train import (
+    check_memory,
+    fit,
+    held_out,
+    reconstruction_loss,
+    resolve_device,
+    validation_loss,
+)
 
 FAILURES = [
     Failure("model files", "a checkpoint or model file holding a pickled object that would run code",
@@ -65,6 +72,33 @@ def test_same_seed_same_weights():
     assert [r["loss"] for r in ha] == [r["loss"] for r in hb]
     for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         assert torch.equal(va, vb), k
+
+
+def test_a_validation_split_is_held_out_and_does_not_change_the_run():
+    """Training with ``val_fraction`` equals training on the other images alone (masks drawn
+    from the random state: recording the validation loss must not consume it), and each
+    epoch's ``val_loss`` is the objective on the held-out images."""
+    x, y = data()
+    cfg = TrainSpec(epochs=3, batch_size=64, seed=3, device="cpu", val_fraction=0.25)
+    rows, val = held_out(len(x), 0.25)
+    assert len(val) == 75 and sorted({*rows.tolist(), *val.tolist()}) == list(range(300))
+    assert torch.equal(held_out(len(x), 0.25)[1], val)  # the same images in every run
+    a, b = fresh(), fresh()
+    history = fit(a, x, y, cfg)
+    plain = fit(b, x[rows], y[rows], TrainSpec(epochs=3, batch_size=64, seed=3, device="cpu"))
+    assert [r["loss"] for r in history] == [r["loss"] for r in plain]
+    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.equal(va, vb), k
+    # The last epoch's value, recomputed from the same random state, and a plain MSE check.
+    again = validation_loss(a, x, y, val, reconstruction_loss, 64)
+    assert history[-1]["val_loss"] == pytest.approx(again, rel=1e-6)
+    assert "val_loss" not in plain[0]
+    a.eval()
+    with torch.no_grad():
+        full = float(nn.functional.mse_loss(a(x[val]), x[val]))
+    assert 0 < full <= history[-1]["val_loss"] * 1.5  # masks only add error on average
+    with pytest.raises(ValueError, match="none to train on"):
+        held_out(3, 0.9)
 
 
 def test_training_reduces_the_loss():

@@ -208,6 +208,13 @@ class TrainSpec(Spec):
     batch_size: int = setting(64, "images per optimisation step", ge=1)
     lr: float = setting(1e-3, "Adam's learning rate", gt=0)
     weight_decay: float = setting(0.0, "Adam's L2 penalty", ge=0)
+    val_fraction: float = setting(
+        0.0,
+        "share of the training images held out for validation (the same images in every run: "
+        "seed 0), whose loss each epoch records; 0: none, all images train",
+        ge=0,
+        lt=1,
+    )
     seed: int = setting(0, "the run's random seed (initialisation, batches, masks)", ge=0)
     device: str = setting("auto", "auto (CUDA when present, else the CPU), cpu, cuda or cuda:N")
     # CUDA only (the CPU is deterministic already): deterministic kernels, no autotuning.

@@ -172,13 +172,19 @@ def fit(
         log.info("resumed from %s at epoch %d/%d", checkpoint, start, cfg.epochs)
     amp = device.type == "cuda"
     n = len(x)
+    rows, val = held_out(n, cfg.val_fraction)
+    if val is not None:
+        n = len(rows)
     saved = start if state is not None else 0  # the epoch the checkpoint on disk holds
     bar = tqdm(range(start, cfg.epochs), desc="train", unit="epoch", disable=True if rank else None)
     try:
         for epoch in bar:
             model.train()
             t0, total = time.perf_counter(), torch.zeros((), dtype=torch.float64, device=device)
-            for batch in torch.randperm(n, generator=order).split(cfg.batch_size):
+            batches = torch.randperm(n, generator=order)
+            if rows is not None:
+                batches = rows[batches]
+            for batch in batches.split(cfg.batch_size):
                 idx = batch[rank::world].to(device)
                 for m in model.modules():
                     if hasattr(m, "set_batch_shard"):  # position-dependent masks: whole batch
@@ -195,6 +201,12 @@ def fit(
                 dist.all_reduce(total)
             total = float(total)
             record = {"epoch": epoch + 1, "loss": total / n, "seconds": time.perf_counter() - t0}
+            if val is not None:
+                for m in model.modules():
+                    if hasattr(m, "set_batch_shard"):
+                        m.set_batch_shard(0, 1, None)
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+                    record["val_loss"] = validation_loss(model, x, y, val, loss_fn, cfg.batch_size)
             history.append(record)
             bar.set_postfix(loss=f"{record['loss']:.4g}")
             log.info(
@@ -228,6 +240,44 @@ def fit(
             if hasattr(m, "set_batch_shard"):
                 m.set_batch_shard(0, 1, None)
     return history
+
+
+def held_out(n: int, fraction: float) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """``(training rows, validation rows)`` of ``n`` images: a ``fraction`` held out, drawn
+    with seed 0 so that every run (any seed, any variant) validates on the same images;
+    ``(None, None)`` for no validation (all ``n`` train, in the order of a run without it)."""
+    k = round(n * fraction)
+    if k == 0:
+        return None, None
+    if k >= n:
+        raise ValueError(f"val_fraction {fraction} of {n} images leaves none to train on")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(0))
+    return perm[k:].sort().values, perm[:k].sort().values
+
+
+def validation_loss(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    rows: torch.Tensor,
+    loss_fn: LossFn,
+    batch_size: int,
+) -> float:
+    """The training objective on the held-out ``rows`` (masks drawn as in training, by batch),
+    without a gradient, leaving the random state and the buffers (e.g. batch-norm statistics)
+    as they were: recording it does not change the run."""
+    device = x.device
+    buffers = [b.clone() for b in model.buffers()]
+    total = 0.0
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        with torch.no_grad():
+            for batch in rows.split(batch_size):
+                idx = batch.to(device)
+                total += float(loss_fn(model, x[idx], y[idx])) * len(idx)
+    with torch.no_grad():
+        for b, kept in zip(model.buffers(), buffers, strict=True):
+            b.copy_(kept)
+    return total / len(rows)
 
 
 def _saved_epoch(checkpoint: str | Path | None, tag: str, saved: int) -> int:

@@ -219,6 +219,17 @@ class AutoencoderClaims(Spec):
     pcaae_ratio: float = setting(
         1.1, "TD vs PCAAE at matched widths: geometric-mean MSE ratio at most this"
     )
+    # Budgets (issue 21): the gap study read "training longer closes most of TD's full-width
+    # price". Most is at least half: TD's price over a reference (MSE ratio - 1) after the
+    # longest budget of a budget series, over its price after the shortest, paired by seed.
+    budget_shrink: float = setting(
+        0.5, "training longer: TD's price at the longest budget / at the shortest, below this"
+    )
+    # Ten seeds (issue 21): a seed is in the bad width-2 mode when TD/fixed at width 2 is above
+    # this, the midpoint of the two modes the headline's 3 seeds showed (1.46; 1.80, 1.87).
+    bad_mode: float = setting(
+        1.6, "the bad width-2 mode: TD/fixed MSE ratio at width 2 above this (its frequency)"
+    )
     # Our goal: one network whose full width costs at most 5% over an unconstrained AE ...
     gap_full: float = setting(
         1.05, "gap closed: a variant's full-width MSE at most this times no TD's ..."
@@ -352,6 +363,7 @@ VARIANT = section(
         "batch_size",
         "lr",
         "weight_decay",
+        "val_fraction",
         "seed",
         "device",
         "deterministic",
