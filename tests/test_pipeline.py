@@ -44,6 +44,9 @@ def rules() -> NS:
         ae_table=NS(output=NS(order_out="tables/{experiment}_order.csv")),
         ae_gap=NS(output=NS(out="tables/{experiment}_gap.csv")),
         ae_plot_sweep=NS(output=NS(png="figures/{experiment}_mse_vs_width.png")),
+        ae_budget=NS(output=NS(claims="claims/{series}_budget.csv")),
+        ae_plot_budget=NS(output=NS(png="figures/{series}_budget.png")),
+        collect=NS(output=NS(out="results/tiny/runs/{experiment}/sweeps.csv")),
         ae_plot_gap=NS(output=NS(png="figures/{experiment}_gap.png")),
         ae_plot_features=NS(output=NS(png="figures/{experiment}_{kind}.png")),
         ae_plot_dependence_variants=NS(
@@ -203,3 +206,31 @@ def test_an_input_dated_in_the_future_is_refused_before_any_job(pipe, tmp_path, 
     why = pipe.clock_skew()
     assert why.startswith("1 input file(s) modified in the future")
     assert "results/tiny/data/digits.npz (3.0 h ahead" in why and "nothing was run" in why
+
+
+def test_experiments_that_differ_in_epochs_alone_are_a_budget_series(pipe):
+    """Two copies of an experiment with other epochs join it in one series (shortest first,
+    named after it), with its claims and figure among the targets; other experiments do not."""
+    config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    tiny = yaml.safe_load(TINY.read_text())["presets"]["tiny"]
+    digits = tiny["autoencoders"]["digits"]
+    tiny["autoencoders"] = {
+        "long": {**digits, "epochs": 9},
+        "short": digits,
+        "mid": {**digits, "epochs": 6},
+        "other_lr": {**digits, "lr": 0.01},
+    }
+    config["presets"]["tiny"] = tiny
+    budget = Pipeline.of(resolve({**config, "preset": "tiny", "device": "cpu"}), rules=rules())
+    ae = AEWorkflow(budget, budget.rules)
+    assert ae.budget_series() == {"short": ["short", "mid", "long"]}
+    spec = json.loads(ae.budget_spec(w(series="short")))
+    assert (spec["experiments"], spec["epochs"]) == (["short", "mid", "long"], [3, 6, 9])
+    runs = len(ae.variants("short")) * len(budget.settings.all()["short"].seeds)
+    assert len(spec["runs"]) == len(ae.budget_meta(w(series="short"))) == 3 * runs
+    assert spec["runs"][0] == "short/td/0" and ae.budget_meta(w(series="short"))[0].endswith(
+        "runs/short/td/seed0/model.json"
+    )
+    assert "claims/short_budget.csv" in ae.claims()
+    assert "figures/short_budget.png" in ae.targets()
+    assert AEWorkflow(pipe, pipe.rules).budget_series() == {}

@@ -269,11 +269,11 @@ def validation_loss(
     device = x.device
     buffers = [b.clone() for b in model.buffers()]
     total = 0.0
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        with torch.no_grad():
-            for batch in rows.split(batch_size):
-                idx = batch.to(device)
-                total += float(loss_fn(model, x[idx], y[idx])) * len(idx)
+    forked = torch.random.fork_rng(devices=[device] if device.type == "cuda" else [])
+    with forked, torch.no_grad():
+        for batch in rows.split(batch_size):
+            idx = batch.to(device)
+            total += float(loss_fn(model, x[idx], y[idx])) * len(idx)
     with torch.no_grad():
         for b, kept in zip(model.buffers(), buffers, strict=True):
             b.copy_(kept)

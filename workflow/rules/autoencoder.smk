@@ -187,6 +187,54 @@ rule ae_gap:
         PIPE.command(AE.family, "gap")
 
 
+# Budget series (experiments that differ in their epochs alone): TD's price over each
+# reference at each budget, the claims that training longer shrinks it, the learning curves.
+rule ae_budget:
+    input:
+        sweeps=AE.budget_sweeps,
+        meta=AE.budget_meta,
+        code=PIPE.code(AE.family, "budget"),
+    output:
+        out=out("tables/{series}_budget.csv"),
+        curves=out("tables/{series}_curves.csv"),
+        claims=out("claims/{series}_budget.csv"),
+    log:
+        logs("budget/{series}.log"),
+    wildcard_constraints:
+        series=AE.pattern,
+    conda:
+        CONDA_ENV
+    params:
+        spec=AE.budget_spec,
+    shell:
+        PIPE.command(AE.family, "budget")
+
+
+rule ae_plot_budget:
+    input:
+        table=rules.ae_budget.output.out,
+        curves=rules.ae_budget.output.curves,
+        code=PIPE.code(AE.family, "plot_budget"),
+    output:
+        png=report(
+            out("figures/{series}_budget.png"),
+            caption="../report/budget.rst",
+            category="{series}",
+            subcategory="Budget curves",
+        ),
+        pdf=out("figures/{series}_budget.pdf"),
+    log:
+        logs("figures/{series}_budget.log"),
+    wildcard_constraints:
+        series=AE.pattern,
+    conda:
+        CONDA_ENV
+    params:
+        spec=AE.budget_figure_spec,
+    shell:
+        PIPE.command(AE.family, "plot_budget")
+
+
 rule ae_plot_sweep:
     input:
         sweeps=rules.collect.output.out,

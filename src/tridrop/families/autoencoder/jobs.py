@@ -41,6 +41,8 @@ from tridrop.families.autoencoder.specs import (
     AutoencoderClaims,
     AutoencoderSweep,
     AutoencoderTrain,
+    Budget,
+    BudgetFigure,
     FeaturesFigure,
     Gap,
     GapFigure,
@@ -298,6 +300,43 @@ def gap(spec: Gap, *, sweeps: In, meta: list[In], out: Out):
     table.insert(0, "experiment", spec.experiment)
     log.info("gap report of %s:\n%s", spec.experiment, table.to_string())
     write_csv(table, out)
+
+
+def budget(spec: Budget, *, sweeps: list[In], meta: list[In], out: Out, curves: Out, claims: Out):
+    """A budget series: TD's MSE ratios over its references at each budget, the claims that
+    training longer shrinks them, and the learning curves of every run."""
+    import json
+
+    from tridrop.families.autoencoder import budget as b
+
+    if len(meta) != len(spec.runs):
+        raise ValueError(f"{len(meta)} metadata files for {len(spec.runs)} runs")
+    df = pd.concat([read_csv(p, evaluation.COLUMNS) for p in sweeps], ignore_index=True)
+    df = df[df["experiment"].isin(spec.experiments)]
+    ratio = b.ratios(df, dict(zip(spec.experiments, spec.epochs, strict=True)))
+    histories = []
+    for path, run in zip(meta, spec.runs, strict=True):
+        experiment, variant, seed = run.split("/")
+        history = json.loads(Path(path).read_text())["history"]
+        histories.append((experiment, variant, int(seed), history))
+    curve = b.curves(histories)
+    bad = b.prefix_mismatches(curve)
+    if bad:  # a shorter run should be the start of the longer one: say so, keep the results
+        log.warning("runs that are not the start of the longest budget's: %s", bad)
+    found = b.budget_claims(ratio, spec.series, spec.shrink)
+    log.info("%s:\n%s", spec.series, ratio.groupby(["reference", "epochs"])["ratio"].mean())
+    write_csv(ratio, out)
+    write_csv(curve, curves)
+    write_csv(found, claims)
+
+
+def plot_budget(spec: BudgetFigure, *, table: In, curves: In, png: Out):
+    """Learning curves of the longest budget beside TD's price against budget."""
+    matplotlib.use("Agg")  # figures are files; no display is assumed
+    from tridrop.families.autoencoder.budget import CURVE_COLUMNS, RATIO_COLUMNS
+    from tridrop.families.autoencoder.figures.budget import plot
+
+    save(plot(read_csv(curves, CURVE_COLUMNS), read_csv(table, RATIO_COLUMNS)), png)
 
 
 def plot_sweep(spec: SweepFigure, *, sweeps: In, png: Out):

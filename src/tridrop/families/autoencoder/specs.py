@@ -115,6 +115,18 @@ class Gap(Spec):
 
 
 @dataclass(frozen=True)
+class Budget(Spec):
+    """A budget series: experiments that differ in their epochs alone, shortest first."""
+
+    series: str
+    experiments: tuple[str, ...]
+    epochs: tuple[int, ...]
+    # The run of each metadata file, ``experiment/variant/seed``, in the order the files are given.
+    runs: tuple[str, ...] = ()
+    shrink: float = 0.5  # the claims' budget_shrink of the series' experiments
+
+
+@dataclass(frozen=True)
 class AutoencoderSweep(Spec):
     """Test MSE at every width up to ``width`` (a narrower model: at its own width only).
 
@@ -244,6 +256,11 @@ class AutoencoderClaims(Spec):
 class SweepFigure(Spec):
     experiment: str
     metric: str = "mse"
+
+
+@dataclass(frozen=True)
+class BudgetFigure(Spec):
+    series: str
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ paths come from the rules' own outputs (``rules.<rule>.output``), so each is wri
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from tridrop.families.autoencoder import specs
 from tridrop.pipeline import Wing, expand
 from tridrop.registry import AUTOENCODER
@@ -138,6 +140,21 @@ class Workflow(Wing):
         models = (*self.variants(w.experiment), *pca)
         return dump(specs.ReconstructionsFigure(title, models))
 
+    def budget_spec(self, w) -> str:
+        names = self.budget_series()[w.series]
+        runs = tuple(
+            f"{x}/{v}/{seed}"
+            for x in names
+            for v in self.variants(x)
+            for seed in self.experiments[x].seeds
+        )
+        epochs = tuple(self.experiments[x].epochs for x in names)
+        shrink = self.experiments[names[-1]].claims.budget_shrink
+        return dump(specs.Budget(w.series, tuple(names), epochs, runs, shrink))
+
+    def budget_figure_spec(self, w) -> str:
+        return dump(specs.BudgetFigure(w.series))
+
     def figure_spec(self, w) -> str:
         return dump(specs.SweepFigure(w.experiment))
 
@@ -149,6 +166,28 @@ class Workflow(Wing):
 
     def dependence_variants_spec(self, w) -> str:
         return dump(specs.FeaturesFigure("dependence_variants"))
+
+    # ------------------------------------------------------------------ budgets
+
+    def budget_series(self) -> dict[str, list[str]]:
+        """Budget series: experiments whose settings differ in ``epochs`` alone, shortest
+        first, named after the first (``{series}``); none where every experiment differs."""
+        groups: dict[str, list[str]] = {}
+        for name, e in self.experiments.items():
+            key = {k: v for k, v in asdict(e).items() if k != "epochs"}
+            groups.setdefault(repr(key), []).append(name)
+        series = [sorted(g, key=lambda x: self.experiments[x].epochs) for g in groups.values()]
+        return {g[0]: g for g in series if len(g) > 1}
+
+    def budget_sweeps(self, w) -> list[str]:
+        return expand(self.rules.collect.output.out, experiment=self.budget_series()[w.series])
+
+    def budget_meta(self, w) -> list[str]:
+        return [
+            m
+            for x in self.budget_series()[w.series]
+            for m in self.runs(x, self.rules.ae_train.output.meta)
+        ]
 
     # ------------------------------------------------------------------ targets
 
@@ -169,7 +208,10 @@ class Workflow(Wing):
 
     def claims(self) -> list[str]:
         """The claims file of every experiment (the preset's claims table reads them)."""
-        return expand(self.rules.ae_claims.output.out, experiment=list(self.experiments))
+        return [
+            *expand(self.rules.ae_claims.output.out, experiment=list(self.experiments)),
+            *expand(self.rules.ae_budget.output.claims, series=list(self.budget_series())),
+        ]
 
     def targets(self) -> list[str]:
         r, names = self.rules, list(self.experiments)
@@ -187,6 +229,7 @@ class Workflow(Wing):
             *expand(r.ae_claims.output.out, experiment=names),
             *expand(r.ae_gap.output.out, experiment=self.gap_experiments()),
             *expand(r.ae_plot_gap.output.png, experiment=self.gap_experiments()),
+            *expand(r.ae_plot_budget.output.png, series=list(self.budget_series())),
             # Every model and per-run file: one deleted after a run (or by a failed job) is
             # rebuilt, and what reads it reruns; Snakemake does not rebuild a missing
             # intermediate file whose readers' outputs exist.

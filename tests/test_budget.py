@@ -1,0 +1,108 @@
+"""Budget series: TD's price over its references at each budget, the claims that training longer
+shrinks it, learning curves from the runs' metadata, and the jobs that write them."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from tridrop.families.autoencoder import jobs
+from tridrop.families.autoencoder.budget import (
+    budget_claims,
+    curves,
+    prefix_mismatches,
+    ratios,
+)
+from tridrop.families.autoencoder.specs import Budget, BudgetFigure
+from tridrop.files import read_csv, write_csv
+
+# TD's MSE over the references' after 10 and 30 epochs, per seed: the price over no TD falls
+# from 0.2 to 0.05 (a quarter: held), over the width-2 AE from 0.5 to 0.4 (4/5: failed).
+PRICES = {(10, "notd"): 1.2, (30, "notd"): 1.05, (10, "fixed"): 1.5, (30, "fixed"): 1.4}
+
+
+def sweeps(seeds=(0, 1, 2)) -> pd.DataFrame:
+    rows = []
+    for epochs in (10, 30):
+        base = 1.0 / epochs
+        for seed in seeds:
+            jitter = 1 + 0.01 * seed
+            ref = {"notd": (4, base), "fixed": (2, 2 * base)}
+            for model, (width, mse) in ref.items():
+                rows.append([f"e{epochs}", model, seed, width, "mse", mse])
+                td = mse * (1 + (PRICES[epochs, model] - 1) * jitter)
+                rows.append([f"e{epochs}", "td", seed, width, "mse", td])
+            rows.append([f"e{epochs}", "td", seed, 1, "mse", 9.0])
+    return pd.DataFrame(rows, columns=["experiment", "model", "seed", "width", "metric", "value"])
+
+
+def test_ratios_pair_td_with_each_reference_by_seed():
+    r = ratios(sweeps(), {"e10": 10, "e30": 30})
+    assert set(r["reference"]) == {"notd at full width", "fixed at 2"}
+    full = r[(r["reference"] == "notd at full width") & (r["epochs"] == 10)]
+    assert full["width"].tolist() == [4, 4, 4]
+    assert full["ratio"].tolist() == pytest.approx([1.2, 1.202, 1.204])
+    with pytest.raises(ValueError, match="seed 3 has no"):
+        extra = pd.DataFrame([["e10", "td", 3, 4, "mse", 1.0]], columns=sweeps().columns)
+        ratios(pd.concat([sweeps(), extra]), {"e10": 10, "e30": 30})
+
+
+def test_training_longer_is_held_only_where_the_price_at_least_halves():
+    table = budget_claims(ratios(sweeps(), {"e10": 10, "e30": 30}), "e10", 0.5)
+    verdict = dict(zip(table["claim"].str.extract(r"over (.*)$")[0], table["verdict"], strict=True))
+    assert verdict == {"notd at full width": "held", "fixed at 2": "failed"}
+    value = dict(zip(table["claim"].str.extract(r"over (.*)$")[0], table["value"], strict=True))
+    assert value == pytest.approx({"notd at full width": 0.25, "fixed at 2": 0.8})
+    assert (table["experiment"] == "e10").all() and (table["seeds"] == 3).all()
+    with pytest.raises(ValueError, match="two budgets"):
+        budget_claims(ratios(sweeps(), {"e10": 10, "e30": 10}), "e10", 0.5)
+
+
+def history(epochs: int, shift: float = 0.0) -> list[dict]:
+    return [
+        {"epoch": e, "loss": 1 / e + shift, "val_loss": 1.1 / e, "seconds": 1.0}
+        for e in range(1, epochs + 1)
+    ]
+
+
+def test_learning_curves_and_the_check_that_a_short_run_starts_the_long_one():
+    runs = [("e10", "td", 0, history(2)), ("e30", "td", 0, history(4))]
+    c = curves(runs)
+    assert len(c) == 2 * (2 + 4) and set(c["split"]) == {"train", "val"}
+    assert prefix_mismatches(c) == []
+    assert prefix_mismatches(curves([runs[0], ("e30", "td", 0, history(4, 0.1))])) == [
+        "e10/td/seed0"
+    ]
+
+
+def test_the_budget_jobs_write_the_table_the_curves_the_claims_and_the_figure(tmp_path):
+    df = sweeps()
+    paths, meta, runs = [], [], []
+    for e in ("e10", "e30"):
+        write_csv(df[df["experiment"] == e], p := tmp_path / f"{e}.csv")
+        paths.append(str(p))
+        for model in ("td", "notd", "fixed2"):
+            for seed in (0, 1, 2):
+                m = tmp_path / f"{e}_{model}_{seed}.json"
+                m.write_text(json.dumps({"history": history(int(e[1:]))}))
+                meta.append(str(m))
+                runs.append(f"{e}/{model}/{seed}")
+    spec = Budget("e10", ("e10", "e30"), (10, 30), tuple(runs), 0.5)
+    out, curve, claims = (tmp_path / n for n in ("budget.csv", "curves.csv", "claims.csv"))
+    jobs.budget(spec, sweeps=paths, meta=meta, out=str(out), curves=str(curve), claims=str(claims))
+    assert len(read_csv(out)) == 2 * 2 * 3 and len(read_csv(claims)) == 2
+    assert set(read_csv(curve)["model"]) == {"td", "notd", "fixed2"}
+    png = tmp_path / "budget.png"
+    jobs.plot_budget(BudgetFigure("e10"), table=str(out), curves=str(curve), png=str(png))
+    assert png.stat().st_size > 10_000 and png.with_suffix(".pdf").exists()
+    with pytest.raises(ValueError, match="metadata files for"):
+        jobs.budget(
+            Budget("e10", ("e10", "e30"), (10, 30), tuple(runs[:-1]), 0.5),
+            sweeps=paths,
+            meta=meta,
+            out=str(out),
+            curves=str(curve),
+            claims=str(claims),
+        )
