@@ -139,3 +139,20 @@ def test_claims_use_the_widest_width_within_each_budget_against_a_training_free_
     easy = head_claims(table(top1, svd=0.89), seeds(top1), spec)
     assert easy["verdict"].iloc[0] == "not discriminating"
     assert "width 2" in claims["claim"].iloc[0] and "width 1" in claims["claim"].iloc[1]
+
+
+def test_the_full_width_gap_is_to_a_no_td_head_trained_as_long_where_there_is_one():
+    """Matched training: with a notd head in the sweeps the gap is notd minus TD per seed
+    (paired), not the reference's single number."""
+    top1 = [0.8, 0.78, 0.6]
+    notd = pd.DataFrame(
+        [("x", "notd", s, 4, "top1", 0.83 + d) for s, d in enumerate((0.0, 0.002, -0.002))],
+        columns=["experiment", "model", "seed", "width", "metric", "value"],
+    )
+    spec = HeadClaims(kept_25=0.95, kept_10=0.8, max_gap=0.02)
+    claims = head_claims(table(top1), pd.concat([seeds(top1), notd]), spec)
+    gap = claims[claims["metric"] == "top1_gap"].iloc[0]
+    assert "retrained on the cache as long" in gap["claim"]
+    assert gap["value"] == pytest.approx(0.03, abs=1e-9)  # not 0.1, the reference's gap
+    assert gap["low"] < gap["high"] and gap["verdict"] == "failed"
+    assert gap["control_value"] == pytest.approx(0.83 - 0.5)
