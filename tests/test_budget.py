@@ -8,7 +8,7 @@ import json
 import pandas as pd
 import pytest
 
-from tridrop.families.autoencoder import jobs
+from tridrop.families.autoencoder import jobs, tuning
 from tridrop.families.autoencoder.budget import (
     budget_claims,
     curves,
@@ -106,3 +106,34 @@ def test_the_budget_jobs_write_the_table_the_curves_the_claims_and_the_figure(tm
             curves=str(curve),
             claims=str(claims),
         )
+
+
+def test_each_model_takes_the_rate_of_its_lowest_validation_loss_and_td_is_tested_there():
+    """TD does best at 1e-3, the fixed-width AE at 3e-3, no TD at 1e-3: the claims pair TD's
+    runs at 1e-3 with the fixed AE's at 3e-3, seed by seed; its control is no TD's best cut."""
+    lrs = {"a": 0.001, "b": 0.003}
+    val = {("a", "td"): 0.5, ("b", "td"): 0.6, ("a", "fixed2"): 0.4, ("b", "fixed2"): 0.3,
+           ("a", "notd"): 0.2, ("b", "notd"): 0.25}  # fmt: skip
+    runs = [
+        (e, m, s, [{"epoch": 1, "loss": 1.0, "val_loss": v + 0.01 * s}])
+        for (e, m), v in val.items()
+        for s in (0, 1, 2)
+    ]
+    choice = tuning.choices(curves(runs), lrs)
+    assert tuning.chosen(choice) == {"td": 0.001, "fixed2": 0.003, "notd": 0.001}
+    rows = []
+    for e, f in (("a", 1.0), ("b", 0.5)):  # at 3e-3 the fixed AE's MSE halves
+        for s in (0, 1, 2):
+            rows += [[e, "td", s, 2, "mse", 1.2 + 0.01 * s], [e, "td", s, 4, "mse", 1.0],
+                     [e, "notd", s, 4, "mse", 0.9], [e, "fixed", s, 2, "mse", f],
+                     [e, "notd", s, 2, "mse", 3.0], [e, "notd_pca", s, 2, "mse", 2.0]]  # fmt: skip
+    df = pd.DataFrame(rows, columns=["experiment", "model", "seed", "width", "metric", "value"])
+    found = tuning.tuned_claims(df, choice, lrs, "a", full_gap=1.5, fixed_ratio=1.5)
+    full, fixed = found.iloc[0], found.iloc[1]
+    assert full["value"] == pytest.approx(1.0 / 0.9) and full["verdict"] == "held"
+    assert fixed["value"] == pytest.approx(2.42, rel=0.01)  # 1.21 / 0.5, not / 1.0
+    assert fixed["verdict"] == "failed" and "fixed at 0.003" in fixed["claim"]
+    assert fixed["control"].startswith("no TD's best training-free cut (notd_pca)")
+    assert fixed["control_value"] == pytest.approx(4.0)
+    with pytest.raises(ValueError, match="val_fraction"):
+        tuning.choices(curves([("a", "td", 0, [{"epoch": 1, "loss": 1.0}])]), lrs)

@@ -46,6 +46,8 @@ def rules() -> NS:
         ae_plot_sweep=NS(output=NS(png="figures/{experiment}_mse_vs_width.png")),
         ae_budget=NS(output=NS(claims="claims/{series}_budget.csv")),
         ae_plot_budget=NS(output=NS(png="figures/{series}_budget.png")),
+        ae_lr=NS(output=NS(claims="claims/{series}_lr.csv")),
+        ae_plot_lr=NS(output=NS(png="figures/{series}_lr.png")),
         collect=NS(output=NS(out="results/tiny/runs/{experiment}/sweeps.csv")),
         ae_plot_gap=NS(output=NS(png="figures/{experiment}_gap.png")),
         ae_plot_features=NS(output=NS(png="figures/{experiment}_{kind}.png")),
@@ -231,6 +233,10 @@ def test_experiments_that_differ_in_epochs_alone_are_a_budget_series(pipe):
     assert spec["runs"][0] == "short/td/0" and ae.budget_meta(w(series="short"))[0].endswith(
         "runs/short/td/seed0/model.json"
     )
-    assert "claims/short_budget.csv" in ae.claims()
+    assert ae.lr_series() == {"short": ["short", "other_lr"]}  # 1e-3, then 1e-2
+    lr = json.loads(ae.lr_spec(w(series="short")))
+    assert (lr["experiments"], lr["lrs"]) == (["short", "other_lr"], [0.001, 0.01])
+    assert len(ae.lr_meta(w(series="short"))) == len(lr["runs"]) == 2 * runs
+    assert "claims/short_budget.csv" in ae.claims() and "claims/short_lr.csv" in ae.claims()
     assert "figures/short_budget.png" in ae.targets()
     assert AEWorkflow(pipe, pipe.rules).budget_series() == {}

@@ -71,6 +71,7 @@ def caption(captions: Path, figure: Path, config: dict, preset: str) -> str:
     for exp in sorted(settings.all(), key=len, reverse=True):
         if stem.startswith(exp + "_"):
             wildcards["experiment"], stem = exp, stem[len(exp) + 1 :]
+            wildcards["series"] = exp  # a series' figures are named after its first experiment
             break
     if stem in SHARED_CAPTIONS:  # one caption file for several figures of one rule
         stem, wildcards["kind"] = SHARED_CAPTIONS[stem], stem

@@ -235,6 +235,54 @@ rule ae_plot_budget:
         PIPE.command(AE.family, "plot_budget")
 
 
+# Learning-rate series (experiments that differ in their lr alone): each model at the rate
+# of its lowest validation loss, TD's price at each rate, the claims at the chosen rates.
+rule ae_lr:
+    input:
+        sweeps=AE.lr_sweeps,
+        meta=AE.lr_meta,
+        code=PIPE.code(AE.family, "learning_rates"),
+    output:
+        out=out("tables/{series}_lr.csv"),
+        choice=out("tables/{series}_lr_choice.csv"),
+        claims=out("claims/{series}_lr.csv"),
+    log:
+        logs("lr/{series}.log"),
+    wildcard_constraints:
+        series=AE.pattern,
+    conda:
+        CONDA_ENV
+    params:
+        spec=AE.lr_spec,
+    shell:
+        PIPE.command(AE.family, "learning_rates")
+
+
+rule ae_plot_lr:
+    input:
+        table=rules.ae_lr.output.out,
+        choice=rules.ae_lr.output.choice,
+        code=PIPE.code(AE.family, "plot_learning_rates"),
+    output:
+        png=report(
+            out("figures/{series}_lr.png"),
+            caption="../report/lr.rst",
+            category="{series}",
+            subcategory="Learning rates",
+        ),
+        pdf=out("figures/{series}_lr.pdf"),
+    log:
+        logs("figures/{series}_lr.log"),
+    wildcard_constraints:
+        series=AE.pattern,
+    conda:
+        CONDA_ENV
+    params:
+        spec=AE.budget_figure_spec,
+    shell:
+        PIPE.command(AE.family, "plot_learning_rates")
+
+
 rule ae_plot_sweep:
     input:
         sweeps=rules.collect.output.out,

@@ -27,9 +27,14 @@ CURVE_COLUMNS = ["experiment", "model", "seed", "epoch", "split", "loss"]
 
 
 def ratios(
-    sweeps: pd.DataFrame, epochs: dict[str, int], td: str = "td", notd: str = "notd"
+    sweeps: pd.DataFrame,
+    epochs: dict[str, float],
+    td: str = "td",
+    notd: str = "notd",
+    column: str = "epochs",
 ) -> pd.DataFrame:
-    """TD's test MSE over each reference's, per experiment (budget), reference and seed."""
+    """TD's test MSE over each reference's, per experiment (budget), reference and seed; the
+    experiments' ``epochs`` (or another setting of a series: ``column``) in its own column."""
     mse = sweeps[sweeps["metric"] == "mse"]
     rows = []
     for experiment, g in mse.groupby("experiment"):
@@ -47,8 +52,8 @@ def ratios(
                         f"{experiment}: seed {seed} has no {td} or {model} MSE at width {width}"
                     )
                 rows.append([experiment, epochs[experiment], name, width, int(seed), t, r, t / r])
-    out = pd.DataFrame(rows, columns=RATIO_COLUMNS)
-    return out.sort_values(["epochs", "width", "reference", "seed"], ignore_index=True)
+    out = pd.DataFrame(rows, columns=RATIO_COLUMNS).rename(columns={"epochs": column})
+    return out.sort_values([column, "width", "reference", "seed"], ignore_index=True)
 
 
 def budget_claims(ratio: pd.DataFrame, series: str, shrink: float) -> pd.DataFrame:
@@ -76,6 +81,22 @@ def budget_claims(ratio: pd.DataFrame, series: str, shrink: float) -> pd.DataFra
             )
         )
     return table(series, rows)
+
+
+def read_curves(meta: list[str], runs: tuple[str, ...]) -> pd.DataFrame:
+    """:func:`curves` of the metadata files ``meta`` of ``runs`` (``experiment/variant/seed``
+    each, in the same order)."""
+    import json
+    from pathlib import Path
+
+    if len(meta) != len(runs):
+        raise ValueError(f"{len(meta)} metadata files for {len(runs)} runs")
+    histories = []
+    for path, run in zip(meta, runs, strict=True):
+        experiment, variant, seed = run.split("/")
+        history = json.loads(Path(path).read_text())["history"]
+        histories.append((experiment, variant, int(seed), history))
+    return curves(histories)
 
 
 def curves(histories: list[tuple[str, str, int, list[dict]]]) -> pd.DataFrame:

@@ -46,6 +46,7 @@ from tridrop.families.autoencoder.specs import (
     FeaturesFigure,
     Gap,
     GapFigure,
+    LearningRates,
     PCAAETrain,
     ReconstructionsFigure,
     SweepFigure,
@@ -305,21 +306,11 @@ def gap(spec: Gap, *, sweeps: In, meta: list[In], out: Out):
 def budget(spec: Budget, *, sweeps: list[In], meta: list[In], out: Out, curves: Out, claims: Out):
     """A budget series: TD's MSE ratios over its references at each budget, the claims that
     training longer shrinks them, and the learning curves of every run."""
-    import json
-
     from tridrop.families.autoencoder import budget as b
 
-    if len(meta) != len(spec.runs):
-        raise ValueError(f"{len(meta)} metadata files for {len(spec.runs)} runs")
-    df = pd.concat([read_csv(p, evaluation.COLUMNS) for p in sweeps], ignore_index=True)
-    df = df[df["experiment"].isin(spec.experiments)]
+    curve = b.read_curves(meta, spec.runs)
+    df = _series_sweeps(sweeps, spec.experiments)
     ratio = b.ratios(df, dict(zip(spec.experiments, spec.epochs, strict=True)))
-    histories = []
-    for path, run in zip(meta, spec.runs, strict=True):
-        experiment, variant, seed = run.split("/")
-        history = json.loads(Path(path).read_text())["history"]
-        histories.append((experiment, variant, int(seed), history))
-    curve = b.curves(histories)
     bad = b.prefix_mismatches(curve)
     if bad:  # a shorter run should be the start of the longer one: say so, keep the results
         log.warning("runs that are not the start of the longest budget's: %s", bad)
@@ -328,6 +319,39 @@ def budget(spec: Budget, *, sweeps: list[In], meta: list[In], out: Out, curves: 
     write_csv(ratio, out)
     write_csv(curve, curves)
     write_csv(found, claims)
+
+
+def _series_sweeps(sweeps: list[In], experiments: tuple[str, ...]) -> pd.DataFrame:
+    """The rows of a series' experiments from their collected sweep files."""
+    df = pd.concat([read_csv(p, evaluation.COLUMNS) for p in sweeps], ignore_index=True)
+    return df[df["experiment"].isin(experiments)]
+
+
+def learning_rates(
+    spec: LearningRates, *, sweeps: list[In], meta: list[In], out: Out, choice: Out, claims: Out
+):
+    """A learning-rate series: each model's validation loss by rate and its chosen rate, TD's
+    MSE ratios at each rate, and the claims with every model at its chosen rate."""
+    from tridrop.families.autoencoder import budget as b
+    from tridrop.families.autoencoder import tuning
+
+    lrs = dict(zip(spec.experiments, spec.lrs, strict=True))
+    curve = b.read_curves(meta, spec.runs)
+    df = _series_sweeps(sweeps, spec.experiments)
+    picked = tuning.choices(curve, lrs)
+    log.info("%s: chosen rates %s", spec.series, tuning.chosen(picked))
+    found = tuning.tuned_claims(df, picked, lrs, spec.series, spec.full_gap, spec.fixed_ratio)
+    write_csv(b.ratios(df, lrs, column="lr"), out)
+    write_csv(picked, choice)
+    write_csv(found, claims)
+
+
+def plot_learning_rates(spec: BudgetFigure, *, table: In, choice: In, png: Out):
+    """Validation loss by learning rate per model beside TD's price at each rate."""
+    matplotlib.use("Agg")  # figures are files; no display is assumed
+    from tridrop.families.autoencoder.figures.tuning import plot
+
+    save(plot(pd.read_csv(choice), pd.read_csv(table)), png)
 
 
 def plot_budget(spec: BudgetFigure, *, table: In, curves: In, png: Out):

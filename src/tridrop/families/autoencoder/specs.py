@@ -259,6 +259,19 @@ class SweepFigure(Spec):
 
 
 @dataclass(frozen=True)
+class LearningRates(Spec):
+    """A learning-rate series: experiments that differ in their lr alone, lowest first."""
+
+    series: str
+    experiments: tuple[str, ...]
+    lrs: tuple[float, ...]
+    # The run of each metadata file, ``experiment/variant/seed``, in the order the files are given.
+    runs: tuple[str, ...] = ()
+    full_gap: float = 1.5  # the claims' thresholds of the series' experiments
+    fixed_ratio: float = 1.5
+
+
+@dataclass(frozen=True)
 class BudgetFigure(Spec):
     series: str
 

@@ -142,15 +142,19 @@ class Workflow(Wing):
 
     def budget_spec(self, w) -> str:
         names = self.budget_series()[w.series]
-        runs = tuple(
-            f"{x}/{v}/{seed}"
-            for x in names
-            for v in self.variants(x)
-            for seed in self.experiments[x].seeds
-        )
         epochs = tuple(self.experiments[x].epochs for x in names)
         shrink = self.experiments[names[-1]].claims.budget_shrink
+        runs = self._series_runs(names)
         return dump(specs.Budget(w.series, tuple(names), epochs, runs, shrink))
+
+    def lr_spec(self, w) -> str:
+        names = self.lr_series()[w.series]
+        lrs = tuple(self.experiments[x].lr for x in names)
+        c = self.experiments[names[0]].claims
+        runs = self._series_runs(names)
+        return dump(
+            specs.LearningRates(w.series, tuple(names), lrs, runs, c.full_gap, c.fixed_ratio)
+        )
 
     def budget_figure_spec(self, w) -> str:
         return dump(specs.BudgetFigure(w.series))
@@ -169,25 +173,50 @@ class Workflow(Wing):
 
     # ------------------------------------------------------------------ budgets
 
-    def budget_series(self) -> dict[str, list[str]]:
-        """Budget series: experiments whose settings differ in ``epochs`` alone, shortest
-        first, named after the first (``{series}``); none where every experiment differs."""
+    def series(self, setting: str) -> dict[str, list[str]]:
+        """Experiments whose settings differ in ``setting`` alone (``epochs``: a budget
+        series; ``lr``: a learning-rate series), by that setting, named after the first
+        (``{series}``); none where every experiment differs in more."""
         groups: dict[str, list[str]] = {}
         for name, e in self.experiments.items():
-            key = {k: v for k, v in asdict(e).items() if k != "epochs"}
+            key = {k: v for k, v in asdict(e).items() if k != setting}
             groups.setdefault(repr(key), []).append(name)
-        series = [sorted(g, key=lambda x: self.experiments[x].epochs) for g in groups.values()]
-        return {g[0]: g for g in series if len(g) > 1}
+        found = [
+            sorted(g, key=lambda x: getattr(self.experiments[x], setting)) for g in groups.values()
+        ]
+        return {g[0]: g for g in found if len(g) > 1}
+
+    def budget_series(self) -> dict[str, list[str]]:
+        return self.series("epochs")
+
+    def lr_series(self) -> dict[str, list[str]]:
+        return self.series("lr")
+
+    def _sweeps(self, names: list[str]) -> list[str]:
+        return expand(self.rules.collect.output.out, experiment=names)
+
+    def _meta(self, names: list[str]) -> list[str]:
+        return [m for x in names for m in self.runs(x, self.rules.ae_train.output.meta)]
 
     def budget_sweeps(self, w) -> list[str]:
-        return expand(self.rules.collect.output.out, experiment=self.budget_series()[w.series])
+        return self._sweeps(self.budget_series()[w.series])
 
     def budget_meta(self, w) -> list[str]:
-        return [
-            m
-            for x in self.budget_series()[w.series]
-            for m in self.runs(x, self.rules.ae_train.output.meta)
-        ]
+        return self._meta(self.budget_series()[w.series])
+
+    def lr_sweeps(self, w) -> list[str]:
+        return self._sweeps(self.lr_series()[w.series])
+
+    def lr_meta(self, w) -> list[str]:
+        return self._meta(self.lr_series()[w.series])
+
+    def _series_runs(self, names: list[str]) -> tuple[str, ...]:
+        return tuple(
+            f"{x}/{v}/{seed}"
+            for x in names
+            for v in self.variants(x)
+            for seed in self.experiments[x].seeds
+        )
 
     # ------------------------------------------------------------------ targets
 
@@ -211,6 +240,7 @@ class Workflow(Wing):
         return [
             *expand(self.rules.ae_claims.output.out, experiment=list(self.experiments)),
             *expand(self.rules.ae_budget.output.claims, series=list(self.budget_series())),
+            *expand(self.rules.ae_lr.output.claims, series=list(self.lr_series())),
         ]
 
     def targets(self) -> list[str]:
@@ -230,6 +260,7 @@ class Workflow(Wing):
             *expand(r.ae_gap.output.out, experiment=self.gap_experiments()),
             *expand(r.ae_plot_gap.output.png, experiment=self.gap_experiments()),
             *expand(r.ae_plot_budget.output.png, series=list(self.budget_series())),
+            *expand(r.ae_plot_lr.output.png, series=list(self.lr_series())),
             # Every model and per-run file: one deleted after a run (or by a failed job) is
             # rebuilt, and what reads it reruns; Snakemake does not rebuild a missing
             # intermediate file whose readers' outputs exist.
