@@ -137,3 +137,28 @@ def test_each_model_takes_the_rate_of_its_lowest_validation_loss_and_td_is_teste
     assert fixed["control_value"] == pytest.approx(4.0)
     with pytest.raises(ValueError, match="val_fraction"):
         tuning.choices(curves([("a", "td", 0, [{"epoch": 1, "loss": 1.0}])]), lrs)
+
+
+def test_the_results_page_reports_the_bad_mode_with_a_wilson_interval():
+    from tridrop.families.autoencoder.pages import mode_lines, wilson
+
+    assert wilson(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
+    assert wilson(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    rows = [["e", m, s, 2, "mse", v] for s in range(10) for m, v in
+            (("td", 1.9 if s < 3 else 1.4), ("fixed", 1.0))]  # fmt: skip
+    df = pd.DataFrame(rows, columns=["experiment", "model", "seed", "width", "metric", "value"])
+    text = "\n".join(mode_lines(df, 1.6))
+    assert "**3 of 10 seeds**, 30%" in text and "11%-60%" in text
+    assert mode_lines(df[df["seed"] < 3], 1.6) == []  # too few seeds to say how often
+
+
+def test_the_results_page_shows_each_series_as_a_table(tmp_path):
+    from tridrop.families.autoencoder.pages import study_sections
+
+    (tmp_path / "tables").mkdir()
+    write_csv(ratios(sweeps(), {"e10": 10, "e30": 30}), tmp_path / "tables" / "e10_budget.csv")
+    write_csv(curves([("e30", "td", 0, history(4))]), tmp_path / "tables" / "e10_curves.csv")
+    text = "\n".join(study_sections(tmp_path))
+    assert "| TD / reference | 10 epochs | 30 epochs |" in text
+    assert "| notd at full width | 1.202 [1.197, 1.207] | 1.051" in text
+    assert "| td | 0.27500 | 4 | 0.27500 |" in text  # val loss 1.1/epoch: lowest at the end
