@@ -29,16 +29,20 @@ END = "<!-- results:end -->"
 HEADLINE_START = "<!-- headline:start (written by `make readme`; do not edit by hand) -->"
 HEADLINE_END = "<!-- headline:end -->"
 RESULTS_PAGE = Path("docs/results.md")
+STUDIES = ("fashion_gap",)
 # Each preset shown: its full results page and the command that produced its results.
 RESULTS_PAGES = {
     "demo": RESULTS_PAGE,
     "fashion": Path("docs/results-fashion.md"),
     "mnist": Path("docs/results-mnist.md"),
+    # The fashion preset's studies (issue 21), a preset and a page each.
+    **{p: Path(f"docs/results-{p.replace('_', '-')}.md") for p in STUDIES},
 }
 COMMANDS = {
     "demo": "make run",
     "fashion": "make run PRESET=fashion",
     "mnist": "make run PRESET=mnist",
+    **{p: f"make run PRESET={p}" for p in STUDIES},
 }
 # The generated pages and the preset each shows: the README's headline is the real-data preset.
 PAGES = {
@@ -46,6 +50,7 @@ PAGES = {
     RESULTS_PAGES["fashion"]: "fashion",
     RESULTS_PAGES["demo"]: "demo",
     RESULTS_PAGES["mnist"]: "mnist",
+    **{RESULTS_PAGES[p]: p for p in STUDIES},
 }
 # The headline's figures, by the end of their stem, every experiment's, in this order.
 KEY_FIGURES = (
