@@ -29,9 +29,10 @@ def test_gap_table_ratios_costs_and_front():
         + rows("notd_greedy", 0, {1: 2.5, 2: 1.8, 4: 1.0})
     )
     cost = pd.DataFrame([
-        costs({"train": {"seed": s}, "history": [{"seconds": t}], "forward_passes": p}, m)
-        for m, s, t, p in [("notd", 0, 10, 100), ("td", 0, 10, 100), ("td", 1, 30, 100),
-                           ("mix", 0, 20, 300), ("bad", 0, 10, 100)]
+        costs({"train": {"seed": s, "epochs": e}, "history": [{"seconds": t}],
+               "forward_passes": p}, m)
+        for m, s, t, p, e in [("notd", 0, 10, 100, 5), ("td", 0, 10, 100, 5),
+                              ("td", 1, 30, 100, 5), ("mix", 0, 20, 300, 15), ("bad", 0, 10, 100, 5)]
     ])  # fmt: skip
     t = gap_table(sweeps, cost).set_index("model")
     assert set(t.index) == {"notd", "td", "mix", "bad"}  # no fixed, no pca, no controls
@@ -41,6 +42,13 @@ def test_gap_table_ratios_costs_and_front():
     assert t.at["td", "time"] == 2.0 and t.at["td", "time_std"] > 0 and t.at["mix", "passes"] == 3
     # notd (best at full width), mix and td are not beaten on both axes; bad is.
     assert t["pareto"].to_dict() == {"notd": True, "td": True, "mix": True, "bad": False}
+    assert t.at["mix", "epochs"] == 15 and t.at["td", "epochs"] == 5
+    # The page says which budget each ratio comes from: mix trained longer than the references.
+    from tridrop.families.autoencoder.pages import _budgets
+    from tridrop.families.autoencoder.pages import gap_table as page
+
+    assert "references trained 5 epochs; mix (15) trained longer" in _budgets(t.reset_index())
+    assert "| epochs |" in page(t.reset_index()).splitlines()[0].replace(" Pareto |", "")
     assert "`notd`" in front_summary(t.reset_index()) and "bad" not in front_summary(
         t.reset_index()
     )

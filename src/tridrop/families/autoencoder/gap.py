@@ -8,7 +8,8 @@ standard deviation over seeds:
 - ``fixed_w<w>``: its MSE at width w over the autoencoder trained at w (mean over seeds), and
   ``fixed_geomean``, their geometric mean: what it costs against retraining per width;
 - ``passes`` and ``time``: training cost (full forward passes per training image; wall time
-  from the run's per-epoch history) over the unconstrained run's.
+  from the run's per-epoch history) over the unconstrained run's; ``epochs``: its budget (the
+  references, no TD and the fixed-width autoencoders, train the experiment's epochs).
 
 ``pareto`` marks the models no other model beats on both ``full`` and ``fixed_geomean``.
 """
@@ -23,7 +24,7 @@ from tridrop.registry import AUTOENCODER
 # The models that serve every width from one training: the variants, the unconstrained
 # reference and the relatives (not the per-width baselines or the training-free controls).
 SERVE_EVERY_WIDTH = ("variant", "reference", "relative")
-COST_COLUMNS = ["model", "seed", "forward_passes", "seconds"]
+COST_COLUMNS = ["model", "seed", "forward_passes", "seconds", "epochs"]
 
 
 def costs(meta: dict, model: str) -> dict:
@@ -34,6 +35,8 @@ def costs(meta: dict, model: str) -> dict:
         "seed": int(meta["train"]["seed"]),
         "forward_passes": float(meta.get("forward_passes", np.nan)),
         "seconds": float(seconds),
+        # Which budget each ratio comes from (issue 21): a variant trained longer says so.
+        "epochs": int(meta["train"]["epochs"]),
     }
 
 
@@ -59,6 +62,8 @@ def gap_table(sweeps: pd.DataFrame, cost: pd.DataFrame, notd: str = "notd") -> p
         c = cost[(cost["model"] == model) & (cost["seed"] == seed)]
         row["passes"] = c["forward_passes"].mean() / ref_cost["forward_passes"]
         row["time"] = c["seconds"].mean() / ref_cost["seconds"]
+        if "epochs" in c:
+            row["epochs"] = c["epochs"].mean()
         per_seed.append(row)
     df = pd.DataFrame(per_seed)
     values = [c for c in df.columns if c not in ("model", "seed")]

@@ -22,6 +22,7 @@ def gap_table(table: pd.DataFrame) -> str:
         "worst / fixed",
         "forward passes / no TD",
         "wall time / no TD",
+        *(["epochs"] if "epochs" in table else []),
         "Pareto",
     ]
     lines = ["| model | " + " | ".join(heads) + " |", "|---|" + "---|" * len(heads)]
@@ -34,7 +35,9 @@ def gap_table(table: pd.DataFrame) -> str:
 
     for _, r in table.iterrows():
         cols = ["full", *fixed, "fixed_geomean", "fixed_worst", "passes", "time"]
-        cells = [cell(r, c) for c in cols] + ["**yes**" if r["pareto"] else ""]
+        cells = [cell(r, c) for c in cols]
+        cells += [f"{r['epochs']:g}"] if "epochs" in table else []
+        cells += ["**yes**" if r["pareto"] else ""]
         lines.append(f"| {r['model']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -180,6 +183,24 @@ def study_sections(results: Path) -> list[str]:
     return out
 
 
+def _budgets(table: pd.DataFrame) -> str:
+    """Which budget the gap report's ratios come from, where a model trained longer than the
+    references (no TD, and the fixed-width autoencoders, which train as long)."""
+    if "epochs" not in table or "notd" not in set(table["model"]):
+        return ""
+    ref = float(table.loc[table["model"] == "notd", "epochs"].iloc[0])
+    longer = table[table["epochs"] > ref]
+    if longer.empty:
+        return f" Every model trained {ref:g} epochs."
+    names = ", ".join(
+        f"{m} ({e:g})" for m, e in zip(longer["model"], longer["epochs"], strict=True)
+    )
+    return (
+        f" The references trained {ref:g} epochs; {names} trained longer, so its ratios are not "
+        "at matched training (a budget series is: every model as long at each budget)."
+    )
+
+
 def sections(results: Path, link: Callable[[Path], str]) -> list[str]:
     """The gap report of every experiment that has one, the budget and learning-rate series
     and the bad-mode frequency (the full results page)."""
@@ -195,7 +216,7 @@ def sections(results: Path, link: Callable[[Path], str]) -> list[str]:
             "over the autoencoders trained at each fixed width, and its training cost over "
             "the unconstrained run's (mean ± std over seeds; definitions in "
             f"[gap.md]({link(Path('docs/gap.md'))})). The geometric mean and the worst width "
-            f"cover every fixed width: {widths}.",
+            f"cover every fixed width: {widths}.{_budgets(table)}",
             "",
             gap_table(table),
             "",
