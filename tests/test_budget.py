@@ -162,3 +162,31 @@ def test_the_results_page_shows_each_series_as_a_table(tmp_path):
     assert "| TD / reference | 10 epochs | 30 epochs |" in text
     assert "| notd at full width | 1.202 [1.197, 1.207] | 1.051" in text
     assert "| td | 0.27500 | 4 | 0.27500 |" in text  # val loss 1.1/epoch: lowest at the end
+
+
+def test_the_learning_rate_jobs_write_the_choices_the_claims_and_the_figure(tmp_path):
+    from tridrop.families.autoencoder.specs import LearningRates
+
+    df = sweeps().replace({"experiment": {"e10": "a", "e30": "b"}})
+    df = pd.concat([df, df[df["model"] == "notd"].assign(model="notd_pca")])
+    paths, meta, runs = [], [], []
+    for e, shift in (("a", 0.0), ("b", 0.1)):
+        write_csv(df[df["experiment"] == e], p := tmp_path / f"{e}.csv")
+        paths.append(str(p))
+        for model in ("td", "notd", "fixed2"):
+            for seed in (0, 1, 2):
+                m = tmp_path / f"{e}_{model}_{seed}.json"
+                m.write_text(json.dumps({"history": history(3, shift)}))
+                meta.append(str(m))
+                runs.append(f"{e}/{model}/{seed}")
+    spec = LearningRates("a", ("a", "b"), (0.001, 0.003), tuple(runs))
+    out, choice, claims = (tmp_path / n for n in ("lr.csv", "choice.csv", "claims.csv"))
+    jobs.learning_rates(
+        spec, sweeps=paths, meta=meta, out=str(out), choice=str(choice), claims=str(claims)
+    )
+    picked = read_csv(choice)
+    assert len(picked) == 3 * 2 and picked["chosen"].sum() >= 3
+    assert set(read_csv(claims)["metric"]) == {"mse_ratio"} and len(read_csv(claims)) == 2
+    png = tmp_path / "lr.png"
+    jobs.plot_learning_rates(BudgetFigure("a"), table=str(out), choice=str(choice), png=str(png))
+    assert png.stat().st_size > 10_000

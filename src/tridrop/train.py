@@ -175,6 +175,7 @@ def fit(
     rows, val = held_out(n, cfg.val_fraction)
     if val is not None:
         n = len(rows)
+        log.info("%d images train, %d held out for the validation loss", n, len(val))
     saved = start if state is not None else 0  # the epoch the checkpoint on disk holds
     bar = tqdm(range(start, cfg.epochs), desc="train", unit="epoch", disable=True if rank else None)
     try:

@@ -64,6 +64,7 @@ def tuned_claims(
             width, level="width"
         )
 
+    have = set(mse.index.droplevel("seed"))
     td_runs = mse.xs((by_lr[rate[td]], td), level=("experiment", "model"))
     full = int(td_runs.index.get_level_values("width").max())
     t = f"TD at {rate[td]:g}"
@@ -84,9 +85,9 @@ def tuned_claims(
         cuts = {
             c: float(np.exp(np.log(at(c, notd, w) / ref).mean()))
             for c in CUTS
-            if (by_lr[rate[notd]], c) in mse.index.droplevel(["seed", "width"])
+            if (by_lr[rate[notd]], c, w) in have
         }
-        best = min(cuts, key=cuts.get)
+        best = min(cuts, key=cuts.get) if cuts else ""
         rows.append(
             claim(
                 f"tuned equally ({t}, fixed at {rate[f'fixed{w}']:g}): TD at width {w} vs an AE "
@@ -95,8 +96,8 @@ def tuned_claims(
                 (at(td, td, w) / ref).dropna().tolist(),
                 fixed_ratio,
                 "<=",
-                f"no TD's best training-free cut ({best}) at {rate[notd]:g}",
-                cuts[best],
+                f"no TD's best training-free cut ({best}) at {rate[notd]:g}" if cuts else "",
+                cuts.get(best, float("nan")),
                 log=True,
             )
         )
