@@ -101,6 +101,7 @@ CAPTION_VALUES = {
     'snakemake.config["presets"][snakemake.config["preset"]]["figures"]["mask_width"]',
     "snakemake.wildcards.experiment",
     "snakemake.wildcards.variant",
+    "snakemake.wildcards.series",  # a series is named after an experiment (constrained alike)
 }
 
 

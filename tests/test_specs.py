@@ -41,6 +41,10 @@ def test_defaults_round_trip_through_json(cls):
         "rows": {"experiment": "e", "model": "m"},
         "width": 4,
         "widths": [1, 4],
+        "series": "e",
+        "experiments": ["e"],
+        "epochs": [1],
+        "lrs": [0.001],
     }
     trains = (AutoencoderTrain, head.HeadTrain, head.BackboneTrain, ae.PCAAETrain)
     nested = {"model": {}, "train": {}} if cls in trains else {}
