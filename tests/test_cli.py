@@ -459,3 +459,21 @@ def test_ctrl_c_in_a_job_is_one_line_and_status_130(tmp_path, monkeypatch, caplo
         pytest.fail("KeyboardInterrupt escaped main")
     assert code == 130
     assert errors(caplog) == [CTRL_C.seen.split("tridrop: ")[1]] and not out.exists()
+
+
+def test_every_rule_runs_a_verb_the_cli_offers():
+    """A job a rule calls (``PIPE.command(<wing>.family, "verb")``) is a verb of its family's
+    CLI: a verb missing from ``VERBS`` fails only when the pipeline reaches that rule."""
+    import re
+
+    from conftest import ROOT
+
+    wings = {"AE": "tridrop.families.autoencoder.jobs", "HEAD": "tridrop.families.head.jobs"}
+    found = 0
+    for smk in (ROOT / "workflow" / "rules").glob("*.smk"):
+        for wing, verb in re.findall(
+            r'PIPE\.(?:command|code)\((\w+)\.family, "(\w+)"', smk.read_text()
+        ):
+            assert verb in importlib.import_module(wings[wing]).VERBS, (smk.name, verb)
+            found += 1
+    assert found > 20

@@ -441,4 +441,8 @@ VERBS = (
     "plot_reconstructions",
     "plot_gap",
     "plot_features",
+    "budget",
+    "plot_budget",
+    "learning_rates",
+    "plot_learning_rates",
 )
