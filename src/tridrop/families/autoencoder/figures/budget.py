@@ -17,7 +17,9 @@ def styles(models) -> dict[str, tuple[str, str]]:
     """(colour, label) of each model of a series, in drawing order: TD, no TD, then the
     fixed-width autoencoders (``fixed<w>``) from the narrowest."""
     fixed = sorted((m for m in models if m.startswith("fixed")), key=lambda m: int(m[5:]))
-    out = {m: (PALETTE[m], LABELS[m]) for m in ("td", "notd") if m in set(models)}
+    # No TD here is the whole network (its curves, its rate), not a truncation of it.
+    names = {"td": LABELS["td"], "notd": "no TD (unconstrained)"}
+    out = {m: (PALETTE[m], names[m]) for m in ("td", "notd") if m in set(models)}
     for i, m in enumerate(fixed):
         out[m] = (GREYS[min(i, len(GREYS) - 1)], f"trained at width {m[5:]}")
     return out
