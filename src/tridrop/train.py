@@ -203,9 +203,7 @@ def fit(
             total = float(total)
             record = {"epoch": epoch + 1, "loss": total / n, "seconds": time.perf_counter() - t0}
             if val is not None:
-                for m in model.modules():
-                    if hasattr(m, "set_batch_shard"):
-                        m.set_batch_shard(0, 1, None)
+                _whole_batches(model)
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
                     record["val_loss"] = validation_loss(model, x, y, val, loss_fn, cfg.batch_size)
             history.append(record)
@@ -237,10 +235,15 @@ def fit(
         saved = _saved_epoch(checkpoint, tag, saved)
         raise Interrupted(f"{where}; {_kept(checkpoint, saved)}") from None
     finally:
-        for m in model.modules():
-            if hasattr(m, "set_batch_shard"):
-                m.set_batch_shard(0, 1, None)
+        _whole_batches(model)
     return history
+
+
+def _whole_batches(model: nn.Module) -> None:
+    """Position-dependent masks back to one process's whole batch (after a sharded step)."""
+    for m in model.modules():
+        if hasattr(m, "set_batch_shard"):
+            m.set_batch_shard(0, 1, None)
 
 
 def held_out(n: int, fraction: float) -> tuple[torch.Tensor | None, torch.Tensor | None]:

@@ -62,8 +62,7 @@ def gap_table(sweeps: pd.DataFrame, cost: pd.DataFrame, notd: str = "notd") -> p
         c = cost[(cost["model"] == model) & (cost["seed"] == seed)]
         row["passes"] = c["forward_passes"].mean() / ref_cost["forward_passes"]
         row["time"] = c["seconds"].mean() / ref_cost["seconds"]
-        if "epochs" in c:
-            row["epochs"] = c["epochs"].mean()
+        row["epochs"] = c["epochs"].mean()
         per_seed.append(row)
     df = pd.DataFrame(per_seed)
     values = [c for c in df.columns if c not in ("model", "seed")]

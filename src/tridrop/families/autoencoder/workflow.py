@@ -211,12 +211,9 @@ class Workflow(Wing):
         return self._meta(self.lr_series()[w.series])
 
     def _series_runs(self, names: list[str]) -> tuple[str, ...]:
-        return tuple(
-            f"{x}/{v}/{seed}"
-            for x in names
-            for v in self.variants(x)
-            for seed in self.experiments[x].seeds
-        )
+        """``experiment/variant/seed`` of each run, in :meth:`_meta`'s order (the same
+        :meth:`runs`), so the job can name each metadata file."""
+        return tuple(r for x in names for r in self.runs(x, "{experiment}/{variant}/{seed}"))
 
     # ------------------------------------------------------------------ targets
 
