@@ -126,11 +126,13 @@ def test_each_model_takes_the_rate_of_its_lowest_validation_loss_and_td_is_teste
         for s in (0, 1, 2):
             rows += [[e, "td", s, 2, "mse", 1.2 + 0.01 * s], [e, "td", s, 4, "mse", 1.0],
                      [e, "notd", s, 4, "mse", 0.9], [e, "fixed", s, 2, "mse", f],
+                     [e, "pca", s, 4, "mse", 1.8],
                      [e, "notd", s, 2, "mse", 3.0], [e, "notd_pca", s, 2, "mse", 2.0]]  # fmt: skip
     df = pd.DataFrame(rows, columns=["experiment", "model", "seed", "width", "metric", "value"])
     found = tuning.tuned_claims(df, choice, lrs, "a", full_gap=1.5, fixed_ratio=1.5)
     full, fixed = found.iloc[0], found.iloc[1]
     assert full["value"] == pytest.approx(1.0 / 0.9) and full["verdict"] == "held"
+    assert full["control"] == "PCA with 4 components" and full["control_value"] == 2.0
     assert fixed["value"] == pytest.approx(2.42, rel=0.01)  # 1.21 / 0.5, not / 1.0
     assert fixed["verdict"] == "failed" and "fixed at 0.003" in fixed["claim"]
     assert fixed["control"].startswith("no TD's best training-free cut (notd_pca)")

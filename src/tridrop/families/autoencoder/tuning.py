@@ -6,8 +6,9 @@ lowest validation loss (mean over seeds; the validation images are held out of t
 split, the test split is untouched), the same rule for each. At those rates TD's test MSE is set
 against each reference's, paired by seed (a seed's runs share their initialisation at every
 rate), and tested with the autoencoder claims' thresholds: ``full_gap`` over no TD at full
-width, ``fixed_ratio`` over each fixed-width AE, whose control is no TD's best training-free
-cut at that width (as in the experiments' own claims).
+width, whose control is PCA with as many components, ``fixed_ratio`` over each fixed-width AE,
+whose control is no TD's best training-free cut at that width (as in the experiments' own
+claims).
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ def tuned_claims(
     td_runs = mse.xs((by_lr[rate[td]], td), level=("experiment", "model"))
     full = int(td_runs.index.get_level_values("width").max())
     t = f"TD at {rate[td]:g}"
+    pca = (by_lr[rate[notd]], "pca", full) in have
     rows = [
         claim(
             f"tuned equally ({t}, no TD at {rate[notd]:g}): TD vs the same AE without TD at "
@@ -76,6 +78,8 @@ def tuned_claims(
             (at(td, td, full) / at(notd, notd, full)).dropna().tolist(),
             full_gap,
             "<=",
+            f"PCA with {full} components" if pca else "",
+            float(at("pca", notd, full).mean() / at(notd, notd, full).mean()) if pca else np.nan,
             log=True,
         )
     ]
