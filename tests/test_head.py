@@ -156,3 +156,47 @@ def test_the_full_width_gap_is_to_a_no_td_head_trained_as_long_where_there_is_on
     assert gap["value"] == pytest.approx(0.03, abs=1e-9)  # not 0.1, the reference's gap
     assert gap["low"] < gap["high"] and gap["verdict"] == "failed"
     assert gap["control_value"] == pytest.approx(0.83 - 0.5)
+
+
+def test_the_linear_probe_learns_separable_features_and_joins_the_table_at_width_0(tmp_path):
+    """A control with no hidden layer: on features that a linear map separates it reaches
+    top-1 1.0 (on shuffled labels, chance), and its row sits at width 0 with in x classes +
+    classes parameters beside the heads' counts."""
+    import numpy as np
+
+    from tridrop.families.head import jobs
+    from tridrop.families.head.feature_cache import write_index, write_shard
+    from tridrop.families.head.specs import HeadProbe
+    from tridrop.families.head.tables import PARAM_COLUMNS, accuracy_table
+    from tridrop.files import read_csv
+    from tridrop.specs import Rows, TrainSpec
+
+    rng = np.random.default_rng(0)
+    means = rng.normal(size=(4, 6)) * 4
+
+    def cache(root, n, shuffle=False):
+        y = rng.integers(0, 4, size=n)
+        x = means[y] + rng.normal(size=(n, 6)) * 0.3
+        write_shard(root, 0, x, rng.permutation(y) if shuffle else y)
+        write_index(root, [n], 6, {"classes": list("abcd"), "backbone_params": 100})
+
+    found = {}
+    for name in ("separable", "shuffled"):
+        cache(tmp_path / name / "train", 400, shuffle=name == "shuffled")
+        cache(tmp_path / name / "val", 200, shuffle=name == "shuffled")
+        train = TrainSpec(epochs=30, batch_size=32, lr=1e-2, seed=0, device="cpu")
+        out, params = tmp_path / name / "probe.csv", tmp_path / name / "params.csv"
+        spec = HeadProbe(Rows("x", "linear_probe", 0), 8, train)
+        jobs.probe(spec, train=tmp_path / name / "train", val=tmp_path / name / "val",
+                   out=out, params=params)  # fmt: skip
+        rows = read_csv(out, ["experiment", "model", "seed", "width", "metric", "value"])
+        found[name] = rows.set_index("metric")["value"]
+        assert rows["width"].tolist() == [0, 0]
+    assert found["separable"]["top1"] == 1.0
+    assert found["shuffled"]["top1"] < 0.45 and found["shuffled"]["top5"] == 1.0  # 4 classes
+    counts = read_csv(params, PARAM_COLUMNS)
+    assert counts["head_params"].tolist() == [6 * 4 + 4]
+    assert counts["head_fraction"].iloc[0] == pytest.approx(28 / head_params(6, 8, 8, 4), rel=1e-5)
+    assert counts["network_params"].iloc[0] == 128
+    t = accuracy_table(rows, counts, "x")
+    assert t[["model", "width", "head_params"]].values.tolist() == [["linear_probe", 0, 28]]

@@ -82,6 +82,7 @@ HEAD = Family(
         "fixed": "per_width",
         "ranked": "control",
         "svd": "control",
+        "linear_probe": "control",
     },
 )
 FAMILIES: dict[str, Family] = {f.name: f for f in (AUTOENCODER, HEAD)}

@@ -164,6 +164,27 @@ rule head_baselines:
         PIPE.command(HEAD.family, "baselines")
 
 
+rule head_probe:
+    input:
+        train=expand(rules.head_cache.output.out, split="train", allow_missing=True),
+        val=expand(rules.head_cache.output.out, split="val", allow_missing=True),
+        code=PIPE.code(HEAD.family, "probe"),
+    output:
+        out=out("runs/{experiment}/linear_probe/seed{seed}/probe.csv"),
+        params=out("runs/{experiment}/linear_probe/seed{seed}/probe_params.csv"),
+    log:
+        logs("heads/{experiment}/probe/seed{seed}.log"),
+    wildcard_constraints:
+        experiment=HEAD.pattern,
+    conda:
+        CONDA_ENV
+    threads: 1
+    params:
+        spec=HEAD.probe_spec,
+    shell:
+        PIPE.command(HEAD.family, "probe")
+
+
 rule head_table:
     input:
         sweeps=rules.collect.output.out,

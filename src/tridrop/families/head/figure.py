@@ -8,13 +8,13 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from tridrop.families.head.specs import HeadFigure
+from tridrop.families.head.tables import PROBE
 from tridrop.figures import LABELS, PALETTE, ordered
 from tridrop.registry import HEAD
 
 # Top-5 is drawn only where a guess of five classes is rarely right (at most 5%): with 10
 # classes it is right half the time, and the table keeps top-5 for every experiment.
 TOP5_CLASSES = 100
-PROBE = "linear_probe"
 
 
 def trained_widths(hidden: int, batch: int) -> set[int]:

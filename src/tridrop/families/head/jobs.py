@@ -35,6 +35,7 @@ from tridrop.families.head.specs import (
     HeadClaims,
     HeadFigure,
     HeadModel,
+    HeadProbe,
     HeadSweep,
     HeadTrain,
     ImageNetSpec,
@@ -332,6 +333,37 @@ def sweep(spec: HeadSweep, *, model: In, features: In, out: Out, params: Out):
     )
 
 
+def probe(spec: HeadProbe, *, train: In, val: In, out: Out, params: Out):
+    """A linear probe trained on the cached training features, scored on the test features
+    (rows at width 0: no hidden layer)."""
+    cfg, r = spec.train, spec.rows
+    dev = resolve_device(cfg.device)
+    rows_in, test = FeatureCache(train, dev), FeatureCache(val, dev)
+    classes = len(rows_in.meta["classes"])
+    torch.manual_seed(cfg.seed)
+    net = torch.nn.Sequential(torch.nn.Linear(rows_in.dim, classes)).to(dev)
+    fit(net, rows_in, rows_in.labels, cfg, classification_loss)
+    net.eval()
+    with torch.no_grad():
+        acc = (sum(topk_correct(net(x), y) for x, y in test.batches(1024)) / len(test)).tolist()
+    log.info("%s linear probe seed %d: top-1 %.4f", r.experiment, r.seed, acc[0])
+    write_csv(
+        pd.concat(
+            [
+                tidy_at([a], [0], r.experiment, r.model, r.seed, m)
+                for a, m in zip(acc, METRICS, strict=True)
+            ]
+        ),
+        out,
+    )
+    full = head_params(rows_in.dim, spec.width, spec.width, classes)
+    count = count_params(net)
+    write_csv(
+        params_frame(r.experiment, r.model, [0], [count], full, rows_in.meta["backbone_params"]),
+        params,
+    )
+
+
 def baselines(spec: HeadBaselines, *, reference: In, train: In, val: In, out: Out, params: Out):
     """The reference head at full width, cut by importance ranking, and its truncated SVDs."""
     rows, counts = head_baselines(
@@ -377,6 +409,7 @@ VERBS = (
     "train",
     "sweep",
     "baselines",
+    "probe",
     "table",
     "claims",
     "plot_accuracy",

@@ -7,12 +7,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from tridrop.families.head.tables import PROBE
 from tridrop.figures import LABELS
 
 
 def accuracy_table(table: pd.DataFrame) -> str:
     """Top-1 per model against width and the TD head's parameter share (the paper's table)."""
     td = table[table["model"] == "td"].set_index("width")
+    probe = table[table["model"] == PROBE]
+    table = table[table["model"] != PROBE]
     top1 = table.pivot_table(index="width", columns="model", values="top1")
     models = [m for m in top1.columns if m != "td"]
     lines = [
@@ -29,6 +32,13 @@ def accuracy_table(table: pd.DataFrame) -> str:
             f"| {w} | {int(td.at[w, 'head_params']):,} | {td.at[w, 'head_pct']:.1f} | "
             f"{td.at[w, 'top1']:.3f} | " + " | ".join(cells) + " |"
         )
+    for _, p in probe.iterrows():  # no hidden layer: no width, one line below
+        lines += [
+            "",
+            f"{LABELS[PROBE]}, the control with the fewest parameters: top-1 "
+            f"{p['top1']:.3f} ± {p['top1_std']:.3f} over {int(p['seeds'])} seeds with "
+            f"{int(p['head_params']):,} parameters ({p['head_pct']:.1f}% of the head).",
+        ]
     return "\n".join(lines)
 
 

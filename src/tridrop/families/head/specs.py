@@ -151,6 +151,17 @@ class HeadSweep(Spec):
 
 
 @dataclass(frozen=True)
+class HeadProbe(Spec):
+    """A linear probe: one Linear layer from the cached features to the classes, trained as
+    the heads are (the same epochs, batch, rate and seed): the control with no hidden layer.
+    ``width``: the heads' full width, for the parameter fractions."""
+
+    rows: Rows
+    width: int
+    train: TrainSpec
+
+
+@dataclass(frozen=True)
 class HeadBaselines(Spec):
     """The reference head at full width, cut by importance ranking, and truncated SVDs."""
 

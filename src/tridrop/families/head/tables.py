@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 METRICS = ("top1", "top5")  # the classifier heads' metrics
+PROBE = "linear_probe"  # the linear probe's result rows (width 0: no hidden layer)
 
 
 PARAM_COLUMNS = [

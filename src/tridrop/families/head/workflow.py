@@ -10,6 +10,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from tridrop.families.head import specs
+from tridrop.families.head.tables import PROBE
 from tridrop.pipeline import Wing, expand
 from tridrop.registry import HEAD
 from tridrop.specs import Rows, TrainSpec, dump, pick, rows_name
@@ -80,13 +81,19 @@ class Workflow(Wing):
         return [
             *self.runs(w.experiment, self.rules.head_sweep.output.params),
             self.rules.head_baselines.output.params.format(experiment=w.experiment),
+            *self.probes(w.experiment, self.rules.head_probe.output.params),
         ]
 
     def sweeps(self, experiment: str) -> list[str]:
         return [
             *self.runs(experiment, self.rules.head_sweep.output.out),
             self.rules.head_baselines.output.out.format(experiment=experiment),
+            *self.probes(experiment, self.rules.head_probe.output.out),
         ]
+
+    def probes(self, experiment: str, path: str) -> list[str]:
+        """File ``path`` of the linear probe (a control) at every seed."""
+        return expand(path, experiment=experiment, seed=self.experiments[experiment].seeds)
 
     # ------------------------------------------------------------------ resources
 
@@ -145,6 +152,11 @@ class Workflow(Wing):
         e = self.exp(w)
         rows = Rows(w.experiment, rows_name(w.variant), int(w.seed))
         return dump(specs.HeadSweep(rows, e.hidden, tuple(e.widths), self.pipe.settings.device))
+
+    def probe_spec(self, w) -> str:
+        e, s = self.exp(w), self.pipe.settings
+        train = pick(TrainSpec, e, seed=int(w.seed), device=s.device, deterministic=s.deterministic)
+        return dump(specs.HeadProbe(Rows(w.experiment, PROBE, int(w.seed)), e.hidden, train))
 
     def baselines_spec(self, w) -> str:
         e, device = self.exp(w), self.pipe.settings.device
