@@ -45,6 +45,7 @@ def test_defaults_round_trip_through_json(cls):
         "experiments": ["e"],
         "epochs": [1],
         "lrs": [0.001],
+        "train": {},  # a TrainSpec of defaults (the linear probe's; the trains below add a model)
     }
     trains = (AutoencoderTrain, head.HeadTrain, head.BackboneTrain, ae.PCAAETrain)
     nested = {"model": {}, "train": {}} if cls in trains else {}
