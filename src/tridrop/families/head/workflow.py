@@ -119,12 +119,15 @@ class Workflow(Wing):
     def model(self, w) -> specs.HeadModel:
         return specs.head_model(self.exp(w), w.variant)
 
-    def train_spec(self, w) -> str:
+    def training(self, w) -> TrainSpec:
+        """The experiment's training settings at seed ``w.seed`` (heads and the probe alike)."""
         s = self.pipe.settings
-        train = pick(
+        return pick(
             TrainSpec, self.exp(w), seed=int(w.seed), device=s.device, deterministic=s.deterministic
         )
-        return dump(specs.HeadTrain(self.model(w), train))
+
+    def train_spec(self, w) -> str:
+        return dump(specs.HeadTrain(self.model(w), self.training(w)))
 
     def backbone_spec(self, w) -> str:
         e, s = self.exp(w), self.pipe.settings
@@ -154,9 +157,8 @@ class Workflow(Wing):
         return dump(specs.HeadSweep(rows, e.hidden, tuple(e.widths), self.pipe.settings.device))
 
     def probe_spec(self, w) -> str:
-        e, s = self.exp(w), self.pipe.settings
-        train = pick(TrainSpec, e, seed=int(w.seed), device=s.device, deterministic=s.deterministic)
-        return dump(specs.HeadProbe(Rows(w.experiment, PROBE, int(w.seed)), e.hidden, train))
+        rows = Rows(w.experiment, PROBE, int(w.seed))
+        return dump(specs.HeadProbe(rows, self.exp(w).hidden, self.training(w)))
 
     def baselines_spec(self, w) -> str:
         e, device = self.exp(w), self.pipe.settings.device
