@@ -27,6 +27,10 @@ report: "workflow/report/workflow.rst"
 for _note in coerce(config):
     print(_note, file=sys.stderr)
 SETTINGS = resolve(config)
+for (
+    _note
+) in SETTINGS.notes():  # not errors: what a researcher should know before the run
+    print(_note, file=sys.stderr)
 # Captions and the report read the chosen preset with its defaults filled in.
 config.update(filled(config, SETTINGS))
 

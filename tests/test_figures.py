@@ -18,6 +18,7 @@ from matplotlib.text import Text  # noqa: E402
 
 from conftest import ROOT  # noqa: E402
 from tridrop.cli import main  # noqa: E402
+from tridrop.dropout import triangle_widths  # noqa: E402
 from tridrop.families.autoencoder.figures import dependence, gap, importance, sweep  # noqa: E402
 from tridrop.families.autoencoder.figures.reconstructions import Run, rows_of  # noqa: E402
 from tridrop.families.autoencoder.figures.reconstructions import plot as grid  # noqa: E402
@@ -189,8 +190,8 @@ def head_table(models=("td", "fixed", "ranked", "reference", "linear_probe")) ->
 
 
 def test_head_figure_is_test_top1_with_chance_probe_and_untrained_widths():
-    assert head_figure.trained_widths(16, 4) == {4, 8, 12, 16}
-    assert head_figure.trained_widths(16, 64) == set(range(1, 17))
+    assert triangle_widths(16, 4) == {4, 8, 12, 16}
+    assert triangle_widths(16, 64) == set(range(1, 17))
     spec = HeadFigure("e", classes=10, hidden=16, batch_size=4, triangle=("td",))
     fig = head_figure.plot(head_table(), spec)
     (ax,) = fig.axes  # no top-5 panel for 10 classes

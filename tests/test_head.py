@@ -133,7 +133,7 @@ def test_claims_use_the_widest_width_within_each_budget_against_a_training_free_
     assert list(claims["metric"]) == ["top1_ratio", "top1_ratio", "top1_gap"]
     assert claims["value"].tolist() == pytest.approx([0.78 / 0.8, 0.6 / 0.8, 0.1], rel=1e-4)
     assert claims["verdict"].tolist() == ["held", "failed", "held"]  # width 1 alone: gap 0.4
-    assert claims["control"].iloc[0] == "reference cut by svd, no training"
+    assert claims["control"].iloc[0] == "reference cut by svd, no training, 200 parameters"
     assert claims["control_value"].iloc[0] == pytest.approx(0.7 / 0.9)
     # The SVD of the reference keeps as much as TD: the budget claim cannot tell them apart.
     easy = head_claims(table(top1, svd=0.89), seeds(top1), spec)
@@ -200,3 +200,89 @@ def test_the_linear_probe_learns_separable_features_and_joins_the_table_at_width
     assert counts["network_params"].iloc[0] == 128
     t = accuracy_table(rows, counts, "x")
     assert t[["model", "width", "head_params"]].values.tolist() == [["linear_probe", 0, 28]]
+
+
+def test_vgg19_budgets_are_its_units_per_class_and_controls_must_fit_the_td_head():
+    """VGG19's head (25088-4096-4096-1000) keeps 1135 and 466 units at 25% and 10% of its
+    parameters; budgets vgg19 take the widest TD width within those units per class times the
+    classes, and a control (here the linear probe) counts only with no more parameters."""
+    from tridrop.families.head.claims import vgg19_units_per_class
+
+    full = head_params(25088, 4096, 4096, 1000)
+    for share, w in ((0.25, 1135), (0.10, 465)):
+        assert (
+            head_params(25088, w, w, 1000) <= share * full < head_params(25088, w + 1, w + 1, 1000)
+        )
+        assert vgg19_units_per_class(share) == w / 1000
+    top1 = [0.8, 0.78, 0.6]
+    probe = pd.DataFrame([("x", "linear_probe", 0, 15, 0.88, 150)],
+                         columns=["experiment", "model", "width", "head_pct", "top1", "head_params"])  # fmt: skip
+    spec = HeadClaims(kept_25=0.95, kept_10=0.8, budgets="vgg19")
+    claims = head_claims(pd.concat([table(top1), probe]), seeds(top1), spec, classes=4)
+    quarter, tenth = claims.iloc[0], claims.iloc[1]
+    # 1.135 x 4 = 4.54 units: width 4; 0.465 x 4 = 1.86: width 1.
+    assert "VGG19's 25% budget" in quarter["claim"] and "width 4" in quarter["claim"]
+    assert "width 1" in tenth["claim"]
+    assert quarter["control"].startswith("a linear probe") and quarter[
+        "control_value"
+    ] == pytest.approx(0.88 / 0.9)
+    assert quarter["verdict"] == "not discriminating"  # the probe keeps >= 0.95 with fewer params
+    assert tenth["control"] == "" and tenth["verdict"] == "failed"  # nothing fits in 80 params
+    with pytest.raises(ValueError, match="class count"):
+        head_claims(table(top1), seeds(top1), spec)
+
+
+def test_finetuned_cuts_have_the_cut_s_parameters_train_and_leave_the_reference_alone(tmp_path):
+    """The reference cut (ranked, SVD) then trained: rows at each width with the parameters of
+    the cut, better than the training-free cut where the cut loses accuracy, and the
+    reference file unchanged (an SVD factor not smaller than its layer is that layer)."""
+    import numpy as np
+
+    from tridrop.families.head import jobs
+    from tridrop.families.head.baselines import head_baselines
+    from tridrop.families.head.feature_cache import write_index, write_shard
+    from tridrop.families.head.specs import HeadFinetune, HeadModel, HeadTrain
+    from tridrop.files import read_csv
+    from tridrop.specs import TrainSpec
+
+    rng = np.random.default_rng(0)
+    means = rng.normal(size=(6, 10)) * 2
+    for split, n in (("train", 600), ("val", 300)):
+        y = rng.integers(0, 6, size=n)
+        write_shard(tmp_path / split, 0, means[y] + rng.normal(size=(n, 10)), y)
+        write_index(tmp_path / split, [n], 10, {"classes": list("abcdef"), "backbone_params": 0})
+    ref = tmp_path / "ref.pt"
+    train = TrainSpec(epochs=5, batch_size=32, lr=1e-2, seed=0, device="cpu")
+    jobs.train(
+        HeadTrain(HeadModel(hidden=16, mode="none"), train), features=tmp_path / "train", model=ref
+    )
+    before = ref.read_bytes()
+    out, params = tmp_path / "ft.csv", tmp_path / "ft_params.csv"
+    spec = HeadFinetune(
+        "x", (1, 2, 8), TrainSpec(epochs=3, batch_size=32, lr=1e-2, seed=1, device="cpu")
+    )
+    jobs.finetune(spec, reference=ref, train=tmp_path / "train", val=tmp_path / "val", out=out, params=params)  # fmt: skip
+    assert ref.read_bytes() == before
+    rows = read_csv(out, ["experiment", "model", "seed", "width", "metric", "value"])
+    top1 = rows[rows["metric"] == "top1"].set_index(["model", "width"])["value"]
+    counts = read_csv(params, ["model", "width", "head_params"]).set_index(["model", "width"])
+    for w in (1, 2, 8):
+        assert counts.at[("ranked_ft", w), "head_params"] == head_params(10, w, w, 6)
+    assert set(rows["seed"]) == {1}
+    free, _ = head_baselines(ref, tmp_path / "train", tmp_path / "val", widths=[1, 2, 8], experiment="x", device="cpu")  # fmt: skip
+    cut = free[(free["model"] == "ranked") & (free["metric"] == "top1")].set_index("width")["value"]
+    assert cut[1] < 0.6 and top1[("ranked_ft", 1)] > cut[1]  # one unit: training helps
+    svd = free[(free["model"] == "svd") & (free["metric"] == "top1")].set_index("width")["value"]
+    assert top1[("svd_ft", 8)] > svd[8]
+
+
+def test_the_config_notes_widths_the_triangle_mask_never_trains():
+    from conftest import ROOT
+    from tridrop.config import read, resolve
+
+    config = read(ROOT / "config" / "config.yaml")
+    notes = resolve({**config, "preset": "demo"}).notes()
+    assert any(
+        "digits_head.variants.td:" in n and "[1, 2]" in n and "multiples of 4" in n for n in notes
+    )
+    assert resolve({**config, "preset": "fashion_hard"}).notes() == []  # even widths only

@@ -158,6 +158,7 @@ def test_figures_are_one_per_experiment_and_read_what_they_draw(pipe):
         "hidden": 16,
         "batch_size": 64,
         "triangle": ["td", "td_scratch"],
+        "budgets": "head",
     }
 
 

@@ -46,6 +46,8 @@ def test_defaults_round_trip_through_json(cls):
         "epochs": [1],
         "lrs": [0.001],
         "train": {},  # a TrainSpec of defaults (the linear probe's; the trains below add a model)
+        "claims": {},  # HeadClaims of defaults (the head's claims job)
+        "classes": 10,
     }
     trains = (AutoencoderTrain, head.HeadTrain, head.BackboneTrain, ae.PCAAETrain)
     nested = {"model": {}, "train": {}} if cls in trains else {}

@@ -79,7 +79,16 @@ def read(path: str | Path) -> dict:
 PRESET = r"[A-Za-z0-9][A-Za-z0-9_-]*"  # a folder (results/<preset>) and DVC's ${preset}
 MAX_NAME = 64  # characters of an experiment or variant name
 # Names that label other outputs of an experiment's run folder, not variants.
-RESERVED = ("baselines", "features", "pretrained", "backbone", "notd_reference", "pcaae")
+RESERVED = (
+    "baselines",
+    "features",
+    "pretrained",
+    "backbone",
+    "notd_reference",
+    "pcaae",
+    "linear_probe",
+    "finetuned",
+)
 
 
 @dataclass(frozen=True)
@@ -117,6 +126,15 @@ class Settings:
 
     def family_of(self, experiment: str) -> Family:
         return next(self.families[f] for f, e in self.experiments.items() if experiment in e)
+
+    def notes(self) -> list[str]:
+        """What the chosen preset's experiments note before a run (each wing's ``notes``)."""
+        found: list[str] = []
+        for family, exps in self.experiments.items():
+            note = getattr(self.families[family].module("specs"), "notes", None)
+            if note is not None:
+                found += [n for name, e in exps.items() for n in note(name, e)]
+        return found
 
 
 NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")

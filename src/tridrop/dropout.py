@@ -101,6 +101,16 @@ def prefix_mask(
     return (units.unsqueeze(0) < widths.unsqueeze(1)).to(dtype)
 
 
+def triangle_widths(width: int, batch: int) -> set[int]:
+    """The widths the triangle mask trains on a batch of ``batch`` samples and a layer of
+    ``width`` units: sample i keeps ``ceil((i+1) W / B)`` units, so with B < W only those
+    (the multiples of W/B when B divides W); every width when B >= W. The last, smaller batch
+    of an epoch (N mod B samples) draws a few others once per epoch: not counted."""
+    if batch <= 0 or batch >= width:
+        return set(range(1, width + 1))
+    return {-(-(i + 1) * width // batch) for i in range(batch)}
+
+
 def triangular_mask(
     batch: int,
     width: int,

@@ -83,6 +83,9 @@ HEAD = Family(
         "ranked": "control",
         "svd": "control",
         "linear_probe": "control",
+        # The training-free cuts, then trained at that width: the price of retraining.
+        "ranked_ft": "per_width",
+        "svd_ft": "per_width",
     },
 )
 FAMILIES: dict[str, Family] = {f.name: f for f in (AUTOENCODER, HEAD)}

@@ -185,6 +185,28 @@ rule head_probe:
         PIPE.command(HEAD.family, "probe")
 
 
+rule head_finetune:
+    input:
+        reference=HEAD.reference,
+        train=expand(rules.head_cache.output.out, split="train", allow_missing=True),
+        val=expand(rules.head_cache.output.out, split="val", allow_missing=True),
+        code=PIPE.code(HEAD.family, "finetune"),
+    output:
+        out=out("runs/{experiment}/finetuned/seed{seed}/finetuned.csv"),
+        params=out("runs/{experiment}/finetuned/seed{seed}/finetuned_params.csv"),
+    log:
+        logs("heads/{experiment}/finetune/seed{seed}.log"),
+    wildcard_constraints:
+        experiment=HEAD.pattern,
+    conda:
+        CONDA_ENV
+    threads: 1
+    params:
+        spec=HEAD.finetune_spec,
+    shell:
+        PIPE.command(HEAD.family, "finetune")
+
+
 rule head_table:
     input:
         sweeps=rules.collect.output.out,

@@ -40,6 +40,8 @@ PALETTE = {
     "notd_greedy": "#CC6677",
     "notd_sorted": "#F4A582",
     "linear_probe": "#777777",
+    "ranked_ft": "#8C2D04",
+    "svd_ft": "#B8860B",
 }
 LABELS = {
     "td": "Triangular Dropout",
@@ -65,6 +67,8 @@ LABELS = {
     "notd_greedy": "no TD, units in greedy order",
     "notd_sorted": "no TD, units sorted by importance",
     "linear_probe": "linear probe (no hidden layer)",
+    "ranked_ft": "reference, ranked cut + fine-tuning at the width",
+    "svd_ft": "reference, truncated SVD + fine-tuning",
 }
 
 

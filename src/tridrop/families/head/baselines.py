@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 
 from tridrop.evaluation import tidy_at
-from tridrop.families.head.evaluation import head_topk, topk_correct
+from tridrop.families.head.evaluation import head_topk, topk_accuracy
 from tridrop.families.head.feature_cache import FeatureCache
 from tridrop.families.head.models import (
     count_params,
@@ -63,10 +63,7 @@ def head_baselines(
     top = head_topk(ref, val.batches(batch_size), [hidden])[0].tolist()
     add("reference", [hidden], [top], [full])
 
-    gen = torch.Generator().manual_seed(0)
-    pick = torch.randperm(len(train), generator=gen)[: min(rank_samples, len(train))].sort().values
-    ranked = load_head(reference, dev)
-    permute_units(ranked, *importance_order(ranked, train[pick]))
+    ranked = ranked_reference(reference, train, rank_samples, dev)
     ws = [w for w in widths if w <= hidden]
     acc = head_topk(ranked, val.batches(batch_size), ws)
     add("ranked", ws, acc.tolist(), [head_params(in_f, w, w, classes) for w in ws])
@@ -77,9 +74,8 @@ def head_baselines(
         if rank == 0:
             continue
         small = svd_head(ref, rank).to(dev)
-        correct = sum(topk_correct(small(x), y) for x, y in val.batches(batch_size))
         svd_ws.append(w)
-        svd_vals.append((correct / len(val)).tolist())
+        svd_vals.append(topk_accuracy(small, val.batches(batch_size)))
         svd_counts.append(count_params(small))
         log.info(
             "svd at width %d: rank %d, %d parameters, top-1 %.4f",
@@ -91,3 +87,15 @@ def head_baselines(
     if svd_ws:
         add("svd", svd_ws, svd_vals, svd_counts)
     return pd.concat(frames, ignore_index=True), pd.concat(params, ignore_index=True)
+
+
+def ranked_reference(
+    reference: str | Path, train: FeatureCache, rank_samples: int, device: torch.device
+) -> torch.nn.Sequential:
+    """The reference head with its hidden units sorted by importance on up to ``rank_samples``
+    training rows (the same rows for every caller: a fixed seed)."""
+    gen = torch.Generator().manual_seed(0)
+    pick = torch.randperm(len(train), generator=gen)[: min(rank_samples, len(train))].sort().values
+    ranked = load_head(reference, device)
+    permute_units(ranked, *importance_order(ranked, train[pick]))
+    return ranked

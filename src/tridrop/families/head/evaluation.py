@@ -60,6 +60,21 @@ def head_topk(
     return correct / max(n, 1)
 
 
+@torch.no_grad()
+def topk_accuracy(
+    model: nn.Module,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    ks: tuple[int, ...] = (1, 5),
+) -> list[float]:
+    """Top-k accuracy of any classifier (no widths: the probe, an SVD or a cut head)."""
+    model.eval()
+    correct, n = torch.zeros(len(ks), dtype=torch.float64), 0
+    for x, y in batches:
+        correct += topk_correct(model(x), y, ks)
+        n += len(y)
+    return (correct / max(n, 1)).tolist()
+
+
 def topk_correct(
     logits: torch.Tensor, y: torch.Tensor, ks: tuple[int, ...] = (1, 5)
 ) -> torch.Tensor:

@@ -7,6 +7,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from tridrop.dropout import triangle_widths
 from tridrop.families.head.specs import HeadFigure
 from tridrop.families.head.tables import PROBE
 from tridrop.figures import LABELS, PALETTE, ordered
@@ -15,16 +16,6 @@ from tridrop.registry import HEAD
 # Top-5 is drawn only where a guess of five classes is rarely right (at most 5%): with 10
 # classes it is right half the time, and the table keeps top-5 for every experiment.
 TOP5_CLASSES = 100
-
-
-def trained_widths(hidden: int, batch: int) -> set[int]:
-    """The widths the triangle mask trains on a batch of ``batch`` samples and a layer of
-    ``hidden`` units: sample i keeps ``ceil((i+1) W / B)`` units, so with B < W only those
-    (the multiples of W/B when B divides W); every width when B >= W. The last, smaller batch
-    of an epoch (N mod B samples) draws a few others once per epoch: not counted."""
-    if batch <= 0 or batch >= hidden:
-        return set(range(1, hidden + 1))
-    return {-(-(i + 1) * hidden // batch) for i in range(batch)}
 
 
 def plot(table: pd.DataFrame, spec: HeadFigure | None = None) -> Figure:
@@ -42,7 +33,7 @@ def plot(table: pd.DataFrame, spec: HeadFigure | None = None) -> Figure:
         metrics.append("top5")
     untrained = set()
     if spec.triangle and spec.hidden:
-        untrained = set(range(1, spec.hidden + 1)) - trained_widths(spec.hidden, spec.batch_size)
+        untrained = set(range(1, spec.hidden + 1)) - triangle_widths(spec.hidden, spec.batch_size)
     fig, axes = plt.subplots(
         1,
         len(metrics),
@@ -81,7 +72,7 @@ def plot(table: pd.DataFrame, spec: HeadFigure | None = None) -> Figure:
                 fontsize=7.5,
                 color="0.3",
             )
-        _budgets(ax, table["head_params"].max())
+        _budgets(ax, table, spec)
         ax.set_xscale("log")
         ax.set_xlabel("head parameters (log scale)")
         ax.set_ylabel(f"test {metric.replace('top', 'top-')} accuracy")
@@ -142,6 +133,7 @@ def _model(ax: Axes, t: pd.DataFrame, model: str, metric: str, untrained) -> Non
         label=label,
         marker="o",
         markersize=4,
+        linestyle="--" if model.endswith("_ft") else "-",  # trained after the cut
         zorder=3 if model != "td" else 5,
         linewidth=2.0 if model == "td" else 1.4,
     )
@@ -159,13 +151,25 @@ def _model(ax: Axes, t: pd.DataFrame, model: str, metric: str, untrained) -> Non
         )
 
 
-def _budgets(ax: Axes, full: float) -> None:
-    """Dotted lines at a tenth and a quarter of the full head's parameters."""
+def _budgets(ax: Axes, table: pd.DataFrame, spec: HeadFigure) -> None:
+    """Dotted lines at the claims' budgets: a tenth and a quarter of the full head's
+    parameters, or (``vgg19``) the TD heads with VGG19's hidden units per class there."""
+    from tridrop.families.head.claims import vgg19_units_per_class
+
+    full = table["head_params"].max()
+    td = table[table["model"] == "td"]
     for pct in (10, 25):
-        ax.axvline(full * pct / 100, color="grey", linestyle=":", linewidth=1)
+        at, text = full * pct / 100, f"{pct}% of head"
+        if spec.budgets == "vgg19" and spec.classes and len(td):
+            units = vgg19_units_per_class(pct / 100)
+            fits = td[td["width"] <= units * spec.classes]
+            if fits.empty:
+                continue
+            at, text = fits["head_params"].max(), f"VGG19's {pct}% ({units:.2f} units/class)"
+        ax.axvline(at, color="grey", linestyle=":", linewidth=1)
         ax.annotate(
-            f"{pct}% of head",
-            (full * pct / 100, 0.02),
+            text,
+            (at, 0.02),
             rotation=90,
             fontsize=7,
             xycoords=("data", "axes fraction"),

@@ -10,6 +10,7 @@ full-width network).
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import shutil
@@ -21,19 +22,29 @@ import torch
 
 from tridrop.data import load_split
 from tridrop.evaluation import COLUMNS, tidy_at
-from tridrop.families.head.baselines import head_baselines
+from tridrop.extract import narrow
+from tridrop.families.head.baselines import head_baselines, ranked_reference
 from tridrop.families.head.claims import head_claims
 from tridrop.families.head.cnn import arch as cnn_arch
 from tridrop.families.head.cnn import build_cnn, head_share, load_cnn, spec_of
-from tridrop.families.head.evaluation import head_topk, topk_correct
+from tridrop.families.head.evaluation import head_topk, topk_accuracy, topk_correct
 from tridrop.families.head.feature_cache import FeatureCache, write_index, write_shard
-from tridrop.families.head.models import arch, count_params, head_params, load_head, td_head
+from tridrop.families.head.models import (
+    arch,
+    count_params,
+    head_params,
+    load_head,
+    svd_head,
+    svd_rank_for,
+    td_head,
+)
 from tridrop.families.head.specs import (
     BackboneTrain,
     FeatureCacheSpec,
     HeadBaselines,
-    HeadClaims,
+    HeadClaimsJob,
     HeadFigure,
+    HeadFinetune,
     HeadModel,
     HeadProbe,
     HeadSweep,
@@ -343,9 +354,7 @@ def probe(spec: HeadProbe, *, train: In, val: In, out: Out, params: Out):
     torch.manual_seed(cfg.seed)
     net = torch.nn.Sequential(torch.nn.Linear(rows_in.dim, classes)).to(dev)
     fit(net, rows_in, rows_in.labels, cfg, classification_loss)
-    net.eval()
-    with torch.no_grad():
-        acc = (sum(topk_correct(net(x), y) for x, y in test.batches(1024)) / len(test)).tolist()
+    acc = topk_accuracy(net, test.batches(1024))
     log.info("%s linear probe seed %d: top-1 %.4f", r.experiment, r.seed, acc[0])
     write_csv(
         pd.concat(
@@ -362,6 +371,48 @@ def probe(spec: HeadProbe, *, train: In, val: In, out: Out, params: Out):
         params_frame(r.experiment, r.model, [0], [count], full, rows_in.meta["backbone_params"]),
         params,
     )
+
+
+def finetune(spec: HeadFinetune, *, reference: In, train: In, val: In, out: Out, params: Out):
+    """The reference's training-free cuts at each width, each then trained ``epochs`` on the
+    cached features (rows ``ranked_ft`` and ``svd_ft``): what TD's "no retraining" saves."""
+    cfg = spec.train
+    dev = resolve_device(cfg.device)
+    rows_in, test = FeatureCache(train, dev), FeatureCache(val, dev)
+    ref = load_head(reference, dev, rows_in.dim)
+    in_f, hidden, classes = ref[0].in_features, ref[0].out_features, ref[-1].out_features
+    ranked = ranked_reference(reference, rows_in, spec.rank_samples, dev)
+    cuts = {"ranked_ft": [], "svd_ft": []}
+    for w in spec.widths:
+        budget = head_params(in_f, w, w, classes)
+        rank = svd_rank_for(in_f, hidden, classes, budget)
+        for name, net in (
+            ("ranked_ft", narrow(ranked, w)),
+            # A copy: where a factor would not be smaller, svd_head keeps the layer itself.
+            ("svd_ft", svd_head(copy.deepcopy(ref), rank) if rank else None),
+        ):
+            if net is None:
+                continue
+            net = net.to(dev).train()
+            fit(net, rows_in, rows_in.labels, cfg, classification_loss)
+            acc = topk_accuracy(net, test.batches(1024))
+            cuts[name].append((w, acc, count_params(net)))
+            log.info("%s width %d, %d epoch(s): top-1 %.4f", name, w, cfg.epochs, acc[0])
+    full = head_params(in_f, hidden, hidden, classes)
+    frames, counts = [], []
+    for name, found in cuts.items():
+        if not found:
+            continue
+        ws, accs, ps = zip(*found, strict=True)
+        frames += [
+            tidy_at([a[i] for a in accs], list(ws), spec.experiment, name, cfg.seed, m)
+            for i, m in enumerate(METRICS)
+        ]
+        counts.append(
+            params_frame(spec.experiment, name, list(ws), ps, full, test.meta["backbone_params"])
+        )
+    write_csv(pd.concat(frames, ignore_index=True), out)
+    write_csv(pd.concat(counts, ignore_index=True), params)
 
 
 def baselines(spec: HeadBaselines, *, reference: In, train: In, val: In, out: Out, params: Out):
@@ -385,11 +436,12 @@ def table(spec: TableSpec, *, sweeps: In, params: list[In], out: Out):
     write_csv(accuracy_table(read_csv(sweeps, COLUMNS), counts, spec.experiment), out)
 
 
-def claims(spec: HeadClaims, *, table: In, sweeps: In, out: Out):
+def claims(spec: HeadClaimsJob, *, table: In, sweeps: In, out: Out):
     """The "minimal impact" claims of a pruned head, from its accuracy table and (per seed)
     the aggregated sweeps."""
     rows = read_csv(sweeps, ["experiment", "model", "seed", "width", "metric", "value"])
-    write_csv(head_claims(read_csv(table, TABLE_COLUMNS), rows, spec), out)
+    found = head_claims(read_csv(table, TABLE_COLUMNS), rows, spec.claims, spec.classes)
+    write_csv(found, out)
 
 
 def plot_accuracy(spec: HeadFigure, *, table: In, png: Out):
@@ -410,6 +462,7 @@ VERBS = (
     "sweep",
     "baselines",
     "probe",
+    "finetune",
     "table",
     "claims",
     "plot_accuracy",

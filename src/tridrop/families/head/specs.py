@@ -31,6 +31,7 @@ from tridrop.specs import (
 
 INITS = ("reference", "scratch")
 REFERENCES = ("train", "pretrained", "backbone")
+BUDGETS = ("head", "vgg19")
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,18 @@ class HeadBaselines(Spec):
 
 
 @dataclass(frozen=True)
+class HeadFinetune(Spec):
+    """The reference head cut without TD (units ranked as the baselines rank them, and the
+    truncated SVD at the TD head's parameters), each then trained ``train.epochs`` epoch(s) at
+    ``widths``: the price of the retraining that TD avoids. ``train.seed`` orders the batches."""
+
+    experiment: str
+    widths: tuple[int, ...]
+    train: TrainSpec
+    rank_samples: int = 10000
+
+
+@dataclass(frozen=True)
 class HeadClaims(Spec):
     """Thresholds of the paper's "minimal impact" claims for a pruned head."""
 
@@ -181,6 +194,21 @@ class HeadClaims(Spec):
     )
     kept_10: float = setting(0.9, "top-1 kept at a tenth of the head (most of it)", ge=0)
     max_gap: float = setting(0.02, "TD at full width within this of the unconstrained top-1", ge=0)
+    budgets: str = setting(
+        "head",
+        "how the 25% and 10% budgets are counted: head (shares of this head's parameters) or "
+        "vgg19 (the hidden units per class VGG19's head keeps at those shares, 1.135 and 0.465, "
+        "times this head's classes: the regime of the paper's claim, issue 22)",
+        choices=BUDGETS,
+    )
+
+
+@dataclass(frozen=True)
+class HeadClaimsJob(Spec):
+    """A claims job: the experiment's thresholds and its class count (for vgg19 budgets)."""
+
+    claims: HeadClaims
+    classes: int
 
 
 @dataclass(frozen=True)
@@ -201,6 +229,7 @@ class HeadFigure(Spec):
     batch_size: int = 0  # the training batch B; 0: unknown (no width marked untrained)
     # Models trained with the triangle mask (row names): with B < W they train only some widths.
     triangle: tuple[str, ...] = ()
+    budgets: str = "head"  # the claims' budgets (HeadClaims.budgets), drawn as dotted lines
 
 
 # Settings a variant may change: its TD layer and its initialisation.
@@ -256,6 +285,16 @@ HeadExperiment = section(
     ("reference_seed", int, setting(0, "seed of the reference head (reference train)", ge=0)),
     ("processes", int, setting(1, "data-parallel training processes (torchrun) per head", ge=1)),
     (
+        "finetune_epochs",
+        int,
+        setting(
+            1,
+            "epochs the reference's training-free cuts (ranked, SVD) are trained at each swept "
+            "width below full: the price of retraining (0: none)",
+            ge=0,
+        ),
+    ),
+    (
         "backbone",
         Backbone | None,
         setting(
@@ -276,6 +315,28 @@ def head_model(exp: Any, name: str) -> HeadModel:
     if unknown:
         raise SpecError(f"spec: unknown key(s) {unknown}; allowed: {list(VARIANT_KEYS)}")
     return pick(HeadModel, exp, settings)
+
+
+def notes(name: str, exp: Any) -> list[str]:
+    """What a researcher should know before a run that is not an error: swept widths the
+    triangle mask never trains (batch < width trains only some widths)."""
+    from tridrop.dropout import triangle_widths
+
+    found = []
+    trained = triangle_widths(exp.hidden, exp.batch_size)
+    for v in exp.variants:
+        if head_model(exp, v).mode != "triangle":
+            continue
+        never = [w for w in exp.widths if w not in trained]
+        step = exp.hidden / exp.batch_size
+        only = f"multiples of {step:g}" if step == int(step) else f"{len(trained)} widths"
+        if never:
+            found.append(
+                f"note: heads.{name}.variants.{v}: the triangle mask never trains widths "
+                f"{never} (batch_size {exp.batch_size} < hidden {exp.hidden}: only {only}); "
+                "their rows are open markers in the figure"
+            )
+    return found
 
 
 def job_specs(name: str, exp: Any) -> list[Spec]:

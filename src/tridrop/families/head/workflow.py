@@ -7,6 +7,7 @@ Each method takes Snakemake's wildcards ``w`` (``w.experiment``, ``w.variant``, 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 from tridrop.families.head import specs
@@ -82,6 +83,7 @@ class Workflow(Wing):
             *self.runs(w.experiment, self.rules.head_sweep.output.params),
             self.rules.head_baselines.output.params.format(experiment=w.experiment),
             *self.probes(w.experiment, self.rules.head_probe.output.params),
+            *self.finetuned(w.experiment, self.rules.head_finetune.output.params),
         ]
 
     def sweeps(self, experiment: str) -> list[str]:
@@ -89,11 +91,16 @@ class Workflow(Wing):
             *self.runs(experiment, self.rules.head_sweep.output.out),
             self.rules.head_baselines.output.out.format(experiment=experiment),
             *self.probes(experiment, self.rules.head_probe.output.out),
+            *self.finetuned(experiment, self.rules.head_finetune.output.out),
         ]
 
     def probes(self, experiment: str, path: str) -> list[str]:
         """File ``path`` of the linear probe (a control) at every seed."""
         return expand(path, experiment=experiment, seed=self.experiments[experiment].seeds)
+
+    def finetuned(self, experiment: str, path: str) -> list[str]:
+        """File ``path`` of the fine-tuned cuts at every seed (none with finetune_epochs 0)."""
+        return self.probes(experiment, path) if self.experiments[experiment].finetune_epochs else []
 
     # ------------------------------------------------------------------ resources
 
@@ -167,19 +174,33 @@ class Workflow(Wing):
     def table_spec(self, w) -> str:
         return dump(specs.TableSpec(w.experiment))
 
+    def classes(self, w) -> int:
+        """The experiment's class count: ImageNet's (or its first max_classes), else 10."""
+        e = self.exp(w)
+        if e.dataset == "imagenet":
+            return (e.imagenet or specs.ImageNetSpec()).max_classes or 1000
+        return STAND_IN_CLASSES
+
     def claims_spec(self, w) -> str:
-        return dump(self.exp(w).claims)
+        return dump(specs.HeadClaimsJob(self.exp(w).claims, self.classes(w)))
+
+    def finetune_spec(self, w) -> str:
+        e = self.exp(w)
+        widths = tuple(x for x in e.widths if x < e.hidden)
+        train = replace(self.training(w), epochs=e.finetune_epochs)
+        return dump(specs.HeadFinetune(w.experiment, widths, train, e.rank_samples))
 
     def figure_spec(self, w) -> str:
         e = self.exp(w)
-        if e.dataset == "imagenet":
-            classes = (e.imagenet or specs.ImageNetSpec()).max_classes or 1000
-        else:
-            classes = STAND_IN_CLASSES
+        classes = self.classes(w)
         triangle = tuple(
             rows_name(v) for v in e.variants if specs.head_model(e, v).mode == "triangle"
         )
-        return dump(specs.HeadFigure(w.experiment, classes, e.hidden, e.batch_size, triangle))
+        return dump(
+            specs.HeadFigure(
+                w.experiment, classes, e.hidden, e.batch_size, triangle, e.claims.budgets
+            )
+        )
 
     # ------------------------------------------------------------------ targets
 
