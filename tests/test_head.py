@@ -286,3 +286,39 @@ def test_the_config_notes_widths_the_triangle_mask_never_trains():
         "digits_head.variants.td:" in n and "[1, 2]" in n and "multiples of 4" in n for n in notes
     )
     assert resolve({**config, "preset": "fashion_hard"}).notes() == []  # even widths only
+
+
+def test_the_grid_cuts_each_layer_as_narrow_does_and_finds_the_pareto_front():
+    """Entry (i, j) of the (w1, w2) grid is the top-1 of the head narrowed to widths
+    (w_i, w_j); a pair is on the front when nothing with at most its parameters beats it."""
+    from tridrop.families.head.evaluation import grid_top1
+    from tridrop.families.head.grid import grid_rows, mean_grid, tied_on_front
+
+    model, x, y = head(), torch.randn(40, 11), torch.randint(0, 7, (40,))
+    ws = [1, 3, 8, 24]
+    got = grid_top1(model, [(x[:25], y[:25]), (x[25:], y[25:])], ws)
+    for i, w1 in enumerate(ws):
+        for j, w2 in enumerate(ws):
+            expect = float((narrow(model, [w1, w2])(x).argmax(1) == y).float().mean())
+            assert got[i, j].item() == pytest.approx(expect)
+    rows = grid_rows(got, ws, "x", "td", 0, (11, 24, 7))
+    assert rows.loc[(rows["w1"] == 3) & (rows["w2"] == 8), "head_params"].item() == head_params(
+        11, 3, 8, 7
+    )
+    grid = mean_grid(pd.concat([rows, rows.assign(seed=1)]))
+    assert (grid["seeds"] == 2).all()
+    for _, r in grid.iterrows():
+        p, t = grid["head_params"], grid["top1"]
+        beaten = (
+            (p <= r["head_params"]) & (t >= r["top1"]) & ((p < r["head_params"]) | (t > r["top1"]))
+        ).any()
+        assert r["on_front"] == (not beaten)
+    on, n, gain = tied_on_front(grid)
+    assert n == 4 and 0 <= on <= 4 and gain >= 0
+    # A made-up grid where the tied pair (2, 2) is beaten by (1, 2) with fewer parameters.
+    toy = pd.DataFrame({"experiment": "x", "model": "td", "seed": 0, "w1": [1, 1, 2, 2], "w2": [1, 2, 1, 2],
+                        "head_params": [10, 12, 14, 16], "head_pct": 0.0, "top1": [0.5, 0.9, 0.6, 0.8]})  # fmt: skip
+    toy = mean_grid(toy)
+    assert toy.set_index(["w1", "w2"])["on_front"].to_dict() == {
+        (1, 1): True, (1, 2): True, (2, 1): False, (2, 2): False}  # fmt: skip
+    assert tied_on_front(toy) == (1, 2, pytest.approx(0.1))

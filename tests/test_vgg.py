@@ -185,7 +185,8 @@ def vgg_preset(cfg: dict, root: Path) -> dict:
         "dataset": "imagenet", "hidden": 16, "reference": "pretrained", "epochs": 2,
         "batch_size": 8, "lr": 1e-3, "weight_decay": 0.0, "seeds": [0], "processes": 1,
         "variants": {"td": {"mode": "triangle", "init": "reference"},
-                     "td_scratch": {"mode": "triangle", "init": "scratch"}},
+                     "td_scratch": {"mode": "triangle", "init": "scratch"},
+                     "notd": {"mode": "none", "init": "reference"}},
         "widths": [1, 2, 4, 8, 16], "fixed_widths": [4], "rank_samples": 50,
         "claims": {"model": "td", "kept_25": 0.95, "kept_10": 0.9, "max_gap": 0.02},
         "imagenet": {"root": str(root), "layout": "folder", "weights": "random",
@@ -208,7 +209,8 @@ def test_the_vgg19_path_end_to_end(data: Path, tmp_path: Path):
     dest = copy_workflow(tmp_path / "wf")
     write_config(dest, data)
     run(["snakemake", "--cores", "2", "results/vggtest/claims.csv",
-         "results/vggtest/figures/vgg19_accuracy_vs_params.png"], dest)  # fmt: skip
+         "results/vggtest/figures/vgg19_accuracy_vs_params.png",
+         "results/vggtest/figures/vgg19_grid.png"], dest)  # fmt: skip
     res = dest / "results/vggtest"
     assert (res / "runs/vgg19/imagenet.json").exists()
     train, val = (
@@ -219,7 +221,14 @@ def test_the_vgg19_path_end_to_end(data: Path, tmp_path: Path):
     assert len(train) == 3 * 4 * 2 and len(val) == 3 * 2  # limits and augmented views
     assert train.meta["augment"] and not val.meta["augment"]
     table = pd.read_csv(res / "tables/vgg19_accuracy_vs_params.csv")
-    assert {"td", "td_scratch", "fixed", "ranked", "svd", "reference"} <= set(table["model"])
+    # The controls of issue 22 on VGG19's path: a no-TD head retrained on the cache, the
+    # linear probe, the cuts trained at each width, the (w1, w2) grid.
+    controls = {"notd", "linear_probe", "ranked_ft", "svd_ft"}
+    assert {"td", "td_scratch", "fixed", "ranked", "svd", "reference"} | controls <= set(
+        table["model"]
+    )
+    grid = pd.read_csv(res / "tables/vgg19_grid.csv")
+    assert len(grid) == 5 * 5 and grid["on_front"].any()
     full = table[(table["model"] == "td") & (table["width"] == 16)].iloc[0]
     assert full["head_params"] == 25088 * 16 + 16 + 16 * 16 + 16 + 16 * 3 + 3
     assert full["network_params"] == 20_024_384 + full["head_params"]

@@ -117,6 +117,12 @@ def test_snakemake_then_dvc(workflow_copy: Path):
     td = heads[(heads["model"] == "td") & (heads["metric"] == "top1")]
     assert sorted(td["width"]) == [1, 2, 4, 8, 16]
     assert {"td_scratch", "fixed", "ranked", "reference"} <= set(heads["model"])
+    # The reference's cuts trained one epoch at each width below full (controls of issue 22).
+    tuned = heads[(heads["model"] == "ranked_ft") & (heads["metric"] == "top1")]
+    assert sorted(tuned["width"]) == [1, 2, 4, 8] and "svd_ft" in set(heads["model"])
+    grid = pd.read_csv(res / "tables/digits_head_grid.csv")
+    assert len(grid) == 5 * 5 and grid["on_front"].any() and (grid["seeds"] == 1).all()
+    assert (res / "figures/digits_head_grid.png").stat().st_size > 1000
     table = pd.read_csv(res / "tables/digits_head_accuracy_vs_params.csv")
     full = table[(table["model"] == "td") & (table["width"] == 16)].iloc[0]
     assert full["head_params"] == 64 * 16 + 16 + 16 * 16 + 16 + 16 * 10 + 10

@@ -75,7 +75,7 @@ HEAD = Family(
     rules="workflow/rules/head.smk",
     package="tridrop.families.head",
     metrics=("top1", "top5"),
-    stems=("accuracy_vs_params",),
+    stems=("accuracy_vs_params", "grid"),
     roles={
         "notd": "reference",
         "reference": "reference",

@@ -207,6 +207,55 @@ rule head_finetune:
         PIPE.command(HEAD.family, "finetune")
 
 
+rule head_grid:
+    input:
+        models=HEAD.grid_models,
+        features=expand(rules.head_cache.output.out, split="val", allow_missing=True),
+        code=PIPE.code(HEAD.family, "grid"),
+    output:
+        out=report(
+            out("tables/{experiment}_grid.csv"),
+            caption="../report/head_grid.rst",
+            category="{experiment}",
+            subcategory="Tables",
+        ),
+    log:
+        logs("tables/{experiment}_grid.log"),
+    wildcard_constraints:
+        experiment=HEAD.pattern,
+    conda:
+        CONDA_ENV
+    threads: 1
+    params:
+        spec=HEAD.grid_spec,
+    shell:
+        PIPE.command(HEAD.family, "grid")
+
+
+rule head_plot_grid:
+    input:
+        grid=rules.head_grid.output.out,
+        code=PIPE.code(HEAD.family, "plot_grid"),
+    output:
+        png=report(
+            out("figures/{experiment}_grid.png"),
+            caption="../report/head_grid.rst",
+            category="{experiment}",
+            subcategory="Width sweep",
+        ),
+        pdf=out("figures/{experiment}_grid.pdf"),
+    log:
+        logs("figures/{experiment}_grid.log"),
+    wildcard_constraints:
+        experiment=HEAD.pattern,
+    conda:
+        CONDA_ENV
+    params:
+        spec=HEAD.table_spec,
+    shell:
+        PIPE.command(HEAD.family, "plot_grid", prefix="")
+
+
 rule head_table:
     input:
         sweeps=rules.collect.output.out,

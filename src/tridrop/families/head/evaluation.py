@@ -61,6 +61,30 @@ def head_topk(
 
 
 @torch.no_grad()
+def grid_top1(
+    model: nn.Sequential, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], widths: list[int]
+) -> torch.Tensor:
+    """Top-1 of a two-TD-layer head with its hidden layers cut independently: entry (i, j)
+    keeps ``widths[i]`` units of the first layer and ``widths[j]`` of the second (MatFormer's
+    mix-and-match), from one pass over the data."""
+    from tridrop.families.head.models import head_linears
+
+    l1, l2, l3 = head_linears(model)
+    correct = torch.zeros(len(widths), len(widths), dtype=torch.float64)
+    n = 0
+    for x, y in batches:
+        h1 = torch.relu(l1(x))
+        for i, w1 in enumerate(widths):
+            z2 = h1[:, :w1] @ l2.weight[:, :w1].T + l2.bias  # every second-layer unit at w1
+            h2 = torch.relu(z2)
+            for j, w2 in enumerate(widths):
+                logits = h2[:, :w2] @ l3.weight[:, :w2].T + l3.bias
+                correct[i, j] += float((logits.argmax(1) == y).sum())
+        n += len(y)
+    return correct / max(n, 1)
+
+
+@torch.no_grad()
 def topk_accuracy(
     model: nn.Module,
     batches: Iterable[tuple[torch.Tensor, torch.Tensor]],

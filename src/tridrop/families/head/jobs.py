@@ -27,8 +27,9 @@ from tridrop.families.head.baselines import head_baselines, ranked_reference
 from tridrop.families.head.claims import head_claims
 from tridrop.families.head.cnn import arch as cnn_arch
 from tridrop.families.head.cnn import build_cnn, head_share, load_cnn, spec_of
-from tridrop.families.head.evaluation import head_topk, topk_accuracy, topk_correct
+from tridrop.families.head.evaluation import grid_top1, head_topk, topk_accuracy, topk_correct
 from tridrop.families.head.feature_cache import FeatureCache, write_index, write_shard
+from tridrop.families.head.grid import grid_rows, mean_grid, tied_on_front
 from tridrop.families.head.models import (
     arch,
     count_params,
@@ -45,6 +46,7 @@ from tridrop.families.head.specs import (
     HeadClaimsJob,
     HeadFigure,
     HeadFinetune,
+    HeadGrid,
     HeadModel,
     HeadProbe,
     HeadSweep,
@@ -61,7 +63,7 @@ from tridrop.families.head.tables import (
     params_frame,
 )
 from tridrop.figures import save
-from tridrop.files import read_csv, save_model, write_csv, write_json
+from tridrop.files import load_model_file, read_csv, save_model, write_csv, write_json
 from tridrop.job import In, Out, Work
 from tridrop.specs import dump
 from tridrop.train import (
@@ -415,6 +417,35 @@ def finetune(spec: HeadFinetune, *, reference: In, train: In, val: In, out: Out,
     write_csv(pd.concat(counts, ignore_index=True), params)
 
 
+def grid(spec: HeadGrid, *, models: list[In], features: In, out: Out):
+    """The (w1, w2) grid of every seed's head, with the Pareto front over the mean top-1."""
+    dev = resolve_device(spec.device)
+    rows_in = FeatureCache(features, dev)
+    frames = []
+    for path in models:
+        net = load_head(path, dev, rows_in.dim)
+        hidden, classes = net[0].out_features, net[-1].out_features
+        ws = [w for w in spec.widths if w <= hidden]
+        top1 = grid_top1(net, rows_in.batches(1024), ws)
+        seed = int(load_model_file(path)[1]["train"]["seed"])
+        frames.append(
+            grid_rows(top1, ws, spec.experiment, spec.model, seed, (rows_in.dim, hidden, classes))
+        )
+        log.info("%s: %d x %d grid", path, len(ws), len(ws))
+    found = mean_grid(pd.concat(frames, ignore_index=True))
+    on, tied, gain = tied_on_front(found)
+    log.info("tied widths on the front: %d of %d (largest gain off it: %.4f)", on, tied, gain)
+    write_csv(found, out)
+
+
+def plot_grid(spec: TableSpec, *, grid: In, png: Out):
+    """The (w1, w2) grid: top-1 over both widths, and against parameters with its front."""
+    matplotlib.use("Agg")
+    from tridrop.families.head.figure import plot_grid as draw
+
+    save(draw(pd.read_csv(grid)), png)
+
+
 def baselines(spec: HeadBaselines, *, reference: In, train: In, val: In, out: Out, params: Out):
     """The reference head at full width, cut by importance ranking, and its truncated SVDs."""
     rows, counts = head_baselines(
@@ -463,6 +494,8 @@ VERBS = (
     "baselines",
     "probe",
     "finetune",
+    "grid",
+    "plot_grid",
     "table",
     "claims",
     "plot_accuracy",

@@ -185,6 +185,17 @@ class HeadFinetune(Spec):
 
 
 @dataclass(frozen=True)
+class HeadGrid(Spec):
+    """Top-1 of the ``model`` heads (every seed) with the two hidden layers cut independently
+    to every pair of ``widths``: the (w1, w2) grid and its Pareto front."""
+
+    experiment: str
+    model: str
+    widths: tuple[int, ...]
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
 class HeadClaims(Spec):
     """Thresholds of the paper's "minimal impact" claims for a pruned head."""
 

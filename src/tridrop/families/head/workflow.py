@@ -184,6 +184,21 @@ class Workflow(Wing):
     def claims_spec(self, w) -> str:
         return dump(specs.HeadClaimsJob(self.exp(w).claims, self.classes(w)))
 
+    def grid_models(self, w) -> list[str]:
+        """The heads of the claims' variant at every seed (cut on the (w1, w2) grid)."""
+        e = self.exp(w)
+        return expand(
+            self.rules.head_train.output.model,
+            experiment=w.experiment,
+            variant=e.claims.model,
+            seed=e.seeds,
+        )
+
+    def grid_spec(self, w) -> str:
+        e = self.exp(w)
+        device = self.pipe.settings.device
+        return dump(specs.HeadGrid(w.experiment, e.claims.model, tuple(e.widths), device))
+
     def finetune_spec(self, w) -> str:
         e = self.exp(w)
         widths = tuple(x for x in e.widths if x < e.hidden)
@@ -214,6 +229,7 @@ class Workflow(Wing):
             *expand(r.head_table.output.out, experiment=names),
             *expand(r.head_plot_accuracy.output.png, experiment=names),
             *expand(r.head_claims.output.out, experiment=names),
+            *expand(r.head_plot_grid.output.png, experiment=names),
             # Every model and per-run file: one deleted after a run (or by a failed job) is
             # rebuilt, and what reads it reruns.
             *(m for x in names for m in self.runs(x, r.head_train.output.model)),
