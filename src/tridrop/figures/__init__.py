@@ -31,7 +31,7 @@ PALETTE = {
     "sandwich": "#DDCC77",
     "sandwich_distill": "#882255",
     "pcaae": "#999933",
-    "ranked": "#D55E00",
+    "ranked": "#AA3377",  # not no TD's colour: both are in the head's figure
     "svd": "#E69F00",
     "reference": "#000000",
     # No TD cut without training in better ways than zeroing its last units (controls).
@@ -40,8 +40,9 @@ PALETTE = {
     "notd_greedy": "#CC6677",
     "notd_sorted": "#F4A582",
     "linear_probe": "#777777",
-    "ranked_ft": "#8C2D04",
-    "svd_ft": "#B8860B",
+    # The cuts trained at the width: their cut's colour, dashed.
+    "ranked_ft": "#AA3377",
+    "svd_ft": "#E69F00",
 }
 LABELS = {
     "td": "Triangular Dropout",
