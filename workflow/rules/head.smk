@@ -215,7 +215,7 @@ rule head_grid:
     output:
         out=report(
             out("tables/{experiment}_grid.csv"),
-            caption="../report/head_grid.rst",
+            caption="../report/grid.rst",
             category="{experiment}",
             subcategory="Tables",
         ),
@@ -239,7 +239,7 @@ rule head_plot_grid:
     output:
         png=report(
             out("figures/{experiment}_grid.png"),
-            caption="../report/head_grid.rst",
+            caption="../report/grid.rst",
             category="{experiment}",
             subcategory="Width sweep",
         ),

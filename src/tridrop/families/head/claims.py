@@ -55,7 +55,7 @@ def _budget_row(td: pd.DataFrame, share: float, spec: HeadClaims, classes: int):
         return _within(td, share), f"<= {share:.0%} of head parameters"
     units = vgg19_units_per_class(share)
     fits = td[td["width"] <= units * classes].sort_values("width")
-    where = f"VGG19's {share:.0%} budget ({units:.3g} hidden units per class)"
+    where = f"VGG19's {share:.0%} budget, {units:.3g} hidden units per class"
     return (None if fits.empty else fits.iloc[-1]), where
 
 
@@ -101,8 +101,8 @@ def head_claims(
             control = f"{CONTROLS[best]}, {found[best][1]:,} parameters"
         rows.append(
             claim(
-                f"{model}: top-1 kept at {where} (width {w}, "
-                f"{r['head_pct']:.1f}% of head), relative to full width: >= {threshold}",
+                f"{model}: top-1 kept at {where} (width {w}, {r['head_pct']:.1f}% of head), "
+                f"relative to full width: >= {threshold}",
                 "top1_ratio",
                 kept,
                 threshold,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from tridrop.families.head.grid import tied_on_front
 from tridrop.families.head.tables import PROBE
 from tridrop.figures import LABELS
 
@@ -53,7 +54,21 @@ def sections(results: Path, link: Callable[[Path], str]) -> list[str]:
             accuracy_table(pd.read_csv(path)),
             "",
         ]
+        grid = path.with_name(f"{name}_grid.csv")
+        if grid.exists():
+            out += [grid_line(pd.read_csv(grid)), ""]
     return out
+
+
+def grid_line(grid: pd.DataFrame) -> str:
+    """What the (w1, w2) grid says of the tied cut, in one sentence."""
+    on, n, gain = tied_on_front(grid)
+    return (
+        f"Widths per layer (the {LABELS.get(grid['model'].iloc[0], grid['model'].iloc[0])} "
+        f"heads' two hidden layers cut independently to every pair of {n} widths): the tied "
+        f"cut is on the Pareto front of parameters against top-1 at {on} of {n} widths; the "
+        f"front gains at most {gain:.3f} top-1 over a tied cut with at least its parameters."
+    )
 
 
 def headline(results: Path, link: Callable[[Path], str]) -> list[str]:
