@@ -29,7 +29,7 @@ END = "<!-- results:end -->"
 HEADLINE_START = "<!-- headline:start (written by `make readme`; do not edit by hand) -->"
 HEADLINE_END = "<!-- headline:end -->"
 RESULTS_PAGE = Path("docs/results.md")
-STUDIES = ("fashion_gap", "fashion_seeds", "fashion_budget", "fashion_lr")
+STUDIES = ("fashion_gap", "fashion_seeds", "fashion_budget", "fashion_lr", "fashion_hard")
 # Each preset shown: its full results page and the command that produced its results.
 RESULTS_PAGES = {
     "demo": RESULTS_PAGE,
