@@ -322,3 +322,67 @@ def test_the_grid_cuts_each_layer_as_narrow_does_and_finds_the_pareto_front():
     assert toy.set_index(["w1", "w2"])["on_front"].to_dict() == {
         (1, 1): True, (1, 2): True, (2, 1): False, (2, 2): False}  # fmt: skip
     assert tied_on_front(toy) == (1, 2, pytest.approx(0.1))
+
+
+def test_mcnemar_counts_the_images_only_one_model_gets_right():
+    import numpy as np
+    from scipy.stats import binomtest
+
+    from tridrop.families.head.paired import mcnemar
+
+    a = np.array([True] * 10 + [False] * 2 + [True] * 5 + [False] * 3)
+    b = np.array([False] * 10 + [True] * 2 + [True] * 5 + [False] * 3)
+    assert mcnemar(a, b) == (10, 2, pytest.approx(binomtest(10, 12, 0.5).pvalue))
+    assert mcnemar(a, a) == (0, 0, 1.0)
+    assert mcnemar(b, a)[2] == mcnemar(a, b)[2]  # two-sided
+
+
+def test_paired_tests_score_td_and_each_control_on_the_same_images(tmp_path):
+    """TD (per seed) against the reference's training-free cuts at every width, the heads
+    trained at a fixed width at theirs, and no TD at full width only; each top-1 equals the
+    sweeps' and the baselines' for the same head and width."""
+    import numpy as np
+
+    from tridrop.families.head import jobs
+    from tridrop.families.head.baselines import head_baselines
+    from tridrop.families.head.feature_cache import write_index, write_shard
+    from tridrop.families.head.specs import HeadModel, HeadPaired, HeadTrain
+    from tridrop.specs import TrainSpec
+
+    rng = np.random.default_rng(1)
+    means = rng.normal(size=(5, 8)) * 2
+    for split, n in (("train", 300), ("val", 120)):
+        y = rng.integers(0, 5, size=n)
+        write_shard(tmp_path / split, 0, means[y] + rng.normal(size=(n, 8)), y)
+        write_index(tmp_path / split, [n], 8, {"classes": list("abcde"), "backbone_params": 0})
+    runs = {}
+    for variant, mode, hidden in (
+        ("notd", "none", 8),
+        ("td", "triangle", 8),
+        ("fixed2", "none", 2),
+    ):
+        for seed in (0, 1):
+            path = tmp_path / variant / f"seed{seed}" / "model.pt"
+            train = TrainSpec(epochs=2, batch_size=16, lr=1e-2, seed=seed, device="cpu")
+            jobs.train(HeadTrain(HeadModel(hidden=hidden, mode=mode), train), features=tmp_path / "train", model=path)  # fmt: skip
+            runs.setdefault(variant, []).append(path)
+    out = tmp_path / "paired.csv"
+    spec = HeadPaired("x", "td", (1, 2, 4, 8), rank_samples=100, device="cpu")
+    jobs.paired(spec, models=runs["td"], others=runs["notd"] + runs["fixed2"], reference=runs["notd"][0],
+                train=tmp_path / "train", val=tmp_path / "val", out=out)  # fmt: skip
+    rows = pd.read_csv(out)
+    assert (rows["images"] == 120).all() and set(rows["seed"]) == {0, 1}
+    at = rows.groupby("control")["width"].apply(lambda w: sorted(set(w))).to_dict()
+    assert at["ranked"] == [1, 2, 4, 8] and at["fixed"] == [2] and at["notd"] == [8]
+    assert set(at["svd"]) <= {1, 2, 4, 8}
+    free, _ = head_baselines(runs["notd"][0], tmp_path / "train", tmp_path / "val", widths=[1, 2, 4, 8],
+                             experiment="x", rank_samples=100, device="cpu")  # fmt: skip
+    ranked = free[(free["model"] == "ranked") & (free["metric"] == "top1")].set_index("width")[
+        "value"
+    ]
+    got = rows[rows["control"] == "ranked"].groupby("width")["control_top1"].first()
+    assert got.to_dict() == pytest.approx(ranked.to_dict(), abs=1e-6)
+    one = rows.iloc[0]
+    assert one["only_model"] - one["only_control"] == pytest.approx(
+        (one["top1"] - one["control_top1"]) * one["images"], abs=1e-3  # 6 digits in the file
+    )

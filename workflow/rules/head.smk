@@ -232,6 +232,29 @@ rule head_grid:
         PIPE.command(HEAD.family, "grid")
 
 
+rule head_paired:
+    input:
+        models=HEAD.grid_models,
+        others=HEAD.paired_others,
+        reference=HEAD.reference,
+        train=expand(rules.head_cache.output.out, split="train", allow_missing=True),
+        val=expand(rules.head_cache.output.out, split="val", allow_missing=True),
+        code=PIPE.code(HEAD.family, "paired"),
+    output:
+        out=out("tables/{experiment}_paired.csv"),
+    log:
+        logs("tables/{experiment}_paired.log"),
+    wildcard_constraints:
+        experiment=HEAD.pattern,
+    conda:
+        CONDA_ENV
+    threads: 1
+    params:
+        spec=HEAD.paired_spec,
+    shell:
+        PIPE.command(HEAD.family, "paired")
+
+
 rule head_plot_grid:
     input:
         grid=rules.head_grid.output.out,

@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 import pandas as pd
 import torch
 
@@ -39,6 +40,7 @@ from tridrop.families.head.models import (
     svd_rank_for,
     td_head,
 )
+from tridrop.families.head.paired import PAIRED_COLUMNS, correct, correct_by_width, paired_row
 from tridrop.families.head.specs import (
     BackboneTrain,
     FeatureCacheSpec,
@@ -48,6 +50,7 @@ from tridrop.families.head.specs import (
     HeadFinetune,
     HeadGrid,
     HeadModel,
+    HeadPaired,
     HeadProbe,
     HeadSweep,
     HeadTrain,
@@ -65,7 +68,7 @@ from tridrop.families.head.tables import (
 from tridrop.figures import save
 from tridrop.files import load_model_file, read_csv, save_model, write_csv, write_json
 from tridrop.job import In, Out, Work
-from tridrop.specs import dump
+from tridrop.specs import dump, rows_name
 from tridrop.train import (
     check_memory,
     classification_loss,
@@ -438,6 +441,66 @@ def grid(spec: HeadGrid, *, models: list[In], features: In, out: Out):
     write_csv(found, out)
 
 
+def paired(
+    spec: HeadPaired,
+    *,
+    models: list[In],
+    others: list[In],
+    reference: In,
+    train: In,
+    val: In,
+    out: Out,
+):
+    """Each ``models`` head (one per seed) against every control, image by image (McNemar):
+    ``others`` (trained heads ``runs/<exp>/<variant>/seed<s>/model.pt``, compared at their seed)
+    and the reference cut without training (SVD at the head's parameters, ranked units)."""
+    dev = resolve_device(spec.device)
+    test = FeatureCache(val, dev)
+    ref = load_head(reference, dev, test.dim)
+    in_f, hidden, classes = ref[0].in_features, ref[0].out_features, ref[-1].out_features
+    ws = [w for w in spec.widths if w <= hidden]
+    ranked = ranked_reference(reference, FeatureCache(train, dev, in_memory=False),
+                              spec.rank_samples, dev)  # fmt: skip
+    cuts = {"ranked": correct_by_width(ranked, test.batches(1024), ws), "svd": {}}
+    for w in ws:
+        rank = svd_rank_for(in_f, hidden, classes, head_params(in_f, w, w, classes))
+        if rank:
+            cuts["svd"][w] = correct(svd_head(ref, rank).to(dev), test.batches(1024))
+    trained: dict[tuple[str, int], dict[int, np.ndarray]] = {}
+    for path in others:
+        net, seed = load_head(path, dev, test.dim), _seed(path)
+        own = net[0].out_features
+        # A head narrower than the sweep is compared at its own width; no TD (mode none) at
+        # full width only (cut, it is not a control but the method's absence).
+        at = [w for w in ws if w <= own] if own == hidden and _mode(path) != "none" else [own]
+        trained[(rows_name(Path(path).parent.parent.name), seed)] = correct_by_width(
+            net, test.batches(1024), at
+        )
+    rows = []
+    for path in models:
+        seed = _seed(path)
+        mine = correct_by_width(load_head(path, dev, test.dim), test.batches(1024), ws)
+        # The cuts serve every seed; a trained control, the head of its own seed.
+        controls = [*cuts.items(), *((n, f) for (n, s), f in trained.items() if s == seed)]
+        rows += [
+            paired_row(spec.experiment, spec.model, name, w, seed, mine[w], found[w])
+            for w in ws
+            for name, found in controls
+            if w in found
+        ]
+    found = pd.DataFrame(rows, columns=PAIRED_COLUMNS)
+    log.info("%d paired comparisons of %d images", len(found), len(test))
+    write_csv(found, out)
+
+
+def _seed(path) -> int:
+    return int(load_model_file(path)[1]["train"]["seed"])
+
+
+def _mode(path) -> str:
+    return load_model_file(path)[1]["arch"]["model"]["mode"]
+
+
 def plot_grid(spec: TableSpec, *, grid: In, png: Out):
     """The (w1, w2) grid: top-1 over both widths, and against parameters with its front."""
     matplotlib.use("Agg")
@@ -496,6 +559,7 @@ VERBS = (
     "finetune",
     "grid",
     "plot_grid",
+    "paired",
     "table",
     "claims",
     "plot_accuracy",

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from tridrop.families.head.grid import tied_on_front
+from tridrop.families.head.paired import summary
 from tridrop.families.head.tables import PROBE
 from tridrop.figures import LABELS
 
@@ -57,7 +58,35 @@ def sections(results: Path, link: Callable[[Path], str]) -> list[str]:
         grid = path.with_name(f"{name}_grid.csv")
         if grid.exists():
             out += [grid_line(pd.read_csv(grid)), ""]
+        paired = path.with_name(f"{name}_paired.csv")
+        if paired.exists():
+            out += [f"#### {name}: TD against each control, image by image", "",
+                    paired_table(pd.read_csv(paired)), ""]  # fmt: skip
     return out
+
+
+def paired_table(rows: pd.DataFrame) -> str:
+    """TD's top-1 minus each control's per width (mean over seeds) with the largest McNemar
+    p-value over seeds: a difference stands where every seed's test rejects."""
+    s = summary(rows)
+    controls = list(dict.fromkeys(s["control"]))
+    cell = {(r.control, r.width): f"{r.diff:+.3f} ({_p(r.p)})" for r in s.itertuples()}
+    images = int(rows["images"].iloc[0])
+    lines = [
+        f"Top-1 of TD minus the control's on the same {images:,} test images (mean over "
+        "seeds; in brackets the largest exact McNemar p-value over seeds, TD and each trained "
+        "control paired by seed).",
+        "",
+        "| width | " + " | ".join(LABELS.get(c, c) for c in controls) + " |",
+        "|---|" + "---|" * len(controls),
+    ]
+    for w in sorted(set(s["width"]), reverse=True):
+        lines.append(f"| {w} | " + " | ".join(cell.get((c, w), "") for c in controls) + " |")
+    return "\n".join(lines)
+
+
+def _p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
 
 
 def grid_line(grid: pd.DataFrame) -> str:

@@ -196,6 +196,19 @@ class HeadGrid(Spec):
 
 
 @dataclass(frozen=True)
+class HeadPaired(Spec):
+    """The ``model`` heads against each control by test image (McNemar) at ``widths``: the
+    other trained variants (at their seed), the heads trained at a fixed width (at theirs) and
+    the reference cut without training (SVD, ranked units)."""
+
+    experiment: str
+    model: str
+    widths: tuple[int, ...]
+    rank_samples: int = 10000
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
 class HeadClaims(Spec):
     """Thresholds of the paper's "minimal impact" claims for a pruned head."""
 

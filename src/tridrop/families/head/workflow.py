@@ -194,6 +194,20 @@ class Workflow(Wing):
             seed=e.seeds,
         )
 
+    def paired_others(self, w) -> list[str]:
+        """Every other trained head (variants and fixed widths, every seed): the trained
+        controls of the image-by-image tests."""
+        e = self.exp(w)
+        model = self.rules.head_train.output.model
+        return [m for m in self.runs(w.experiment, model) if f"/{e.claims.model}/seed" not in m]
+
+    def paired_spec(self, w) -> str:
+        e = self.exp(w)
+        device = self.pipe.settings.device
+        return dump(
+            specs.HeadPaired(w.experiment, e.claims.model, tuple(e.widths), e.rank_samples, device)
+        )
+
     def grid_spec(self, w) -> str:
         e = self.exp(w)
         device = self.pipe.settings.device
@@ -230,6 +244,7 @@ class Workflow(Wing):
             *expand(r.head_plot_accuracy.output.png, experiment=names),
             *expand(r.head_claims.output.out, experiment=names),
             *expand(r.head_plot_grid.output.png, experiment=names),
+            *expand(r.head_paired.output.out, experiment=names),
             # Every model and per-run file: one deleted after a run (or by a failed job) is
             # rebuilt, and what reads it reruns.
             *(m for x in names for m in self.runs(x, r.head_train.output.model)),
