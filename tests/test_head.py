@@ -360,6 +360,7 @@ def test_paired_tests_score_td_and_each_control_on_the_same_images(tmp_path):
         ("notd", "none", 8),
         ("td", "triangle", 8),
         ("fixed2", "none", 2),
+        ("fixed4", "none", 4),
     ):
         for seed in (0, 1):
             path = tmp_path / variant / f"seed{seed}" / "model.pt"
@@ -368,12 +369,12 @@ def test_paired_tests_score_td_and_each_control_on_the_same_images(tmp_path):
             runs.setdefault(variant, []).append(path)
     out = tmp_path / "paired.csv"
     spec = HeadPaired("x", "td", (1, 2, 4, 8), rank_samples=100, device="cpu")
-    jobs.paired(spec, models=runs["td"], others=runs["notd"] + runs["fixed2"], reference=runs["notd"][0],
+    jobs.paired(spec, models=runs["td"], others=runs["notd"] + runs["fixed2"] + runs["fixed4"], reference=runs["notd"][0],
                 train=tmp_path / "train", val=tmp_path / "val", out=out)  # fmt: skip
     rows = pd.read_csv(out)
     assert (rows["images"] == 120).all() and set(rows["seed"]) == {0, 1}
     at = rows.groupby("control")["width"].apply(lambda w: sorted(set(w))).to_dict()
-    assert at["ranked"] == [1, 2, 4, 8] and at["fixed"] == [2] and at["notd"] == [8]
+    assert at["ranked"] == [1, 2, 4, 8] and at["fixed"] == [2, 4] and at["notd"] == [8]
     assert set(at["svd"]) <= {1, 2, 4, 8}
     free, _ = head_baselines(runs["notd"][0], tmp_path / "train", tmp_path / "val", widths=[1, 2, 4, 8],
                              experiment="x", rank_samples=100, device="cpu")  # fmt: skip
@@ -384,5 +385,6 @@ def test_paired_tests_score_td_and_each_control_on_the_same_images(tmp_path):
     assert got.to_dict() == pytest.approx(ranked.to_dict(), abs=1e-6)
     one = rows.iloc[0]
     assert one["only_model"] - one["only_control"] == pytest.approx(
-        (one["top1"] - one["control_top1"]) * one["images"], abs=1e-3  # 6 digits in the file
+        (one["top1"] - one["control_top1"]) * one["images"],
+        abs=1e-3,  # 6 digits in the file
     )

@@ -473,8 +473,9 @@ def paired(
         # A head narrower than the sweep is compared at its own width; no TD (mode none) at
         # full width only (cut, it is not a control but the method's absence).
         at = [w for w in ws if w <= own] if own == hidden and _mode(path) != "none" else [own]
-        trained[(rows_name(Path(path).parent.parent.name), seed)] = correct_by_width(
-            net, test.batches(1024), at
+        # Every fixed width is one control ("fixed"), each at its own width.
+        trained.setdefault((rows_name(Path(path).parent.parent.name), seed), {}).update(
+            correct_by_width(net, test.batches(1024), at)
         )
     rows = []
     for path in models:
