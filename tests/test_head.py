@@ -232,25 +232,33 @@ def test_vgg19_budgets_are_its_units_per_class_and_controls_must_fit_the_td_head
         head_claims(table(top1), seeds(top1), spec)
 
 
+def blobs(root, classes: int, dim: int, sizes: tuple[int, int], seed: int) -> None:
+    """Feature caches ``root/train`` and ``root/val`` of Gaussian blobs, one per class."""
+    import numpy as np
+
+    from tridrop.families.head.feature_cache import write_index, write_shard
+
+    rng = np.random.default_rng(seed)
+    means = rng.normal(size=(classes, dim)) * 2
+    for split, n in zip(("train", "val"), sizes, strict=True):
+        y = rng.integers(0, classes, size=n)
+        write_shard(root / split, 0, means[y] + rng.normal(size=(n, dim)), y)
+        meta = {"classes": [str(c) for c in range(classes)], "backbone_params": 0}
+        write_index(root / split, [n], dim, meta)
+
+
 def test_finetuned_cuts_have_the_cut_s_parameters_train_and_leave_the_reference_alone(tmp_path):
     """The reference cut (ranked, SVD) then trained: rows at each width with the parameters of
     the cut, better than the training-free cut where the cut loses accuracy, and the
     reference file unchanged (an SVD factor not smaller than its layer is that layer)."""
-    import numpy as np
 
     from tridrop.families.head import jobs
     from tridrop.families.head.baselines import head_baselines
-    from tridrop.families.head.feature_cache import write_index, write_shard
     from tridrop.families.head.specs import HeadFinetune, HeadModel, HeadTrain
     from tridrop.files import read_csv
     from tridrop.specs import TrainSpec
 
-    rng = np.random.default_rng(0)
-    means = rng.normal(size=(6, 10)) * 2
-    for split, n in (("train", 600), ("val", 300)):
-        y = rng.integers(0, 6, size=n)
-        write_shard(tmp_path / split, 0, means[y] + rng.normal(size=(n, 10)), y)
-        write_index(tmp_path / split, [n], 10, {"classes": list("abcdef"), "backbone_params": 0})
+    blobs(tmp_path, classes=6, dim=10, sizes=(600, 300), seed=0)
     ref = tmp_path / "ref.pt"
     train = TrainSpec(epochs=5, batch_size=32, lr=1e-2, seed=0, device="cpu")
     jobs.train(
@@ -341,20 +349,13 @@ def test_paired_tests_score_td_and_each_control_on_the_same_images(tmp_path):
     """TD (per seed) against the reference's training-free cuts at every width, the heads
     trained at a fixed width at theirs, and no TD at full width only; each top-1 equals the
     sweeps' and the baselines' for the same head and width."""
-    import numpy as np
 
     from tridrop.families.head import jobs
     from tridrop.families.head.baselines import head_baselines
-    from tridrop.families.head.feature_cache import write_index, write_shard
     from tridrop.families.head.specs import HeadModel, HeadPaired, HeadTrain
     from tridrop.specs import TrainSpec
 
-    rng = np.random.default_rng(1)
-    means = rng.normal(size=(5, 8)) * 2
-    for split, n in (("train", 300), ("val", 120)):
-        y = rng.integers(0, 5, size=n)
-        write_shard(tmp_path / split, 0, means[y] + rng.normal(size=(n, 8)), y)
-        write_index(tmp_path / split, [n], 8, {"classes": list("abcde"), "backbone_params": 0})
+    blobs(tmp_path, classes=5, dim=8, sizes=(300, 120), seed=1)
     runs = {}
     for variant, mode, hidden in (
         ("notd", "none", 8),
