@@ -24,8 +24,11 @@ from tridrop.families.head.specs import HeadClaims
 from tridrop.families.head.tables import PROBE
 
 # Controls of the budget claims: no training of the head (the reference cut) or no hidden layer.
-CONTROLS = {"svd": "reference cut by svd, no training", "ranked": "reference cut by ranked, "
-            "no training", PROBE: "a linear probe (no hidden layer)"}  # fmt: skip
+CONTROLS = {
+    "svd": "reference cut by svd, no training",
+    "ranked": "reference cut by ranked, no training",
+    PROBE: "a linear probe (no hidden layer)",
+}
 VGG19 = (25088, 4096, 1000)  # VGG19's head: input features, hidden units, classes
 
 

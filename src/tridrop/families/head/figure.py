@@ -204,13 +204,21 @@ def plot_grid(grid: pd.DataFrame) -> Figure:
                 )
     right.scatter(grid["head_params"], grid["top1"], s=10, color="0.7", label="every (w1, w2)")
     right.step(
-        front["head_params"], front["top1"], where="post", color="black", lw=1.2,
+        front["head_params"],
+        front["top1"],
+        where="post",
+        color="black",
+        lw=1.2,
         label="Pareto front (white squares on the left)",
-    )  # fmt: skip
+    )
     right.plot(
-        tied["head_params"], tied["top1"], "o-", color=PALETTE["td"], markersize=4,
+        tied["head_params"],
+        tied["top1"],
+        "o-",
+        color=PALETTE["td"],
+        markersize=4,
         label="tied widths (w1 = w2), the paper's cut",
-    )  # fmt: skip
+    )
     right.set_xscale("log")
     right.set_xlabel("head parameters (log scale)")
     right.set_ylabel("test top-1 accuracy (mean over seeds)")

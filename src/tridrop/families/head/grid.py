@@ -19,11 +19,19 @@ def grid_rows(
     d, hidden, classes = dims
     full = head_params(d, hidden, hidden, classes)
     rows = [
-        (experiment, model, seed, w1, w2, p := head_params(d, w1, w2, classes), 100 * p / full,
-         float(top1[i, j]))
+        (
+            experiment,
+            model,
+            seed,
+            w1,
+            w2,
+            p := head_params(d, w1, w2, classes),
+            100 * p / full,
+            float(top1[i, j]),
+        )
         for i, w1 in enumerate(widths)
         for j, w2 in enumerate(widths)
-    ]  # fmt: skip
+    ]
     return pd.DataFrame(rows, columns=GRID_COLUMNS)
 
 

@@ -459,8 +459,9 @@ def paired(
     ref = load_head(reference, dev, test.dim)
     in_f, hidden, classes = ref[0].in_features, ref[0].out_features, ref[-1].out_features
     ws = [w for w in spec.widths if w <= hidden]
-    ranked = ranked_reference(reference, FeatureCache(train, dev, in_memory=False),
-                              spec.rank_samples, dev)  # fmt: skip
+    ranked = ranked_reference(
+        reference, FeatureCache(train, dev, in_memory=False), spec.rank_samples, dev
+    )
     cuts = {"ranked": correct_by_width(ranked, test.batches(1024), ws), "svd": {}}
     for w in ws:
         rank = svd_rank_for(in_f, hidden, classes, head_params(in_f, w, w, classes))

@@ -60,8 +60,12 @@ def sections(results: Path, link: Callable[[Path], str]) -> list[str]:
             out += [grid_line(pd.read_csv(grid)), ""]
         paired = path.with_name(f"{name}_paired.csv")
         if paired.exists():
-            out += [f"#### {name}: TD against each control, image by image", "",
-                    paired_table(pd.read_csv(paired)), ""]  # fmt: skip
+            out += [
+                f"#### {name}: TD against each control, image by image",
+                "",
+                paired_table(pd.read_csv(paired)),
+                "",
+            ]
     return out
 
 

@@ -65,8 +65,19 @@ def paired_row(experiment, model, control, width, seed, a, b) -> tuple:
     if a.shape != b.shape:
         raise ValueError(f"{model} and {control} scored {len(a)} and {len(b)} images")
     only_a, only_b, p = mcnemar(a, b)
-    return (experiment, model, control, width, seed, len(a), float(a.mean()), float(b.mean()),
-            only_a, only_b, p)  # fmt: skip
+    return (
+        experiment,
+        model,
+        control,
+        width,
+        seed,
+        len(a),
+        float(a.mean()),
+        float(b.mean()),
+        only_a,
+        only_b,
+        p,
+    )
 
 
 def summary(rows: pd.DataFrame) -> pd.DataFrame:
