@@ -20,7 +20,7 @@ from tridrop.families.head.models import (
     load_head,
     permute_units,
     svd_head,
-    svd_rank_for,
+    svd_rank_at,
 )
 from tridrop.families.head.tables import METRICS, params_frame
 from tridrop.train import resolve_device
@@ -70,7 +70,7 @@ def head_baselines(
 
     svd_ws, svd_vals, svd_counts = [], [], []
     for w in ws:
-        rank = svd_rank_for(in_f, hidden, classes, head_params(in_f, w, w, classes))
+        rank = svd_rank_at(in_f, hidden, classes, w)
         if rank == 0:
             continue
         small = svd_head(ref, rank).to(dev)

@@ -52,14 +52,19 @@ def _at_most(rows: pd.DataFrame, params: float) -> pd.Series | None:
     return None if fits.empty else fits.iloc[-1]
 
 
+def vgg19_row(td: pd.DataFrame, share: float, classes: int) -> pd.Series | None:
+    """The widest TD row within VGG19's hidden units per class at ``share`` of its head."""
+    fits = td[td["width"] <= vgg19_units_per_class(share) * classes].sort_values("width")
+    return None if fits.empty else fits.iloc[-1]
+
+
 def _budget_row(td: pd.DataFrame, share: float, spec: HeadClaims, classes: int):
     """The TD row a budget claim measures and how the budget reads in its text."""
     if spec.budgets == "head":
         return _within(td, share), f"<= {share:.0%} of head parameters"
     units = vgg19_units_per_class(share)
-    fits = td[td["width"] <= units * classes].sort_values("width")
     where = f"VGG19's {share:.0%} budget, {units:.3g} hidden units per class"
-    return (None if fits.empty else fits.iloc[-1]), where
+    return vgg19_row(td, share, classes), where
 
 
 def head_claims(

@@ -154,18 +154,18 @@ def _model(ax: Axes, t: pd.DataFrame, model: str, metric: str, untrained) -> Non
 def _budgets(ax: Axes, table: pd.DataFrame, spec: HeadFigure) -> None:
     """Dotted lines at the claims' budgets: a tenth and a quarter of the full head's
     parameters, or (``vgg19``) the TD heads with VGG19's hidden units per class there."""
-    from tridrop.families.head.claims import vgg19_units_per_class
+    from tridrop.families.head.claims import vgg19_row, vgg19_units_per_class
 
     full = table["head_params"].max()
     td = table[table["model"] == "td"]
     for pct in (10, 25):
         at, text = full * pct / 100, f"{pct}% of head"
         if spec.budgets == "vgg19" and spec.classes and len(td):
-            units = vgg19_units_per_class(pct / 100)
-            fits = td[td["width"] <= units * spec.classes]
-            if fits.empty:
+            row = vgg19_row(td, pct / 100, spec.classes)
+            if row is None:
                 continue
-            at, text = fits["head_params"].max(), f"VGG19's {pct}% ({units:.3g} units/class)"
+            units = vgg19_units_per_class(pct / 100)
+            at, text = row["head_params"], f"VGG19's {pct}% ({units:.3g} units/class)"
         ax.axvline(at, color="grey", linestyle=":", linewidth=1)
         ax.annotate(
             text,

@@ -37,7 +37,7 @@ from tridrop.families.head.models import (
     head_params,
     load_head,
     svd_head,
-    svd_rank_for,
+    svd_rank_at,
     td_head,
 )
 from tridrop.families.head.paired import PAIRED_COLUMNS, correct, correct_by_width, paired_row
@@ -389,8 +389,7 @@ def finetune(spec: HeadFinetune, *, reference: In, train: In, val: In, out: Out,
     ranked = ranked_reference(reference, rows_in, spec.rank_samples, dev)
     cuts = {"ranked_ft": [], "svd_ft": []}
     for w in spec.widths:
-        budget = head_params(in_f, w, w, classes)
-        rank = svd_rank_for(in_f, hidden, classes, budget)
+        rank = svd_rank_at(in_f, hidden, classes, w)
         for name, net in (
             ("ranked_ft", narrow(ranked, w)),
             # A copy: where a factor would not be smaller, svd_head keeps the layer itself.
@@ -430,7 +429,7 @@ def grid(spec: HeadGrid, *, models: list[In], features: In, out: Out):
         hidden, classes = net[0].out_features, net[-1].out_features
         ws = [w for w in spec.widths if w <= hidden]
         top1 = grid_top1(net, rows_in.batches(1024), ws)
-        seed = int(load_model_file(path)[1]["train"]["seed"])
+        seed = int(_meta(path)["train"]["seed"])
         frames.append(
             grid_rows(top1, ws, spec.experiment, spec.model, seed, (rows_in.dim, hidden, classes))
         )
@@ -464,23 +463,24 @@ def paired(
     )
     cuts = {"ranked": correct_by_width(ranked, test.batches(1024), ws), "svd": {}}
     for w in ws:
-        rank = svd_rank_for(in_f, hidden, classes, head_params(in_f, w, w, classes))
+        rank = svd_rank_at(in_f, hidden, classes, w)
         if rank:
             cuts["svd"][w] = correct(svd_head(ref, rank).to(dev), test.batches(1024))
     trained: dict[tuple[str, int], dict[int, np.ndarray]] = {}
     for path in others:
-        net, seed = load_head(path, dev, test.dim), _seed(path)
-        own = net[0].out_features
+        net, meta = load_head(path, dev, test.dim), _meta(path)
+        seed, own = int(meta["train"]["seed"]), net[0].out_features
         # A head narrower than the sweep is compared at its own width; no TD (mode none) at
         # full width only (cut, it is not a control but the method's absence).
-        at = [w for w in ws if w <= own] if own == hidden and _mode(path) != "none" else [own]
+        cut = own == hidden and meta["arch"]["model"]["mode"] != "none"
+        at = [w for w in ws if w <= own] if cut else [own]
         # Every fixed width is one control ("fixed"), each at its own width.
         trained.setdefault((rows_name(Path(path).parent.parent.name), seed), {}).update(
             correct_by_width(net, test.batches(1024), at)
         )
     rows = []
     for path in models:
-        seed = _seed(path)
+        seed = int(_meta(path)["train"]["seed"])
         mine = correct_by_width(load_head(path, dev, test.dim), test.batches(1024), ws)
         # The cuts serve every seed; a trained control, the head of its own seed.
         controls = [*cuts.items(), *((n, f) for (n, s), f in trained.items() if s == seed)]
@@ -495,12 +495,9 @@ def paired(
     write_csv(found, out)
 
 
-def _seed(path) -> int:
-    return int(load_model_file(path)[1]["train"]["seed"])
-
-
-def _mode(path) -> str:
-    return load_model_file(path)[1]["arch"]["model"]["mode"]
+def _meta(path) -> dict:
+    """A trained head's metadata (its seed under ``train``, its mode under ``arch``)."""
+    return load_model_file(path)[1]
 
 
 def plot_grid(spec: TableSpec, *, grid: In, png: Out):

@@ -121,6 +121,12 @@ def svd_rank_for(in_features: int, hidden: int, classes: int, budget: int) -> in
     return rank
 
 
+def svd_rank_at(in_features: int, hidden: int, classes: int, width: int) -> int:
+    """The SVD head's rank with at most the TD head's parameters at ``width`` (0: none fits)."""
+    budget = head_params(in_features, width, width, classes)
+    return svd_rank_for(in_features, hidden, classes, budget)
+
+
 def svd_head(model: nn.Sequential, rank: int) -> nn.Sequential:
     """The head with both hidden layers replaced by their rank-``rank`` truncated SVDs."""
     l1, l2, l3 = head_linears(model)

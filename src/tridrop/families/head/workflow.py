@@ -82,7 +82,7 @@ class Workflow(Wing):
         return [
             *self.runs(w.experiment, self.rules.head_sweep.output.params),
             self.rules.head_baselines.output.params.format(experiment=w.experiment),
-            *self.probes(w.experiment, self.rules.head_probe.output.params),
+            *self.per_seed(w.experiment, self.rules.head_probe.output.params),
             *self.finetuned(w.experiment, self.rules.head_finetune.output.params),
         ]
 
@@ -90,17 +90,18 @@ class Workflow(Wing):
         return [
             *self.runs(experiment, self.rules.head_sweep.output.out),
             self.rules.head_baselines.output.out.format(experiment=experiment),
-            *self.probes(experiment, self.rules.head_probe.output.out),
+            *self.per_seed(experiment, self.rules.head_probe.output.out),
             *self.finetuned(experiment, self.rules.head_finetune.output.out),
         ]
 
-    def probes(self, experiment: str, path: str) -> list[str]:
-        """File ``path`` of the linear probe (a control) at every seed."""
+    def per_seed(self, experiment: str, path: str) -> list[str]:
+        """File ``path`` of a job run once per seed (the linear probe, the fine-tuned cuts)."""
         return expand(path, experiment=experiment, seed=self.experiments[experiment].seeds)
 
     def finetuned(self, experiment: str, path: str) -> list[str]:
         """File ``path`` of the fine-tuned cuts at every seed (none with finetune_epochs 0)."""
-        return self.probes(experiment, path) if self.experiments[experiment].finetune_epochs else []
+        tuned = self.experiments[experiment].finetune_epochs
+        return self.per_seed(experiment, path) if tuned else []
 
     # ------------------------------------------------------------------ resources
 
