@@ -228,6 +228,17 @@ def test_a_key_given_twice_is_refused(tmp_path):
 FAILURES.append(DUPLICATE)
 
 
+def test_merge_keys_override_and_repeats_are_still_refused(tmp_path):
+    """``<<: *anchor`` copies a section (the fashion_hard backbones); own keys win; a key
+    repeated among a mapping's own keys is still refused."""
+    path = tmp_path / "config.yaml"
+    path.write_text("a: &a {x: 1, y: 2}\nb:\n  <<: *a\n  y: 3\n")
+    assert read(path) == {"a": {"x": 1, "y": 2}, "b": {"x": 1, "y": 3}}
+    path.write_text("a: &a {x: 1}\nb:\n  <<: *a\n  y: 3\n  y: 4\n")
+    with pytest.raises(ConfigError, match="duplicate key 'y'"):
+        read(path)
+
+
 def test_number_strings_are_read_as_numbers(tmp_path):
     """`lr: 1e-3` in the file, and nested --config overrides (Snakemake parses them with YAML's
     BaseLoader, so every value is a string) are numbers after :func:`coerce`."""

@@ -39,11 +39,17 @@ class ConfigError(ValueError):
 
 
 class _UniqueKeys(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing a key given twice in one mapping (else the last wins)."""
+    """PyYAML's safe loader, refusing a key given twice in one mapping (else the last wins).
+
+    Merge keys (``<<: *anchor``) work as in PyYAML: the mapping's own keys override the
+    merged ones (only its own keys are checked for repeats).
+    """
 
     def construct_mapping(self, node, deep=False):
         seen = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
                 raise yaml.constructor.ConstructorError(

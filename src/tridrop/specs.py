@@ -288,6 +288,25 @@ class TDSpec(Spec):
     )
 
 
+LOSSES = ("plain", "matryoshka", "sandwich")  # the families' objectives modules
+
+
+@dataclass(frozen=True)
+class Objective(Spec):
+    """What each training step minimises (each family's ``objectives`` module).
+
+    plain: the family's loss under the layer's masks; matryoshka: the mean of the losses at
+    the nested widths 1, 2, 4, ..., W for every sample (MRL-E, one shared output layer);
+    sandwich: the mean of the losses at full width, width 1 and ``sandwich_random`` random
+    widths (US-Nets' sandwich rule), with ``distill`` the narrow widths also fit the full
+    width's output (inplace distillation).
+    """
+
+    loss: str = setting("plain", "plain, matryoshka or sandwich (see Objective)", choices=LOSSES)
+    sandwich_random: int = setting(2, "sandwich: random widths per step", ge=0)
+    distill: bool = setting(False, "sandwich: narrow widths also fit the full width's output")
+
+
 @dataclass(frozen=True)
 class Rows(Spec):
     """The labels of the result rows a job writes about one trained model."""

@@ -17,6 +17,19 @@ from tridrop.dropout import TriangularDropout
 Width = int | float | None
 
 
+def nested_widths(width: int) -> list[int]:
+    """Powers of two below ``width``, then ``width`` itself: 1, 2, 4, ..., W (Matryoshka's)."""
+    out = [1 << i for i in range(width.bit_length()) if 1 << i < width]
+    return [*out, width]
+
+
+def sandwich_widths(width: int, n_random: int) -> list[int]:
+    """The sandwich rule's widths of one step: full, 1, then ``n_random`` drawn uniformly
+    from 1..W (torch's global generator, so a seeded run draws the same)."""
+    drawn = torch.randint(1, width + 1, (n_random,)).tolist()
+    return [width, 1, *drawn]
+
+
 def td_layers(model: nn.Module) -> list[TriangularDropout]:
     """The model's Triangular Dropout layers, in ``model.modules()`` order (narrow's order)."""
     return [m for m in model.modules() if isinstance(m, TriangularDropout)]

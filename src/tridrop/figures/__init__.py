@@ -55,7 +55,7 @@ LABELS = {
     "td_scratch": "Triangular Dropout, from scratch",
     "loguniform": "TD, log-uniform widths",
     "td_mix": "TD, a share of each batch at full width",
-    "td_long": "TD, trained 1.6x longer",
+    "td_long": "TD, trained longer (the cost of the dearest relative)",
     "matryoshka": "Matryoshka (nested widths in every step)",
     "sandwich": "sandwich rule (full, smallest, random widths)",
     "sandwich_distill": "sandwich rule, inplace distillation",

@@ -18,14 +18,9 @@ from torch import nn
 
 from tridrop.dropout import prefix_mask
 from tridrop.families.autoencoder.models import split_at_latent
-from tridrop.families.autoencoder.specs import Objective
+from tridrop.specs import Objective
 from tridrop.train import LossFn, reconstruction_loss
-
-
-def nested_widths(width: int) -> list[int]:
-    """Powers of two below ``width``, then ``width`` itself: 1, 2, 4, ..., W."""
-    out = [1 << i for i in range(width.bit_length()) if 1 << i < width]
-    return [*out, width]
+from tridrop.width import nested_widths, sandwich_widths
 
 
 def decode_at(model: nn.Sequential, x: torch.Tensor, widths: list[int]) -> torch.Tensor:
@@ -57,8 +52,7 @@ def sandwich_loss(n_random: int, distill: bool) -> LossFn:
 
     def loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         width = split_at_latent(model)[1].width
-        drawn = torch.randint(1, width + 1, (n_random,)).tolist()
-        out = decode_at(model, x, [width, 1, *drawn]).float()
+        out = decode_at(model, x, sandwich_widths(width, n_random)).float()
         target = x.float()[None]
         err = ((out - target) ** 2).flatten(1).mean(1)  # one error per width
         if distill:

@@ -14,6 +14,7 @@ from tridrop.specs import (
     MISSING,
     Aggregate,
     Experiment,
+    Objective,
     Rows,
     Spec,
     SpecError,
@@ -31,7 +32,6 @@ from tridrop.specs import (
 )
 
 ARCHS = ("mlp", "conv")
-LOSSES = ("plain", "matryoshka", "sandwich")  # as in tridrop.families.autoencoder.objectives
 
 
 @dataclass(frozen=True)
@@ -49,22 +49,6 @@ class AutoencoderModel(TDSpec):
 
     def check(self) -> None:
         _check(self.arch != "mlp" or self.hidden >= 1, "hidden", self.hidden, ">= 1 for an MLP")
-
-
-@dataclass(frozen=True)
-class Objective(Spec):
-    """What each training step of an autoencoder minimises (``objectives``).
-
-    plain: the reconstruction error under the layer's masks; matryoshka: the mean of the
-    errors at the nested widths 1, 2, 4, ..., W for every sample (MRL-E, one decoder);
-    sandwich: the mean of the errors at full width, width 1 and ``sandwich_random`` random
-    widths (US-Nets' sandwich rule), with ``distill`` the narrow widths also fit the full
-    width's output (inplace distillation).
-    """
-
-    loss: str = setting("plain", "plain, matryoshka or sandwich (see Objective)", choices=LOSSES)
-    sandwich_random: int = setting(2, "sandwich: random widths per step", ge=0)
-    distill: bool = setting(False, "sandwich: narrow widths also fit the full width's output")
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import copy
 import logging
 import os
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 import matplotlib
@@ -24,6 +25,7 @@ import torch
 from tridrop.data import load_split
 from tridrop.evaluation import COLUMNS, tidy_at
 from tridrop.extract import narrow
+from tridrop.families.head import objectives
 from tridrop.families.head.baselines import head_baselines, ranked_reference
 from tridrop.families.head.claims import head_claims
 from tridrop.families.head.cnn import arch as cnn_arch
@@ -262,6 +264,8 @@ def train(
     dist = torch.distributed
     m, cfg = spec.model, spec.train
     ddp = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if ddp and spec.objective.loss != "plain":  # its forward bypasses DDP's wrapper
+        raise ValueError(f"objective {spec.objective.loss!r} trains in one process only")
     device = resolve_device(cfg.device)
     if ddp:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
@@ -297,13 +301,17 @@ def train(
             rows_in,
             rows_in.labels,
             cfg,
-            classification_loss,
+            objectives.loss_for(spec.objective),
             checkpoint=checkpoint,
             tag=dump(spec),
         )
+        passes = objectives.passes(spec.objective, rows_in.dim, m.hidden, classes)
         meta = {
             "arch": arch(m, rows_in.dim, classes),
             "train": cfg,
+            "objective": asdict(spec.objective),
+            # Full-width forward passes per training row (multiply-adds), the run's cost.
+            "forward_passes": cfg.epochs * passes,
             "features": str(features),
             "init": str(init) if init else None,
             "processes": dist.get_world_size() if ddp else 1,

@@ -7,12 +7,13 @@ config is checked.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tridrop.specs import (
     MISSING,
     Experiment,
+    Objective,
     Rows,
     Spec,
     SpecError,
@@ -50,6 +51,7 @@ class HeadModel(TDSpec):
 class HeadTrain(Spec):
     model: HeadModel
     train: TrainSpec
+    objective: Objective = field(default_factory=Objective)
 
 
 @dataclass(frozen=True)
@@ -256,8 +258,8 @@ class HeadFigure(Spec):
     budgets: str = "head"  # the claims' budgets (HeadClaims.budgets), drawn as dotted lines
 
 
-# Settings a variant may change: its TD layer and its initialisation.
-VARIANT_KEYS = ("mode", "p", "init")
+# Settings a variant may change: its TD layer, its initialisation, its objective, its epochs.
+VARIANT_KEYS = ("mode", "p", "init", "loss", "sandwich_random", "distill", "epochs")
 _NOT_SETTINGS = ("mode", "p", "init", "seed", "device", "deterministic")
 
 
@@ -332,13 +334,25 @@ HeadExperiment = section(
 )
 
 
-def head_model(exp: Any, name: str) -> HeadModel:
-    """The head of variant ``name`` (a configured one, notd or fixed<w>)."""
+def _variant(exp: Any, name: str) -> dict:
     settings = variant(exp, name, "hidden")
     unknown = sorted(set(settings) - set(VARIANT_KEYS) - {"hidden"})
     if unknown:
         raise SpecError(f"spec: unknown key(s) {unknown}; allowed: {list(VARIANT_KEYS)}")
-    return pick(HeadModel, exp, settings)
+    return settings
+
+
+def head_model(exp: Any, name: str) -> HeadModel:
+    """The head of variant ``name`` (a configured one, notd or fixed<w>)."""
+    return pick(HeadModel, exp, _variant(exp, name))
+
+
+def train_spec(exp: Any, name: str, **fixed: Any) -> HeadTrain:
+    """The training spec of variant ``name``: its head, the experiment's training settings
+    (a variant may train other epochs) with ``fixed`` (seed, device), its objective."""
+    settings = _variant(exp, name)
+    train = pick(TrainSpec, exp, {k: v for k, v in settings.items() if k == "epochs"}, **fixed)
+    return HeadTrain(pick(HeadModel, exp, settings), train, pick(Objective, settings))
 
 
 def notes(name: str, exp: Any) -> list[str]:
@@ -368,7 +382,7 @@ def job_specs(name: str, exp: Any) -> list[Spec]:
     out: list[Spec] = [pick(SplitSpec, exp)]
     for v in [*exp.variants, *(f"fixed{w}" for w in exp.fixed_widths)]:
         try:
-            out.append(HeadTrain(head_model(exp, v), pick(TrainSpec, exp)))
+            out.append(train_spec(exp, v))
         except SpecError as err:
             raise rekey(err, f"variants.{v}") from None
     out.append(HeadSweep(Rows(name, "td"), exp.hidden, tuple(exp.widths)))
@@ -385,7 +399,16 @@ EXPERIMENT = HeadExperiment
 VARIANT = section(
     "HeadVariant",
     "The settings a variant may change.",
-    (HeadModel,),
-    exclude=("hidden",),
+    (HeadModel, Objective, TrainSpec),
+    exclude=(
+        "hidden",
+        "batch_size",
+        "lr",
+        "weight_decay",
+        "val_fraction",
+        "seed",
+        "device",
+        "deterministic",
+    ),
     base=Spec,
 )

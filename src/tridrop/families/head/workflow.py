@@ -135,7 +135,9 @@ class Workflow(Wing):
         )
 
     def train_spec(self, w) -> str:
-        return dump(specs.HeadTrain(self.model(w), self.training(w)))
+        s = self.pipe.settings
+        fixed = {"seed": int(w.seed), "device": s.device, "deterministic": s.deterministic}
+        return dump(specs.train_spec(self.exp(w), w.variant, **fixed))
 
     def backbone_spec(self, w) -> str:
         e, s = self.exp(w), self.pipe.settings
