@@ -210,6 +210,19 @@ def test_head_figure_is_test_top1_with_chance_probe_and_untrained_widths():
     assert [a.get_ylabel() for a in wide.axes] == ["test top-1 accuracy", "test top-5 accuracy"]
 
 
+def test_head_relatives_get_a_panel_of_their_own_beside_td():
+    """Controls left, relatives right; TD, no TD and the per-width heads in both; each legend
+    entry once."""
+    fig = head_figure.plot(head_table(("td", "notd", "fixed", "svd", "matryoshka", "random")))
+    left, right = fig.axes
+    assert LABELS["svd"] in labels(left) and LABELS["matryoshka"] not in labels(left)
+    assert {LABELS["matryoshka"], LABELS["random"], LABELS["td"], LABELS["fixed"]} <= set(
+        labels(right)
+    ) and LABELS["svd"] not in labels(right)
+    entries = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert len(entries) == len(set(entries)) == 6
+
+
 def test_gap_labels_sit_by_their_points_and_overlap_nothing():
     table = pd.read_csv(ROOT / "results/demo/tables/digits_gap.csv")
     df = pd.read_csv(ROOT / "results/demo/sweeps.csv")

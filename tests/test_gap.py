@@ -3,7 +3,8 @@
 import pandas as pd
 import pytest
 
-from tridrop.families.autoencoder.gap import costs, front_summary, gap_table, pareto
+from tridrop.gap import costs, front_summary, gap_table, pareto
+from tridrop.registry import AUTOENCODER
 
 
 def rows(model: str, seed: int, values: dict[int, float]) -> list[dict]:
@@ -34,7 +35,7 @@ def test_gap_table_ratios_costs_and_front():
         for m, s, t, p, e in [("notd", 0, 10, 100, 5), ("td", 0, 10, 100, 5),
                               ("td", 1, 30, 100, 5), ("mix", 0, 20, 300, 15), ("bad", 0, 10, 100, 5)]
     ])  # fmt: skip
-    t = gap_table(sweeps, cost).set_index("model")
+    t = gap_table(sweeps, cost, AUTOENCODER, "mse").set_index("model")
     assert set(t.index) == {"notd", "td", "mix", "bad"}  # no fixed, no pca, no controls
     assert t.at["td", "full"] == 1.5 and t.at["td", "fixed_w2"] == 1.5
     assert t.at["td", "fixed_geomean"] == pytest.approx((2.0 * 1.5) ** 0.5)
@@ -44,11 +45,10 @@ def test_gap_table_ratios_costs_and_front():
     assert t["pareto"].to_dict() == {"notd": True, "td": True, "mix": True, "bad": False}
     assert t.at["mix", "epochs"] == 15 and t.at["td", "epochs"] == 5
     # The page says which budget each ratio comes from: mix trained longer than the references.
-    from tridrop.families.autoencoder.pages import _budgets
-    from tridrop.families.autoencoder.pages import gap_table as page
+    from tridrop.gap import budgets, markdown
 
-    assert "references trained 5 epochs; mix (15) trained longer" in _budgets(t.reset_index())
-    assert "| epochs |" in page(t.reset_index()).splitlines()[0].replace(" Pareto |", "")
+    assert "references trained 5 epochs; mix (15) trained longer" in budgets(t.reset_index())
+    assert "| epochs |" in markdown(t.reset_index()).splitlines()[0].replace(" Pareto |", "")
     assert "`notd`" in front_summary(t.reset_index()) and "bad" not in front_summary(
         t.reset_index()
     )
@@ -72,3 +72,51 @@ def test_front_summary_says_when_a_cost_was_not_recorded():
     assert "nan" not in text.lower()
     assert "forward passes not recorded and 1x its wall time" in text
     assert "1x its forward passes and 0.84x its wall time" in text
+
+
+def test_the_head_gap_report_is_in_top1_error_with_costs_from_each_objective(tmp_path):
+    """Heads: error = 1 - top-1 over no TD's at full width and over the head trained at each
+    width; passes from the model files (one per epoch where a file predates their record);
+    the pretrained reference (no cost: not trained here) and the controls stay out."""
+    import json
+
+    from tridrop.evaluation import COLUMNS
+    from tridrop.families.head import jobs
+    from tridrop.files import read_csv
+    from tridrop.specs import Gap
+
+    def top1(model, seed, values):
+        return [r | {"metric": "top1"} for r in rows(model, seed, values)]
+
+    sweeps = pd.DataFrame(
+        top1("notd", 0, {2: 0.2, 8: 0.9})
+        + top1("td", 0, {2: 0.6, 8: 0.8})
+        + top1("matryoshka", 0, {2: 0.7, 8: 0.85})
+        + top1("fixed", 0, {2: 0.8})
+        + top1("reference", 0, {8: 0.9})
+        + top1("svd", 0, {2: 0.5, 8: 0.9})
+    )[COLUMNS]
+    sweeps.to_csv(tmp_path / "sweeps.csv", index=False)
+    arch = {"in_features": 3136, "hidden": 512, "classes": 10, "model": {"hidden": 512}}
+    metas = []
+    for name, extra in (
+        ("notd", {}),  # written before passes were recorded: plain, 10 epochs
+        ("td", {"forward_passes": 10.0}),
+        ("matryoshka", {"objective": {"loss": "matryoshka"}}),
+        ("fixed2", {}),
+    ):
+        meta = {"arch": arch, "train": {"seed": 0, "epochs": 10}, "history": [{"seconds": 5}]}
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(meta | extra))
+        metas.append(path)
+    out = tmp_path / "gap.csv"
+    spec = Gap("x", models=("notd", "td", "matryoshka", "fixed"))
+    jobs.gap(spec, sweeps=tmp_path / "sweeps.csv", meta=metas, out=out)
+    t = read_csv(out, ["model", "full", "fixed_w2", "passes"]).set_index("model")
+    assert set(t.index) == {"notd", "td", "matryoshka"}
+    assert t.at["td", "full"] == pytest.approx(0.2 / 0.1)
+    assert t.at["td", "fixed_w2"] == pytest.approx(0.4 / 0.2)
+    assert t.at["matryoshka", "fixed_w2"] == pytest.approx(0.3 / 0.2)
+    assert t.at["td", "passes"] == 1.0 and t.at["matryoshka", "passes"] == pytest.approx(
+        2.28, abs=0.01
+    )

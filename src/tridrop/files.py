@@ -77,6 +77,14 @@ def write_json(obj: object, path: str | Path) -> None:
     write_text(json.dumps(obj, indent=2) + "\n", path)
 
 
+def read_json(path: str | Path):
+    """A JSON file's content; a file that is not JSON is refused in one line naming it."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: not a JSON file ({err})") from None
+
+
 def html_safe(text: str) -> str:
     """JSON text with ``<``, ``>`` and ``&`` written as ``\\u`` escapes: the same data, and nothing
     that ends the HTML ``<script>`` block it may be embedded in (Snakemake's report)."""

@@ -25,7 +25,7 @@ from typing import Any
 from tridrop.config import Settings
 from tridrop.deps import _parse, sources
 from tridrop.registry import Family
-from tridrop.specs import Aggregate, Environment, SplitSpec, as_config, dump, pick
+from tridrop.specs import Aggregate, Environment, SplitSpec, as_config, dump, pick, rows_name
 
 # Where a rule holds each kind of path parameter.
 WHERE = {"In": "input", "Out": "output", "Work": "params"}
@@ -234,6 +234,16 @@ class Wing:
         """File ``path`` (a rule's output) of every trained variant and seed."""
         e = self.experiments[experiment]
         return expand(path, experiment=experiment, variant=self.variants(experiment), seed=e.seeds)
+
+    def named_runs(self, experiment: str, path: str) -> list[tuple[str, str]]:
+        """(result-row name, file ``path``) of every trained variant and seed (the gap
+        report's runs: it names each metadata file's model)."""
+        seeds = self.experiments[experiment].seeds
+        return [
+            (rows_name(v), path.format(experiment=experiment, variant=v, seed=x))
+            for v in self.variants(experiment)
+            for x in seeds
+        ]
 
 
 @cache

@@ -308,6 +308,17 @@ class Objective(Spec):
 
 
 @dataclass(frozen=True)
+class Gap(Spec):
+    """The gap report of one experiment: each model that serves every width against the
+    references (:mod:`tridrop.gap`)."""
+
+    experiment: str
+    notd: str = "notd"
+    # The model name of each run's metadata file, in the order the files are given.
+    models: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Rows(Spec):
     """The labels of the result rows a job writes about one trained model."""
 

@@ -255,6 +255,27 @@ rule head_paired:
         PIPE.command(HEAD.family, "paired")
 
 
+# The gap report: each head serving every width against no TD (full width) and the heads
+# trained at each width, in top-1 error, and its training cost.
+rule head_gap:
+    input:
+        sweeps=rules.collect.output.out,
+        meta=HEAD.gap_meta,
+        code=PIPE.code(HEAD.family, "gap"),
+    output:
+        out=out("tables/{experiment}_gap.csv"),
+    log:
+        logs("gap/{experiment}.log"),
+    wildcard_constraints:
+        experiment=HEAD.pattern,
+    conda:
+        CONDA_ENV
+    params:
+        spec=HEAD.gap_spec,
+    shell:
+        PIPE.command(HEAD.family, "gap", prefix="")
+
+
 rule head_plot_grid:
     input:
         grid=rules.head_grid.output.out,

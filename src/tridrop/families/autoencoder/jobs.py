@@ -44,7 +44,6 @@ from tridrop.families.autoencoder.specs import (
     Budget,
     BudgetFigure,
     FeaturesFigure,
-    Gap,
     GapFigure,
     LearningRates,
     PCAAETrain,
@@ -52,10 +51,10 @@ from tridrop.families.autoencoder.specs import (
     SweepFigure,
 )
 from tridrop.figures import save
-from tridrop.files import atomic, read_csv, read_npz, write_csv
+from tridrop.files import atomic, read_csv, read_json, read_npz, write_csv
 from tridrop.job import In, Out, Work
 from tridrop.registry import AUTOENCODER
-from tridrop.specs import Nothing, dump, rows_name
+from tridrop.specs import Gap, Nothing, dump, rows_name
 from tridrop.train import check_memory, fit, resolve_device, save_run
 
 log = logging.getLogger(__name__)
@@ -287,17 +286,13 @@ def claims(
 
 def gap(spec: Gap, *, sweeps: In, meta: list[In], out: Out):
     """The gap report of one experiment: each variant against no TD and the fixed widths."""
-    import json
-
-    from tridrop.families.autoencoder.gap import costs, gap_table
+    from tridrop.gap import costs, gap_table
 
     if len(meta) != len(spec.models):
         raise ValueError(f"{len(meta)} metadata files for {len(spec.models)} model names")
-    cost = pd.DataFrame(
-        [costs(json.loads(Path(p).read_text()), m) for p, m in zip(meta, spec.models, strict=True)]
-    )
+    cost = pd.DataFrame([costs(read_json(p), m) for p, m in zip(meta, spec.models, strict=True)])
     df = pd.read_csv(sweeps)
-    table = gap_table(df[df["experiment"] == spec.experiment], cost, spec.notd)
+    table = gap_table(df[df["experiment"] == spec.experiment], cost, AUTOENCODER, "mse", spec.notd)
     table.insert(0, "experiment", spec.experiment)
     log.info("gap report of %s:\n%s", spec.experiment, table.to_string())
     write_csv(table, out)

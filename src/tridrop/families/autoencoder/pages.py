@@ -2,44 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
-from tridrop.families.autoencoder.gap import front_summary
-from tridrop.figures import LABELS
-
-
-def gap_table(table: pd.DataFrame) -> str:
-    """The gap report as Markdown: ratios to no TD and to the fixed widths, costs, the front."""
-    fixed = [c for c in table.columns if re.fullmatch(r"fixed_w\d+", c)]
-    heads = [
-        "full width / no TD",
-        *(f"w={c[7:]} / fixed" for c in fixed),
-        "geo. mean / fixed",
-        "worst / fixed",
-        "forward passes / no TD",
-        "wall time / no TD",
-        *(["epochs"] if "epochs" in table else []),
-        "Pareto",
-    ]
-    lines = ["| model | " + " | ".join(heads) + " |", "|---|" + "---|" * len(heads)]
-
-    def cell(r, c):
-        v, sd = r[c], r.get(f"{c}_std")
-        if pd.isna(v):
-            return "n/a"
-        return f"{v:.3f}" if sd is None else f"{v:.3f} ± {sd:.2g}"
-
-    for _, r in table.iterrows():
-        cols = ["full", *fixed, "fixed_geomean", "fixed_worst", "passes", "time"]
-        cells = [cell(r, c) for c in cols]
-        cells += [f"{r['epochs']:g}"] if "epochs" in table else []
-        cells += ["**yes**" if r["pareto"] else ""]
-        lines.append(f"| {r['model']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+from tridrop.gap import gap_section
 
 
 def _interval(values: pd.Series) -> str:
@@ -183,48 +151,23 @@ def study_sections(results: Path) -> list[str]:
     return out
 
 
-def _budgets(table: pd.DataFrame) -> str:
-    """Which budget the gap report's ratios come from, where a model trained longer than the
-    references (no TD, and the fixed-width autoencoders, which train as long)."""
-    if "epochs" not in table or "notd" not in set(table["model"]):
-        return ""
-    ref = float(table.loc[table["model"] == "notd", "epochs"].iloc[0])
-    longer = table[table["epochs"] > ref]
-    if longer.empty:
-        return f" Every model trained {ref:g} epochs."
-    names = ", ".join(
-        f"{m} ({e:g})" for m, e in zip(longer["model"], longer["epochs"], strict=True)
-    )
-    return (
-        f" The references trained {ref:g} epochs; {names} trained longer, so its ratios are not "
-        "at matched training (a budget series is: every model as long at each budget)."
-    )
-
-
 def sections(results: Path, link: Callable[[Path], str]) -> list[str]:
     """The gap report of every experiment that has one, the budget and learning-rate series
     and the bad-mode frequency (the full results page)."""
     out = study_sections(results)
     for path in sorted((results / "tables").glob("*_gap.csv")):
-        table = pd.read_csv(path)
         name = path.name.removesuffix("_gap.csv")
-        widths = ", ".join(c[7:] for c in table.columns if re.fullmatch(r"fixed_w\d+", c))
-        out += [
-            f"### {name}: the gap report",
-            "",
-            "Each model's test MSE over the unconstrained autoencoder's at full width and "
-            "over the autoencoders trained at each fixed width, and its training cost over "
-            "the unconstrained run's (mean ± std over seeds; definitions in "
-            f"[gap.md]({link(Path('docs/gap.md'))})). The geometric mean and the worst width "
-            f"cover every fixed width: {widths}.{_budgets(table)}",
-            "",
-            gap_table(table),
-            "",
-            "On the Pareto front (full-width MSE against small-width MSE):",
-            "",
-            front_summary(table, LABELS),
-            "",
-        ]
+        if path.with_name(f"{name}_accuracy_vs_params.csv").exists():
+            continue  # a classifier head's gap report: on the head's part of the page
+        out += gap_section(
+            name,
+            pd.read_csv(path),
+            "Each model's test MSE over the unconstrained autoencoder's at full width and over "
+            "the autoencoders trained at each fixed width",
+            link,
+            "MSE",
+            "autoencoder",
+        )
     return out
 
 

@@ -89,16 +89,6 @@ class PCAAETrain(Spec):
 
 
 @dataclass(frozen=True)
-class Gap(Spec):
-    """The gap report of one autoencoder experiment: each variant against the references."""
-
-    experiment: str
-    notd: str = "notd"
-    # The model name of each run's metadata file, in the order the files are given.
-    models: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
 class Budget(Spec):
     """A budget series: experiments that differ in their epochs alone, shortest first."""
 

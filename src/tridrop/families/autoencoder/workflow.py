@@ -12,7 +12,7 @@ from dataclasses import asdict
 from tridrop.families.autoencoder import specs
 from tridrop.pipeline import Wing, expand
 from tridrop.registry import AUTOENCODER
-from tridrop.specs import Rows, TrainSpec, dump, pick, rows_name
+from tridrop.specs import Gap, Rows, TrainSpec, dump, pick, rows_name
 
 # Variants trained by ae_train (PCAAE's runs folder belongs to ae_pcaae).
 TRAINED = r"(?!pcaae/)[a-z][a-z0-9_]*"
@@ -59,12 +59,7 @@ class Workflow(Wing):
     def gap_runs(self, experiment: str) -> list[tuple[str, str]]:
         """(model name, metadata file) of every run that serves every width, and the
         references."""
-        e, meta = self.experiments[experiment], self.rules.ae_train.output.meta
-        pairs = [
-            (rows_name(v), meta.format(experiment=experiment, variant=v, seed=x))
-            for v in self.variants(experiment)
-            for x in e.seeds
-        ]
+        pairs = self.named_runs(experiment, self.rules.ae_train.output.meta)
         return pairs + [
             ("pcaae", p) for p in self.pcaae_runs(experiment, self.rules.ae_pcaae.output.meta)
         ]
@@ -128,7 +123,7 @@ class Workflow(Wing):
 
     def gap_spec(self, w) -> str:
         models = tuple(m for m, _ in self.gap_runs(w.experiment))
-        return dump(specs.Gap(w.experiment, models=models))
+        return dump(Gap(w.experiment, models=models))
 
     def recon_title(self, w) -> str:
         seed = self.exp(w).seeds[0]

@@ -13,6 +13,18 @@ from tridrop.families.head.tables import PROBE
 from tridrop.figures import LABELS, PALETTE, ordered
 from tridrop.registry import HEAD
 
+# Models that serve every width by another objective or width distribution than TD's.
+RELATIVES = (
+    "random",
+    "nested",
+    "loguniform",
+    "td_mix",
+    "td_long",
+    "matryoshka",
+    "sandwich",
+    "sandwich_distill",
+)
+
 # Top-5 is drawn only where a guess of five classes is rarely right (at most 5%): with 10
 # classes it is right half the time, and the table keeps top-5 for every experiment.
 TOP5_CLASSES = 100
@@ -34,16 +46,30 @@ def plot(table: pd.DataFrame, spec: HeadFigure | None = None) -> Figure:
     untrained = set()
     if spec.triangle and spec.hidden:
         untrained = set(range(1, spec.hidden + 1)) - triangle_widths(spec.hidden, spec.batch_size)
+    models = [m for m in ordered(table["model"]) if m != PROBE]
+    # With the relatives (other objectives serving every width) a second column of panels
+    # sets them against TD and the per-width heads, so neither panel has a dozen curves.
+    relatives = [m for m in models if m in RELATIVES]
+    groups = [[m for m in models if m not in RELATIVES]]
+    if relatives:
+        groups.append([m for m in models if m in ("td", "notd", "fixed", *relatives)])
+    rows, cols = (len(metrics), 2) if relatives else (1, len(metrics))
     fig, axes = plt.subplots(
-        1,
-        len(metrics),
-        figsize=(7.2 if len(metrics) == 1 else 12.4, 5.0),
+        rows,
+        cols,
+        figsize=(7.2 if cols == 1 else 12.4, 5.0 * rows),
         squeeze=False,
         layout="constrained",
     )
-    models = [m for m in ordered(table["model"]) if m != PROBE]
-    for ax, metric in zip(axes[0], metrics, strict=True):
-        for m in models:
+    panels = [
+        (axes[i, j] if relatives else axes[0, i], metric, group, j)
+        for i, metric in enumerate(metrics)
+        for j, group in enumerate(groups)
+    ]
+    for ax, metric, group, j in panels:
+        if relatives:
+            ax.set_title("TD and its controls" if j == 0 else "TD and its relatives", fontsize=10)
+        for m in group:
             _model(
                 ax, table[table["model"] == m], m, metric, untrained if m in spec.triangle else ()
             )
@@ -88,7 +114,11 @@ def plot(table: pd.DataFrame, spec: HeadFigure | None = None) -> Figure:
                 f"\nopen markers: widths the triangle mask never trains (batch {spec.batch_size}"
                 f" < width {spec.hidden}: only {every}): {', '.join(map(str, shown))}"
             )
-    handles, labels = axes[0, 0].get_legend_handles_labels()
+    seen = {}  # every panel's entries once (the relatives are only in the second column)
+    for ax in axes.flat:
+        for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            seen.setdefault(label, h)
+    handles, labels = list(seen.values()), list(seen)
     fig.legend(
         handles,
         labels,

@@ -68,9 +68,17 @@ from tridrop.families.head.tables import (
     params_frame,
 )
 from tridrop.figures import save
-from tridrop.files import load_model_file, read_csv, save_model, write_csv, write_json
+from tridrop.files import (
+    load_model_file,
+    read_csv,
+    read_json,
+    save_model,
+    write_csv,
+    write_json,
+)
 from tridrop.job import In, Out, Work
-from tridrop.specs import dump, rows_name
+from tridrop.registry import HEAD
+from tridrop.specs import Gap, dump, rows_name
 from tridrop.train import (
     check_memory,
     classification_loss,
@@ -545,6 +553,30 @@ def claims(spec: HeadClaimsJob, *, table: In, sweeps: In, out: Out):
     write_csv(found, out)
 
 
+def gap(spec: Gap, *, sweeps: In, meta: list[In], out: Out):
+    """The gap report of one head experiment: each head serving every width (TD, no TD, the
+    relatives) against no TD at full width and the heads trained at each width, in top-1
+    error (lower is better, as the autoencoders' MSE), with its training cost."""
+    from tridrop.gap import costs, gap_table
+
+    if len(meta) != len(spec.models):
+        raise ValueError(f"{len(meta)} metadata files for {len(spec.models)} model names")
+    runs = []
+    for path, model in zip(meta, spec.models, strict=True):
+        m = read_json(path)
+        try:
+            runs.append(costs(m, model) | {"forward_passes": objectives.run_passes(m)})
+        except (KeyError, TypeError) as err:
+            raise ValueError(f"{path}: not a trained head's metadata (no {err})") from None
+    rows = read_csv(sweeps, COLUMNS)
+    err = rows[(rows["experiment"] == spec.experiment) & (rows["metric"] == "top1")].copy()
+    err["metric"], err["value"] = "error", 1.0 - err["value"]
+    table = gap_table(err, pd.DataFrame(runs), HEAD, "error", spec.notd)
+    table.insert(0, "experiment", spec.experiment)
+    log.info("gap report of %s:\n%s", spec.experiment, table.to_string())
+    write_csv(table, out)
+
+
 def plot_accuracy(spec: HeadFigure, *, table: In, png: Out):
     """A head's test top-1 (and top-5 for 100 classes or more) against its parameters."""
     matplotlib.use("Agg")  # figures are files; no display is assumed
@@ -569,5 +601,6 @@ VERBS = (
     "paired",
     "table",
     "claims",
+    "gap",
     "plot_accuracy",
 )

@@ -88,3 +88,14 @@ def passes(objective: Objective, in_features: int, hidden: int, classes: int) ->
     }[objective.loss]
     first, rest = in_features * hidden, hidden * hidden + hidden * classes
     return (first + widths * rest) / (first + rest)
+
+
+def run_passes(meta: dict) -> float:
+    """A trained head's forward passes per training row, from its metadata (files written
+    before they were recorded trained the plain objective: one pass per epoch)."""
+    if "forward_passes" in meta:
+        return float(meta["forward_passes"])
+    a = meta["arch"]
+    objective = Objective(**meta.get("objective", {}))
+    hidden = a["model"]["hidden"]
+    return meta["train"]["epochs"] * passes(objective, a["in_features"], hidden, a["classes"])

@@ -11,6 +11,7 @@ from tridrop.families.head.grid import tied_on_front
 from tridrop.families.head.paired import summary
 from tridrop.families.head.tables import PROBE
 from tridrop.figures import LABELS
+from tridrop.gap import gap_section
 
 
 def accuracy_table(table: pd.DataFrame) -> str:
@@ -44,10 +45,46 @@ def accuracy_table(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def side_by_side(tables: dict[str, pd.DataFrame]) -> str:
+    """Top-1 of each model in several experiments (e.g. backbones trained at other seeds) at
+    the widths they all trained heads at, and full width: how much of a result is the
+    backbone's."""
+    full = min(int(t["width"].max()) for t in tables.values())
+    fixed = [set(t.loc[t["model"] == "fixed", "width"]) for t in tables.values()]
+    widths = sorted(set.intersection(*fixed)) + [full]
+    models = [m for m in SIDE_BY_SIDE if all(m in set(t["model"]) for t in tables.values())]
+    lines = [
+        "| model | experiment | " + " | ".join(f"w={w}" for w in widths) + " |",
+        "|---|---|" + "---|" * len(widths),
+    ]
+    for m in models:
+        for name, t in tables.items():
+            top1 = t[t["model"] == m].set_index("width")["top1"]
+            cells = [f"{top1[w]:.3f}" if w in top1.index else "" for w in widths]
+            lines.append(f"| {LABELS.get(m, m)} | {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# The models the side-by-side table compares, TD first.
+SIDE_BY_SIDE = ("td", "td_scratch", "fixed", "notd", "svd", "svd_ft", "ranked", "ranked_ft")
+
+
 def sections(results: Path, link: Callable[[Path], str]) -> list[str]:
     """Each head's top-1 against its parameters (the full results page)."""
     out = []
-    for path in sorted((results / "tables").glob("*_accuracy_vs_params.csv")):
+    paths = sorted((results / "tables").glob("*_accuracy_vs_params.csv"))
+    if len(paths) > 1:
+        tables = {p.name.removesuffix("_accuracy_vs_params.csv"): pd.read_csv(p) for p in paths}
+        out += [
+            "### The heads side by side",
+            "",
+            "Top-1 (mean over seeds) of each model in every head experiment, at the widths "
+            "all of them trained heads at and at full width.",
+            "",
+            side_by_side(tables),
+            "",
+        ]
+    for path in paths:
         name = path.name.removesuffix("_accuracy_vs_params.csv")
         out += [
             f"### {name}: top-1 against head parameters",
@@ -58,6 +95,17 @@ def sections(results: Path, link: Callable[[Path], str]) -> list[str]:
         grid = path.with_name(f"{name}_grid.csv")
         if grid.exists():
             out += [grid_line(pd.read_csv(grid)), ""]
+        gap = path.with_name(f"{name}_gap.csv")
+        if gap.exists():
+            out += gap_section(
+                name,
+                pd.read_csv(gap),
+                "Each head's test top-1 error (1 - top-1) over the no-TD head's at full width "
+                "and over the heads trained at each fixed width",
+                link,
+                "top-1 error",
+                "head",
+            )
         paired = path.with_name(f"{name}_paired.csv")
         if paired.exists():
             out += [

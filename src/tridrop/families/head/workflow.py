@@ -14,7 +14,7 @@ from tridrop.families.head import specs
 from tridrop.families.head.tables import PROBE
 from tridrop.pipeline import Wing, expand
 from tridrop.registry import HEAD
-from tridrop.specs import Rows, TrainSpec, dump, pick, rows_name
+from tridrop.specs import Gap, Rows, TrainSpec, dump, pick, rows_name
 
 # The stand-in datasets' classes: digits and the MNIST-format ones (``tridrop.data.CLASSES``).
 STAND_IN_CLASSES = 10
@@ -211,6 +211,13 @@ class Workflow(Wing):
             specs.HeadPaired(w.experiment, e.claims.model, tuple(e.widths), e.rank_samples, device)
         )
 
+    def gap_meta(self, w) -> list[str]:
+        return [p for _, p in self.named_runs(w.experiment, self.rules.head_train.output.meta)]
+
+    def gap_spec(self, w) -> str:
+        runs = self.named_runs(w.experiment, self.rules.head_train.output.meta)
+        return dump(Gap(w.experiment, models=tuple(m for m, _ in runs)))
+
     def grid_spec(self, w) -> str:
         e = self.exp(w)
         device = self.pipe.settings.device
@@ -248,6 +255,8 @@ class Workflow(Wing):
             *expand(r.head_claims.output.out, experiment=names),
             *expand(r.head_plot_grid.output.png, experiment=names),
             *expand(r.head_paired.output.out, experiment=names),
+            *expand(r.head_gap.output.out, experiment=names),
+            *expand(r.head_grid.output.out, experiment=names),
             # Every model and per-run file: one deleted after a run (or by a failed job) is
             # rebuilt, and what reads it reruns.
             *(m for x in names for m in self.runs(x, r.head_train.output.model)),
