@@ -177,6 +177,8 @@ JOBS = {
                           "train": "features", "val": "features"}, ["out"]),
     ("head", "claims"): ({"claims": {}, "classes": 10}, {"claims": {"kept_25": "most"}},
                          {"table": "csv", "sweeps": "csv"}, ["out"]),
+    ("head", "select"): ({"experiment": "e", "model": "td", "widths": [1, 4], "device": "cpu"},
+                         {"tolerances": "1%"}, {"models": "head", "features": "features"}, ["out"]),
     ("head", "gap"): ({"experiment": "e", "models": ["td"]}, {"models": "td"},
                       {"sweeps": "csv", "meta": "json"}, ["out"]),
     ("ae", "gap"): ({"experiment": "e", "models": ["td"]}, {"models": "td"},

@@ -141,6 +141,9 @@ BAD = [
         "experiment names 'digits_head' and 'digits_head_accuracy_vs_params' make output file names ambiguous"),
     bad(renamed_experiment("digits", "d" * 240), "a 240-character experiment name (training wrote its model, then its log path failed)",
         "has 240 characters; at most 64 (file names beside it must stay under 255 bytes)"),
+    bad(with_(f"{HEAD}.variants", {"td": {"mode": "triangle"}, "notd": {"mode": "none", "init": "reference"}}),
+        "a `notd` head starting from the reference when the reference is trained here (the notd head itself)",
+        f"{HEAD}.variants.notd.init = 'reference' is not allowed; expected scratch with reference train"),
     bad(with_(f"{HEAD}.claims.model", "tdd"), "`claims.model` naming no variant",
         f"{HEAD}.claims.model = 'tdd' is not allowed; expected a variant, one of ['td', 'td_scratch']"),
 ]  # fmt: skip

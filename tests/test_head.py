@@ -389,3 +389,27 @@ def test_paired_tests_score_td_and_each_control_on_the_same_images(tmp_path):
         (one["top1"] - one["control_top1"]) * one["images"],
         abs=1e-3,  # 6 digits in the file
     )
+
+
+def test_select_picks_a_width_on_half_the_test_images_and_checks_it_on_the_other(tmp_path):
+    """Per head and tolerance: the chosen width keeps its promise on the images it was chosen
+    on (top-1 at least (1 - tolerance) x full width's), a looser tolerance never picks a
+    wider head, and the other half's top-1 is reported beside it."""
+    from tridrop.families.head import jobs
+    from tridrop.families.head.specs import HeadModel, HeadSelect, HeadTrain
+    from tridrop.files import read_csv
+    from tridrop.specs import TrainSpec
+
+    blobs(tmp_path, classes=6, dim=10, sizes=(1200, 2000), seed=0)
+    train = TrainSpec(epochs=10, batch_size=32, lr=1e-2, seed=0, device="cpu")
+    model = tmp_path / "seed0" / "model.pt"
+    jobs.train(HeadTrain(HeadModel(hidden=32), train), features=tmp_path / "train", model=model)
+    out = tmp_path / "select.csv"
+    spec = HeadSelect("x", "td", (1, 2, 4, 8, 16, 24), (0.01, 0.1), device="cpu")
+    jobs.select(spec, models=[model], features=tmp_path / "val", out=out)
+    rows = read_csv(out, ["tolerance", "width", "top1_select", "full_select", "top1_check"])
+    assert rows["tolerance"].tolist() == [0.01, 0.1] and (rows["width"] <= 32).all()
+    assert (rows["top1_select"] >= (1 - rows["tolerance"]) * rows["full_select"]).all()
+    assert rows["width"].iloc[1] <= rows["width"].iloc[0] < 32
+    assert rows["top1_check"].between(0.5, 1).all()
+    assert read_csv(out)[["seed", "examples"]].values.tolist()[0] == [0, 1000]

@@ -11,7 +11,9 @@ tomllib = pytest.importorskip("tomllib", reason="tomllib needs Python 3.11+")
 HEAVY = ("pandas", "snakemake", "matplotlib", "seaborn", "dvc", "sklearn", "scipy", "torchvision")
 
 
-@pytest.mark.parametrize("module", ["tridrop", "tridrop.dropout", "tridrop.extract"])
+@pytest.mark.parametrize(
+    "module", ["tridrop", "tridrop.dropout", "tridrop.extract", "tridrop.select", "tridrop.export"]
+)
 def test_core_imports_no_pipeline_dependency(module):
     code = f"import sys, {module}; print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -123,6 +123,12 @@ def test_snakemake_then_dvc(workflow_copy: Path):
     grid = pd.read_csv(res / "tables/digits_head_grid.csv")
     assert len(grid) == 5 * 5 and grid["on_front"].any() and (grid["seeds"] == 1).all()
     assert (res / "figures/digits_head_grid.png").stat().st_size > 1000
+    # The head's gap report: every head serving every width against no TD and fixed4.
+    gap = pd.read_csv(res / "tables/digits_head_gap.csv").set_index("model")
+    assert set(gap.index) == {"td", "td_scratch", "notd", "matryoshka"}
+    assert gap.at["notd", "full"] == 1.0 and gap.at["matryoshka", "passes"] > 1
+    chosen = pd.read_csv(res / "tables/digits_head_select.csv")
+    assert chosen["tolerance"].tolist() == [0.01, 0.05] and chosen["width"].le(16).all()
     table = pd.read_csv(res / "tables/digits_head_accuracy_vs_params.csv")
     full = table[(table["model"] == "td") & (table["width"] == 16)].iloc[0]
     assert full["head_params"] == 64 * 16 + 16 + 16 * 16 + 16 + 16 * 10 + 10

@@ -255,6 +255,28 @@ rule head_paired:
         PIPE.command(HEAD.family, "paired")
 
 
+# The width tridrop.select picks for the claims' heads at 1% and 5% of full width's top-1
+# (95% confidence), chosen on the even test images, checked on the odd ones.
+rule head_select:
+    input:
+        models=HEAD.grid_models,
+        features=expand(rules.head_cache.output.out, split="val", allow_missing=True),
+        code=PIPE.code(HEAD.family, "select"),
+    output:
+        out=out("tables/{experiment}_select.csv"),
+    log:
+        logs("tables/{experiment}_select.log"),
+    wildcard_constraints:
+        experiment=HEAD.pattern,
+    conda:
+        CONDA_ENV
+    threads: 1
+    params:
+        spec=HEAD.select_spec,
+    shell:
+        PIPE.command(HEAD.family, "select")
+
+
 # The gap report: each head serving every width against no TD (full width) and the heads
 # trained at each width, in top-1 error, and its training cost.
 rule head_gap:

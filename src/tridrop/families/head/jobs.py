@@ -54,6 +54,7 @@ from tridrop.families.head.specs import (
     HeadModel,
     HeadPaired,
     HeadProbe,
+    HeadSelect,
     HeadSweep,
     HeadTrain,
     ImageNetSpec,
@@ -553,6 +554,49 @@ def claims(spec: HeadClaimsJob, *, table: In, sweeps: In, out: Out):
     write_csv(found, out)
 
 
+def select(spec: HeadSelect, *, models: list[In], features: In, out: Out):
+    """The width ``select_width`` picks for each head at each tolerance (top-1 within that
+    share of full width's, with ``spec.confidence``), chosen on the even test images and
+    checked on the odd ones."""
+    import re
+
+    from tridrop.select import select_width
+
+    dev = resolve_device(spec.device)
+    rows_in = FeatureCache(features, dev)
+    every = torch.arange(len(rows_in))
+    x, y = rows_in[every], rows_in.labels.to(dev)
+    chosen, check = [(x[0::2], y[0::2])], [(x[1::2], y[1::2])]
+    found = []
+    for path in models:
+        net = load_head(path, dev, rows_in.dim)
+        seed = re.search(r"seed(\d+)", str(path))
+        full = net[0].out_features
+        for tol in spec.tolerances:
+            kw = {"confidence": spec.confidence, "widths": spec.widths}
+            sel = select_width(net, chosen, "accuracy", tol, **kw)
+            log.info("%s, tolerance %g: %s", path, tol, sel.summary())
+            width = sel.width or full
+            at = {r["width"]: r["value"] for r in sel.table} | {full: sel.full}
+            check_top1 = head_topk(net, check, [width, full], (1,))[:, 0].tolist()
+            found.append(
+                {
+                    "experiment": spec.experiment,
+                    "model": spec.model,
+                    "seed": int(seed.group(1)) if seed else 0,
+                    "tolerance": tol,
+                    "confidence": spec.confidence,
+                    "width": width,
+                    "top1_select": at[width],
+                    "full_select": sel.full,
+                    "top1_check": check_top1[0],
+                    "full_check": check_top1[1],
+                    "examples": sel.examples,
+                }
+            )
+    write_csv(pd.DataFrame(found), out)
+
+
 def gap(spec: Gap, *, sweeps: In, meta: list[In], out: Out):
     """The gap report of one head experiment: each head serving every width (TD, no TD, the
     relatives) against no TD at full width and the heads trained at each width, in top-1
@@ -602,5 +646,6 @@ VERBS = (
     "table",
     "claims",
     "gap",
+    "select",
     "plot_accuracy",
 )

@@ -95,6 +95,9 @@ def sections(results: Path, link: Callable[[Path], str]) -> list[str]:
         grid = path.with_name(f"{name}_grid.csv")
         if grid.exists():
             out += [grid_line(pd.read_csv(grid)), ""]
+        chosen = path.with_name(f"{name}_select.csv")
+        if chosen.exists():
+            out += [select_line(pd.read_csv(chosen)), ""]
         gap = path.with_name(f"{name}_gap.csv")
         if gap.exists():
             out += gap_section(
@@ -139,6 +142,26 @@ def paired_table(rows: pd.DataFrame) -> str:
 
 def _p(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
+
+
+def select_line(rows: pd.DataFrame) -> str:
+    """The width ``tridrop.select`` picks at each tolerance, and how it holds on unseen images."""
+    parts = []
+    for tol, g in rows.groupby("tolerance"):
+        lo, hi = int(g["width"].min()), int(g["width"].max())
+        widths = f"width {lo}" if lo == hi else f"widths {lo}-{hi}"
+        kept = (g["top1_check"] / g["full_check"]).mean()
+        parts.append(
+            f"within {100 * tol:g}% of full width's top-1: {widths} over {len(g)} seeds, keeping "
+            f"{kept:.3f} of full width's top-1 on the other images"
+        )
+    confidence = float(rows["confidence"].iloc[0])
+    return (
+        f"Choosing a width (`tridrop.select`, {100 * confidence:g}% confidence, chosen on "
+        f"{int(rows['examples'].iloc[0]):,} test images, checked on the rest): "
+        + "; ".join(parts)
+        + "."
+    )
 
 
 def grid_line(grid: pd.DataFrame) -> str:

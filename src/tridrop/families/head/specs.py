@@ -211,6 +211,20 @@ class HeadPaired(Spec):
 
 
 @dataclass(frozen=True)
+class HeadSelect(Spec):
+    """The width :func:`tridrop.select.select_width` picks for each ``model`` head (every
+    seed) at each tolerance (top-1 relative to full width) with ``confidence``, on the even
+    test images, and its top-1 on the odd ones (the choice checked on images it did not see)."""
+
+    experiment: str
+    model: str
+    widths: tuple[int, ...]
+    tolerances: tuple[float, ...] = (0.01, 0.05)
+    confidence: float = 0.95
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
 class HeadClaims(Spec):
     """Thresholds of the paper's "minimal impact" claims for a pruned head."""
 
@@ -282,6 +296,16 @@ class _Checked(Experiment):
         ok = self.reference != "pretrained" or imagenet
         _check(
             ok, "reference", self.reference, "train or backbone (pretrained needs dataset imagenet)"
+        )
+        # With reference train the reference *is* notd (at reference_seed): it cannot start
+        # from itself (Snakemake stopped with "Cyclic dependency on rule head_train").
+        notd = self.variants.get("notd") or {}
+        ok = self.reference != "train" or notd.get("init", "scratch") != "reference"
+        _check(
+            ok,
+            "variants.notd.init",
+            "reference",
+            "scratch with reference train (the reference is the notd head itself)",
         )
         ok = self.reference != "backbone" or self.backbone is not None
         _check(ok, "backbone", None, "a `backbone:` section for reference backbone")

@@ -200,9 +200,11 @@ class Workflow(Wing):
     def paired_others(self, w) -> list[str]:
         """Every other trained head (variants and fixed widths, every seed): the trained
         controls of the image-by-image tests."""
-        e = self.exp(w)
+        e, reference = self.exp(w), self.reference(w)
         model = self.rules.head_train.output.model
-        return [m for m in self.runs(w.experiment, model) if f"/{e.claims.model}/seed" not in m]
+        # Not the reference itself (reference train: notd at reference_seed), given apart.
+        runs = self.runs(w.experiment, model)
+        return [m for m in runs if f"/{e.claims.model}/seed" not in m and m != reference]
 
     def paired_spec(self, w) -> str:
         e = self.exp(w)
@@ -211,12 +213,20 @@ class Workflow(Wing):
             specs.HeadPaired(w.experiment, e.claims.model, tuple(e.widths), e.rank_samples, device)
         )
 
+    def has_notd(self, experiment: str) -> bool:
+        return "notd" in self.experiments[experiment].variants
+
     def gap_meta(self, w) -> list[str]:
         return [p for _, p in self.named_runs(w.experiment, self.rules.head_train.output.meta)]
 
     def gap_spec(self, w) -> str:
         runs = self.named_runs(w.experiment, self.rules.head_train.output.meta)
         return dump(Gap(w.experiment, models=tuple(m for m, _ in runs)))
+
+    def select_spec(self, w) -> str:
+        e, device = self.exp(w), self.pipe.settings.device
+        widths = tuple(x for x in e.widths if x < e.hidden)
+        return dump(specs.HeadSelect(w.experiment, e.claims.model, widths, device=device))
 
     def grid_spec(self, w) -> str:
         e = self.exp(w)
@@ -255,8 +265,10 @@ class Workflow(Wing):
             *expand(r.head_claims.output.out, experiment=names),
             *expand(r.head_plot_grid.output.png, experiment=names),
             *expand(r.head_paired.output.out, experiment=names),
-            *expand(r.head_gap.output.out, experiment=names),
+            # The gap report needs a no-TD head trained as the others (variant notd).
+            *expand(r.head_gap.output.out, experiment=[x for x in names if self.has_notd(x)]),
             *expand(r.head_grid.output.out, experiment=names),
+            *expand(r.head_select.output.out, experiment=names),
             # Every model and per-run file: one deleted after a run (or by a failed job) is
             # rebuilt, and what reads it reruns.
             *(m for x in names for m in self.runs(x, r.head_train.output.model)),
