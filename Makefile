@@ -41,6 +41,7 @@ bench: install
 	python benchmarks/bench_autoencoder.py
 	python benchmarks/head_cache.py
 	python benchmarks/narrow.py
+	python benchmarks/onnx_widths.py
 	python benchmarks/train_efficiency.py
 
 # The paper preset's memory and wall time, estimated from a few timed steps per experiment

@@ -84,3 +84,17 @@ def test_a_model_not_trained_for_truncation_is_refused_unless_forced(tmp_path):
     (tmp_path / "plain.json").unlink()
     with pytest.raises(NotTrainedForTruncation, match="no metadata beside the model"):
         load(tmp_path / "plain")
+
+
+def test_the_onnx_width_benchmark_prints_a_row_per_width():
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    script = ROOT / "benchmarks" / "onnx_widths.py"
+    args = [sys.executable, str(script), "--width", "64", "--batch", "4", "--repeats", "2"]
+    out = subprocess.run(args, capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = [line for line in out.stdout.splitlines() if line.strip()[:1].isdigit()]
+    assert [int(r.split("|")[0]) for r in rows] == [64, 32, 16, 8, 4]
