@@ -587,6 +587,7 @@ def select(spec: HeadSelect, *, models: list[In], features: In, out: Out):
                     "tolerance": tol,
                     "confidence": spec.confidence,
                     "width": width,
+                    "narrower": sel.width is not None,  # else no width below full met it
                     "top1_select": at[width],
                     "full_select": sel.full,
                     "top1_check": check_top1[0],

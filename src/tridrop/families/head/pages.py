@@ -148,12 +148,16 @@ def select_line(rows: pd.DataFrame) -> str:
     """The width ``tridrop.select`` picks at each tolerance, and how it holds on unseen images."""
     parts = []
     for tol, g in rows.groupby("tolerance"):
+        within = f"within {100 * tol:g}% of full width's top-1"
+        if not g["narrower"].any():
+            parts.append(f"{within}: no width below full in any of {len(g)} seeds")
+            continue
         lo, hi = int(g["width"].min()), int(g["width"].max())
         widths = f"width {lo}" if lo == hi else f"widths {lo}-{hi}"
         kept = (g["top1_check"] / g["full_check"]).mean()
         parts.append(
-            f"within {100 * tol:g}% of full width's top-1: {widths} over {len(g)} seeds, keeping "
-            f"{kept:.3f} of full width's top-1 on the other images"
+            f"{within}: {widths} over {len(g)} seeds ({int(g['narrower'].sum())} below full), "
+            f"keeping {kept:.3f} of full width's top-1 on the other images"
         )
     confidence = float(rows["confidence"].iloc[0])
     return (
