@@ -347,13 +347,14 @@ def test_mcnemar_counts_the_images_only_one_model_gets_right():
 
 def test_paired_tests_score_td_and_each_control_on_the_same_images(tmp_path):
     """TD (per seed) against the reference's training-free cuts at every width, the heads
-    trained at a fixed width at theirs, and no TD at full width only; each top-1 equals the
-    sweeps' and the baselines' for the same head and width."""
+    trained at a fixed width at theirs, no TD at full width only, a Matryoshka head (mode none
+    too) at every width; each top-1 equals the sweeps' and the baselines' for the same head
+    and width."""
 
     from tridrop.families.head import jobs
     from tridrop.families.head.baselines import head_baselines
     from tridrop.families.head.specs import HeadModel, HeadPaired, HeadTrain
-    from tridrop.specs import TrainSpec
+    from tridrop.specs import Objective, TrainSpec
 
     blobs(tmp_path, classes=5, dim=8, sizes=(300, 120), seed=1)
     runs = {}
@@ -362,20 +363,24 @@ def test_paired_tests_score_td_and_each_control_on_the_same_images(tmp_path):
         ("td", "triangle", 8),
         ("fixed2", "none", 2),
         ("fixed4", "none", 4),
+        ("matryoshka", "none", 8),
     ):
         for seed in (0, 1):
             path = tmp_path / variant / f"seed{seed}" / "model.pt"
             train = TrainSpec(epochs=2, batch_size=16, lr=1e-2, seed=seed, device="cpu")
-            jobs.train(HeadTrain(HeadModel(hidden=hidden, mode=mode), train), features=tmp_path / "train", model=path)  # fmt: skip
+            loss = Objective("matryoshka" if variant == "matryoshka" else "plain")
+            jobs.train(HeadTrain(HeadModel(hidden=hidden, mode=mode), train, loss), features=tmp_path / "train", model=path)  # fmt: skip
             runs.setdefault(variant, []).append(path)
     out = tmp_path / "paired.csv"
     spec = HeadPaired("x", "td", (1, 2, 4, 8), rank_samples=100, device="cpu")
-    jobs.paired(spec, models=runs["td"], others=runs["notd"] + runs["fixed2"] + runs["fixed4"], reference=runs["notd"][0],
+    others = runs["notd"] + runs["fixed2"] + runs["fixed4"] + runs["matryoshka"]
+    jobs.paired(spec, models=runs["td"], others=others, reference=runs["notd"][0],
                 train=tmp_path / "train", val=tmp_path / "val", out=out)  # fmt: skip
     rows = pd.read_csv(out)
     assert (rows["images"] == 120).all() and set(rows["seed"]) == {0, 1}
     at = rows.groupby("control")["width"].apply(lambda w: sorted(set(w))).to_dict()
     assert at["ranked"] == [1, 2, 4, 8] and at["fixed"] == [2, 4] and at["notd"] == [8]
+    assert at["matryoshka"] == [1, 2, 4, 8]
     assert set(at["svd"]) <= {1, 2, 4, 8}
     free, _ = head_baselines(runs["notd"][0], tmp_path / "train", tmp_path / "val", widths=[1, 2, 4, 8],
                              experiment="x", rank_samples=100, device="cpu")  # fmt: skip

@@ -487,9 +487,11 @@ def paired(
     for path in others:
         net, meta = load_head(path, dev, test.dim), _meta(path)
         seed, own = int(meta["train"]["seed"]), net[0].out_features
-        # A head narrower than the sweep is compared at its own width; no TD (mode none) at
-        # full width only (cut, it is not a control but the method's absence).
-        cut = own == hidden and meta["arch"]["model"]["mode"] != "none"
+        # A head narrower than the sweep is compared at its own width; no TD (mode none, the
+        # plain objective) at full width only (cut, it is not a control but the method's
+        # absence); Matryoshka and the sandwich rule (mode none too) serve every width.
+        plain = meta.get("objective", {}).get("loss", "plain") == "plain"
+        cut = own == hidden and (meta["arch"]["model"]["mode"] != "none" or not plain)
         at = [w for w in ws if w <= own] if cut else [own]
         # Every fixed width is one control ("fixed"), each at its own width.
         trained.setdefault((rows_name(Path(path).parent.parent.name), seed), {}).update(
