@@ -288,6 +288,16 @@ class TDSpec(Spec):
     )
 
 
+# The training settings a variant keeps from its experiment (a variant may change its epochs).
+TRAIN_FIXED = (
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "val_fraction",
+    "seed",
+    "device",
+    "deterministic",
+)
 LOSSES = ("plain", "matryoshka", "sandwich")  # the families' objectives modules
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from tridrop.specs import (
     MISSING,
+    TRAIN_FIXED,
     Aggregate,
     Experiment,
     Objective,
@@ -364,13 +365,7 @@ VARIANT = section(
         "hidden",
         "channels",
         "latent",
-        "batch_size",
-        "lr",
-        "weight_decay",
-        "val_fraction",
-        "seed",
-        "device",
-        "deterministic",
+        *TRAIN_FIXED,
     ),
     base=Spec,
 )

@@ -12,6 +12,7 @@ from typing import Any
 
 from tridrop.specs import (
     MISSING,
+    TRAIN_FIXED,
     Experiment,
     Objective,
     Rows,
@@ -424,15 +425,6 @@ VARIANT = section(
     "HeadVariant",
     "The settings a variant may change.",
     (HeadModel, Objective, TrainSpec),
-    exclude=(
-        "hidden",
-        "batch_size",
-        "lr",
-        "weight_decay",
-        "val_fraction",
-        "seed",
-        "device",
-        "deterministic",
-    ),
+    exclude=("hidden", *TRAIN_FIXED),
     base=Spec,
 )
