@@ -181,6 +181,8 @@ JOBS = {
                          {"tolerances": "1%"}, {"models": "head", "features": "features"}, ["out"]),
     ("head", "gap"): ({"experiment": "e", "models": ["td"]}, {"models": "td"},
                       {"sweeps": "csv", "meta": "json"}, ["out"]),
+    ("ae", "select"): ({"experiment": "e", "model": "td", "widths": [1, 2], "device": "cpu"},
+                       {"confidence": 2}, {"models": "ae", "data": "split"}, ["out"]),
     ("ae", "gap"): ({"experiment": "e", "models": ["td"]}, {"models": "td"},
                     {"sweeps": "csv", "meta": "json"}, ["out"]),
     ("results", "collect"): ({}, None, {"sweeps": "csv"}, ["out"]),

@@ -401,20 +401,20 @@ def test_select_picks_a_width_on_half_the_test_images_and_checks_it_on_the_other
     on (top-1 at least (1 - tolerance) x full width's), a looser tolerance never picks a
     wider head, and the other half's top-1 is reported beside it."""
     from tridrop.families.head import jobs
-    from tridrop.families.head.specs import HeadModel, HeadSelect, HeadTrain
+    from tridrop.families.head.specs import HeadModel, HeadTrain
     from tridrop.files import read_csv
-    from tridrop.specs import TrainSpec
+    from tridrop.specs import Select, TrainSpec
 
     blobs(tmp_path, classes=6, dim=10, sizes=(1200, 2000), seed=0)
     train = TrainSpec(epochs=10, batch_size=32, lr=1e-2, seed=0, device="cpu")
     model = tmp_path / "seed0" / "model.pt"
     jobs.train(HeadTrain(HeadModel(hidden=32), train), features=tmp_path / "train", model=model)
     out = tmp_path / "select.csv"
-    spec = HeadSelect("x", "td", (1, 2, 4, 8, 16, 24), (0.01, 0.1), device="cpu")
+    spec = Select("x", "td", (1, 2, 4, 8, 16, 24), (0.01, 0.1), device="cpu")
     jobs.select(spec, models=[model], features=tmp_path / "val", out=out)
-    rows = read_csv(out, ["tolerance", "width", "top1_select", "full_select", "top1_check"])
+    rows = read_csv(out, ["tolerance", "width", "value_select", "full_select", "value_check"])
     assert rows["tolerance"].tolist() == [0.01, 0.1] and (rows["width"] <= 32).all()
-    assert (rows["top1_select"] >= (1 - rows["tolerance"]) * rows["full_select"]).all()
+    assert (rows["value_select"] >= (1 - rows["tolerance"]) * rows["full_select"]).all()
     assert rows["width"].iloc[1] <= rows["width"].iloc[0] < 32
-    assert rows["top1_check"].between(0.5, 1).all()
+    assert rows["value_check"].between(0.5, 1).all()
     assert read_csv(out)[["seed", "examples"]].values.tolist()[0] == [0, 1000]

@@ -129,6 +129,9 @@ def test_snakemake_then_dvc(workflow_copy: Path):
     assert gap.at["notd", "full"] == 1.0 and gap.at["matryoshka", "passes"] > 1
     chosen = pd.read_csv(res / "tables/digits_head_select.csv")
     assert chosen["tolerance"].tolist() == [0.01, 0.05] and chosen["width"].le(16).all()
+    # The autoencoder's: MSE within the tolerance where a narrower width was chosen.
+    chosen = pd.read_csv(res / "tables/digits_select.csv").query("narrower")
+    assert (chosen["value_select"] <= (1 + chosen["tolerance"]) * chosen["full_select"]).all()
     table = pd.read_csv(res / "tables/digits_head_accuracy_vs_params.csv")
     full = table[(table["model"] == "td") & (table["width"] == 16)].iloc[0]
     assert full["head_params"] == 64 * 16 + 16 + 16 * 16 + 16 + 16 * 10 + 10

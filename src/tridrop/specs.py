@@ -329,6 +329,23 @@ class Gap(Spec):
 
 
 @dataclass(frozen=True)
+class Select(Spec):
+    """The width :func:`tridrop.select.select_width` picks for each ``model`` run (every seed)
+    at each tolerance (relative to full width's metric: top-1, or MSE) with ``confidence``, on
+    the even test images, and its metric on the odd ones (the choice checked on images it did
+    not see)."""
+
+    experiment: str
+    model: str
+    widths: tuple[int, ...] = setting(MISSING, "candidate widths below full", ge=1, min_items=1)
+    tolerances: tuple[float, ...] = setting(
+        (0.01, 0.05), "shares of full width's metric a chosen width may lose", ge=0, min_items=1
+    )
+    confidence: float = setting(0.95, "confidence of each choice", gt=0, lt=1)
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
 class Rows(Spec):
     """The labels of the result rows a job writes about one trained model."""
 

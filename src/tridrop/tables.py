@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -47,3 +48,50 @@ def headline(summary_df: pd.DataFrame, widths: Iterable[int]) -> dict:
             picks["full"] = float(by_width[full[exp]])
         out.setdefault(exp, {}).setdefault(metric, {})[model] = picks
     return out
+
+
+def selected_row(spec, path, sel, width: int, value: float, check: list[float], metric: str):
+    """One row of a select table: the width chosen for the run at ``path`` at one tolerance
+    (``value``: its metric on the images it was chosen on; ``check``: at that width and at
+    full width on the others)."""
+    seed = re.search(r"seed(\d+)", str(path))
+    return {
+        "experiment": spec.experiment,
+        "model": spec.model,
+        "seed": int(seed.group(1)) if seed else 0,
+        "metric": metric,
+        "tolerance": sel.tolerance,
+        "confidence": sel.confidence,
+        "width": width,
+        "narrower": sel.width is not None,  # else no width below full met the tolerance
+        "value_select": value,
+        "full_select": sel.full,
+        "value_check": check[0],
+        "full_check": check[1],
+        "examples": sel.examples,
+    }
+
+
+def select_line(rows: pd.DataFrame) -> str:
+    """The width ``tridrop.select`` picks at each tolerance, and how it holds on unseen images."""
+    metric = {"top1": "top-1", "mse": "MSE"}.get(rows["metric"].iloc[0], rows["metric"].iloc[0])
+    parts = []
+    for tol, g in rows.groupby("tolerance"):
+        within = f"within {100 * tol:g}% of full width's {metric}"
+        if not g["narrower"].any():
+            parts.append(f"{within}: no width below full in any of {len(g)} seeds")
+            continue
+        lo, hi = int(g["width"].min()), int(g["width"].max())
+        widths = f"width {lo}" if lo == hi else f"widths {lo}-{hi}"
+        ratio = (g["value_check"] / g["full_check"]).mean()
+        parts.append(
+            f"{within}: {widths} over {len(g)} seeds ({int(g['narrower'].sum())} below full), "
+            f"its {metric} {ratio:.3f}x full width's on the other images"
+        )
+    confidence = float(rows["confidence"].iloc[0])
+    return (
+        f"Choosing a width (`tridrop.select`, {100 * confidence:g}% confidence, chosen on "
+        f"{int(rows['examples'].iloc[0]):,} test images, checked on the rest): "
+        + "; ".join(parts)
+        + "."
+    )

@@ -166,6 +166,28 @@ rule ae_claims:
         PIPE.command(AE.family, "claims")
 
 
+# The width tridrop.select picks for the TD autoencoders at 1% and 5% of full width's test
+# MSE (95% confidence), chosen on the even test images, checked on the odd ones.
+rule ae_select:
+    input:
+        models=AE.select_models,
+        data=AE.data,
+        code=PIPE.code(AE.family, "select"),
+    output:
+        out=out("tables/{experiment}_select.csv"),
+    log:
+        logs("tables/{experiment}_select.log"),
+    wildcard_constraints:
+        experiment=AE.pattern,
+    conda:
+        CONDA_ENV
+    threads: 1
+    params:
+        spec=AE.select_spec,
+    shell:
+        PIPE.command(AE.family, "select")
+
+
 # The gap report: each variant's MSE against no TD (full width) and the fixed-width
 # autoencoders (each width), and its training cost.
 rule ae_gap:

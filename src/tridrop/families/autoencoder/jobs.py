@@ -54,7 +54,7 @@ from tridrop.figures import save
 from tridrop.files import atomic, read_csv, read_json, read_npz, write_csv
 from tridrop.job import In, Out, Work
 from tridrop.registry import AUTOENCODER
-from tridrop.specs import Gap, Nothing, dump, rows_name
+from tridrop.specs import Gap, Nothing, Select, dump, rows_name
 from tridrop.train import check_memory, fit, resolve_device, save_run
 
 log = logging.getLogger(__name__)
@@ -298,6 +298,38 @@ def gap(spec: Gap, *, sweeps: In, meta: list[In], out: Out):
     write_csv(table, out)
 
 
+def select(spec: Select, *, models: list[In], data: In, out: Out):
+    """The width ``select_width`` picks for each autoencoder at each tolerance (test MSE within
+    that share of full width's, with ``spec.confidence``, a bootstrap bound), chosen on the
+    even test images and checked on the odd ones."""
+    from tridrop.select import select_width
+    from tridrop.tables import selected_row
+    from tridrop.width import width_sweep
+
+    dev = resolve_device(spec.device)
+    split = load_split(data).to(dev)
+    x = split.x_test
+    chosen = [(b, None) for b in x[0::2].split(256)]  # no label: the target is the image
+    check = x[1::2]
+    found = []
+    for path in models:
+        net = load_autoencoder(path, dev, x.shape[1:])
+        full = split_at_latent(net)[1].width
+        for tol in spec.tolerances:
+            kw = {"confidence": spec.confidence, "widths": spec.widths}
+            sel = select_width(net, chosen, "mse", tol, **kw)
+            log.info("%s, tolerance %g: %s", path, tol, sel.summary())
+            width = sel.width or full
+            at = {r["width"]: r["value"] for r in sel.table} | {full: sel.full}
+            mse = [float(v) for v in width_sweep(net, check, [width, full], _mse_to(check))]
+            found.append(selected_row(spec, path, sel, width, at[width], mse, "mse"))
+    write_csv(pd.DataFrame(found), out)
+
+
+def _mse_to(x: torch.Tensor):
+    return lambda y: ((y.double() - x.double()) ** 2).mean()
+
+
 def budget(spec: Budget, *, sweeps: list[In], meta: list[In], out: Out, curves: Out, claims: Out):
     """A budget series: TD's MSE ratios over its references at each budget, the claims that
     training longer shrinks them, and the learning curves of every run."""
@@ -432,6 +464,7 @@ VERBS = (
     "table",
     "claims",
     "gap",
+    "select",
     "plot_sweep",
     "plot_reconstructions",
     "plot_gap",

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from tridrop.gap import gap_section
+from tridrop.tables import select_line
 
 
 def _interval(values: pd.Series) -> str:
@@ -155,6 +156,10 @@ def sections(results: Path, link: Callable[[Path], str]) -> list[str]:
     """The gap report of every experiment that has one, the budget and learning-rate series
     and the bad-mode frequency (the full results page)."""
     out = study_sections(results)
+    for path in sorted((results / "tables").glob("*_select.csv")):
+        name = path.name.removesuffix("_select.csv")
+        if not path.with_name(f"{name}_accuracy_vs_params.csv").exists():  # not a head's
+            out += [f"### {name}: choosing a width", "", select_line(pd.read_csv(path)), ""]
     for path in sorted((results / "tables").glob("*_gap.csv")):
         name = path.name.removesuffix("_gap.csv")
         if path.with_name(f"{name}_accuracy_vs_params.csv").exists():

@@ -12,7 +12,7 @@ from dataclasses import asdict
 from tridrop.families.autoencoder import specs
 from tridrop.pipeline import Wing, expand
 from tridrop.registry import AUTOENCODER
-from tridrop.specs import Gap, Rows, TrainSpec, dump, pick, rows_name
+from tridrop.specs import Gap, Rows, Select, TrainSpec, dump, pick, rows_name
 
 # Variants trained by ae_train (PCAAE's runs folder belongs to ae_pcaae).
 TRAINED = r"(?!pcaae/)[a-z][a-z0-9_]*"
@@ -120,6 +120,16 @@ class Workflow(Wing):
 
     def claims_spec(self, w) -> str:
         return dump(pick(specs.AutoencoderClaims, self.exp(w).claims, experiment=w.experiment))
+
+    def select_models(self, w) -> list[str]:
+        """The TD autoencoders (the claims' variant) at every seed."""
+        path = self.rules.ae_train.output.model
+        return expand(path, experiment=w.experiment, variant="td", seed=self.exp(w).seeds)
+
+    def select_spec(self, w) -> str:
+        e, device = self.exp(w), self.pipe.settings.device
+        widths = tuple(range(1, e.latent))
+        return dump(Select(w.experiment, "td", widths, device=device))
 
     def gap_spec(self, w) -> str:
         models = tuple(m for m, _ in self.gap_runs(w.experiment))
@@ -249,6 +259,7 @@ class Workflow(Wing):
             ),
             *expand(r.ae_plot_reconstructions.output.png, experiment=names),
             *expand(r.ae_claims.output.out, experiment=names),
+            *expand(r.ae_select.output.out, experiment=names),
             *expand(r.ae_gap.output.out, experiment=self.gap_experiments()),
             *expand(r.ae_plot_gap.output.png, experiment=self.gap_experiments()),
             *expand(r.ae_plot_budget.output.png, series=list(self.budget_series())),

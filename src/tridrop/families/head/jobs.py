@@ -54,7 +54,6 @@ from tridrop.families.head.specs import (
     HeadModel,
     HeadPaired,
     HeadProbe,
-    HeadSelect,
     HeadSweep,
     HeadTrain,
     ImageNetSpec,
@@ -79,7 +78,7 @@ from tridrop.files import (
 )
 from tridrop.job import In, Out, Work
 from tridrop.registry import HEAD
-from tridrop.specs import Gap, dump, rows_name
+from tridrop.specs import Gap, Select, dump, rows_name
 from tridrop.train import (
     check_memory,
     classification_loss,
@@ -556,13 +555,12 @@ def claims(spec: HeadClaimsJob, *, table: In, sweeps: In, out: Out):
     write_csv(found, out)
 
 
-def select(spec: HeadSelect, *, models: list[In], features: In, out: Out):
+def select(spec: Select, *, models: list[In], features: In, out: Out):
     """The width ``select_width`` picks for each head at each tolerance (top-1 within that
     share of full width's, with ``spec.confidence``), chosen on the even test images and
     checked on the odd ones."""
-    import re
-
     from tridrop.select import select_width
+    from tridrop.tables import selected_row
 
     dev = resolve_device(spec.device)
     rows_in = FeatureCache(features, dev)
@@ -572,7 +570,6 @@ def select(spec: HeadSelect, *, models: list[In], features: In, out: Out):
     found = []
     for path in models:
         net = load_head(path, dev, rows_in.dim)
-        seed = re.search(r"seed(\d+)", str(path))
         full = net[0].out_features
         for tol in spec.tolerances:
             kw = {"confidence": spec.confidence, "widths": spec.widths}
@@ -580,23 +577,8 @@ def select(spec: HeadSelect, *, models: list[In], features: In, out: Out):
             log.info("%s, tolerance %g: %s", path, tol, sel.summary())
             width = sel.width or full
             at = {r["width"]: r["value"] for r in sel.table} | {full: sel.full}
-            check_top1 = head_topk(net, check, [width, full], (1,))[:, 0].tolist()
-            found.append(
-                {
-                    "experiment": spec.experiment,
-                    "model": spec.model,
-                    "seed": int(seed.group(1)) if seed else 0,
-                    "tolerance": tol,
-                    "confidence": spec.confidence,
-                    "width": width,
-                    "narrower": sel.width is not None,  # else no width below full met it
-                    "top1_select": at[width],
-                    "full_select": sel.full,
-                    "top1_check": check_top1[0],
-                    "full_check": check_top1[1],
-                    "examples": sel.examples,
-                }
-            )
+            checked = head_topk(net, check, [width, full], (1,))[:, 0].tolist()
+            found.append(selected_row(spec, path, sel, width, at[width], checked, "top1"))
     write_csv(pd.DataFrame(found), out)
 
 

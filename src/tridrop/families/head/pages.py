@@ -12,6 +12,7 @@ from tridrop.families.head.paired import summary
 from tridrop.families.head.tables import PROBE
 from tridrop.figures import LABELS
 from tridrop.gap import gap_section
+from tridrop.tables import select_line
 
 
 def accuracy_table(table: pd.DataFrame) -> str:
@@ -142,30 +143,6 @@ def paired_table(rows: pd.DataFrame) -> str:
 
 def _p(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
-
-
-def select_line(rows: pd.DataFrame) -> str:
-    """The width ``tridrop.select`` picks at each tolerance, and how it holds on unseen images."""
-    parts = []
-    for tol, g in rows.groupby("tolerance"):
-        within = f"within {100 * tol:g}% of full width's top-1"
-        if not g["narrower"].any():
-            parts.append(f"{within}: no width below full in any of {len(g)} seeds")
-            continue
-        lo, hi = int(g["width"].min()), int(g["width"].max())
-        widths = f"width {lo}" if lo == hi else f"widths {lo}-{hi}"
-        kept = (g["top1_check"] / g["full_check"]).mean()
-        parts.append(
-            f"{within}: {widths} over {len(g)} seeds ({int(g['narrower'].sum())} below full), "
-            f"keeping {kept:.3f} of full width's top-1 on the other images"
-        )
-    confidence = float(rows["confidence"].iloc[0])
-    return (
-        f"Choosing a width (`tridrop.select`, {100 * confidence:g}% confidence, chosen on "
-        f"{int(rows['examples'].iloc[0]):,} test images, checked on the rest): "
-        + "; ".join(parts)
-        + "."
-    )
 
 
 def grid_line(grid: pd.DataFrame) -> str:

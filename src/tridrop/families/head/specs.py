@@ -212,20 +212,6 @@ class HeadPaired(Spec):
 
 
 @dataclass(frozen=True)
-class HeadSelect(Spec):
-    """The width :func:`tridrop.select.select_width` picks for each ``model`` head (every
-    seed) at each tolerance (top-1 relative to full width) with ``confidence``, on the even
-    test images, and its top-1 on the odd ones (the choice checked on images it did not see)."""
-
-    experiment: str
-    model: str
-    widths: tuple[int, ...]
-    tolerances: tuple[float, ...] = (0.01, 0.05)
-    confidence: float = 0.95
-    device: str = "auto"
-
-
-@dataclass(frozen=True)
 class HeadClaims(Spec):
     """Thresholds of the paper's "minimal impact" claims for a pruned head."""
 

@@ -14,7 +14,7 @@ from tridrop.families.head import specs
 from tridrop.families.head.tables import PROBE
 from tridrop.pipeline import Wing, expand
 from tridrop.registry import HEAD
-from tridrop.specs import Gap, Rows, TrainSpec, dump, pick, rows_name
+from tridrop.specs import Gap, Rows, Select, TrainSpec, dump, pick, rows_name
 
 # The stand-in datasets' classes: digits and the MNIST-format ones (``tridrop.data.CLASSES``).
 STAND_IN_CLASSES = 10
@@ -226,7 +226,7 @@ class Workflow(Wing):
     def select_spec(self, w) -> str:
         e, device = self.exp(w), self.pipe.settings.device
         widths = tuple(x for x in e.widths if x < e.hidden)
-        return dump(specs.HeadSelect(w.experiment, e.claims.model, widths, device=device))
+        return dump(Select(w.experiment, e.claims.model, widths, device=device))
 
     def grid_spec(self, w) -> str:
         e = self.exp(w)
