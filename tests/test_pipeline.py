@@ -43,6 +43,7 @@ def rules() -> NS:
         ae_claims=NS(output=NS(out="claims/{experiment}.csv")),
         ae_table=NS(output=NS(order_out="tables/{experiment}_order.csv")),
         ae_gap=NS(output=NS(out="tables/{experiment}_gap.csv")),
+        ae_select=NS(output=NS(out="tables/{experiment}_select.csv")),
         ae_plot_sweep=NS(output=NS(png="figures/{experiment}_mse_vs_width.png")),
         ae_budget=NS(output=NS(claims="claims/{series}_budget.csv")),
         ae_plot_budget=NS(output=NS(png="figures/{series}_budget.png")),

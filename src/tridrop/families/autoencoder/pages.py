@@ -153,13 +153,19 @@ def study_sections(results: Path) -> list[str]:
 
 
 def sections(results: Path, link: Callable[[Path], str]) -> list[str]:
-    """The gap report of every experiment that has one, the budget and learning-rate series
-    and the bad-mode frequency (the full results page)."""
+    """The studies (budget and learning-rate series, the bad-mode frequency), the width each
+    experiment's select chose, and the gap reports (the full results page)."""
     out = study_sections(results)
     for path in sorted((results / "tables").glob("*_select.csv")):
         name = path.name.removesuffix("_select.csv")
         if not path.with_name(f"{name}_accuracy_vs_params.csv").exists():  # not a head's
             out += [f"### {name}: choosing a width", "", select_line(pd.read_csv(path)), ""]
+    return out + gap_sections(results, link)
+
+
+def gap_sections(results: Path, link: Callable[[Path], str]) -> list[str]:
+    """The gap report of every autoencoder experiment that has one."""
+    out = []
     for path in sorted((results / "tables").glob("*_gap.csv")):
         name = path.name.removesuffix("_gap.csv")
         if path.with_name(f"{name}_accuracy_vs_params.csv").exists():
@@ -177,5 +183,6 @@ def sections(results: Path, link: Callable[[Path], str]) -> list[str]:
 
 
 def headline(results: Path, link: Callable[[Path], str]) -> list[str]:
-    """The README's headline shows the gap reports too."""
-    return sections(results, link)
+    """The README's headline shows the studies and the gap reports too (the chosen widths are
+    on the results pages)."""
+    return study_sections(results) + gap_sections(results, link)
