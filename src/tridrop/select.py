@@ -174,6 +174,22 @@ def choose(
     return chosen, table
 
 
+def evaluate(
+    model: nn.Module,
+    data: Iterable[tuple[torch.Tensor, torch.Tensor | None]],
+    width: int,
+    metric: str = "accuracy",
+) -> float:
+    """The mean of ``metric`` (as :func:`select_width` scores it) at ``width`` (tied), full
+    width again afterwards."""
+    try:
+        return float(
+            _scores(model, list(data), (width,) * len(td_layers(model)), METRICS[metric][0]).mean()
+        )
+    finally:
+        set_width(model, None)
+
+
 def _metric(metric: str | Metric, higher: bool | None) -> tuple[Metric, bool, str]:
     if isinstance(metric, str):
         if metric not in METRICS:

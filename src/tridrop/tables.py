@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -11,6 +12,8 @@ import pandas as pd
 
 from tridrop.evaluation import COLUMNS
 from tridrop.files import read_csv
+
+log = logging.getLogger(__name__)
 
 
 def combine(paths: Iterable[str | Path]) -> pd.DataFrame:
@@ -50,7 +53,29 @@ def headline(summary_df: pd.DataFrame, widths: Iterable[int]) -> dict:
     return out
 
 
-def selected_row(spec, path, sel, width: int, value: float, check: list[float], metric: str):
+def select_table(spec, models, load, chosen, check, metric: str, name: str) -> pd.DataFrame:
+    """The select table of a family's runs: for each model file (``load``: path -> model) and
+    tolerance, the width :func:`tridrop.select.select_width` picks on the batches ``chosen``,
+    its ``metric`` there, and at that width and full width on the batches ``check``."""
+    from tridrop.select import evaluate, select_width
+    from tridrop.width import td_layers
+
+    rows = []
+    for path in models:
+        net = load(path)
+        full = td_layers(net)[0].width
+        for tol in spec.tolerances:
+            kw = {"confidence": spec.confidence, "widths": spec.widths}
+            sel = select_width(net, chosen, metric, tol, **kw)
+            log.info("%s, tolerance %g: %s", path, tol, sel.summary())
+            width = sel.width or full
+            at = {r["width"]: r["value"] for r in sel.table} | {full: sel.full}
+            checked = [evaluate(net, check, w, metric) for w in (width, full)]
+            rows.append(_selected_row(spec, path, sel, width, at[width], checked, name))
+    return pd.DataFrame(rows)
+
+
+def _selected_row(spec, path, sel, width: int, value: float, check: list[float], metric: str):
     """One row of a select table: the width chosen for the run at ``path`` at one tolerance
     (``value``: its metric on the images it was chosen on; ``check``: at that width and at
     full width on the others)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import matplotlib
@@ -302,32 +303,15 @@ def select(spec: Select, *, models: list[In], data: In, out: Out):
     """The width ``select_width`` picks for each autoencoder at each tolerance (test MSE within
     that share of full width's, with ``spec.confidence``, a bootstrap bound), chosen on the
     even test images and checked on the odd ones."""
-    from tridrop.select import select_width
-    from tridrop.tables import selected_row
-    from tridrop.width import width_sweep
+    from tridrop.tables import select_table
 
     dev = resolve_device(spec.device)
-    split = load_split(data).to(dev)
-    x = split.x_test
-    chosen = [(b, None) for b in x[0::2].split(256)]  # no label: the target is the image
-    check = x[1::2]
-    found = []
-    for path in models:
-        net = load_autoencoder(path, dev, x.shape[1:])
-        full = split_at_latent(net)[1].width
-        for tol in spec.tolerances:
-            kw = {"confidence": spec.confidence, "widths": spec.widths}
-            sel = select_width(net, chosen, "mse", tol, **kw)
-            log.info("%s, tolerance %g: %s", path, tol, sel.summary())
-            width = sel.width or full
-            at = {r["width"]: r["value"] for r in sel.table} | {full: sel.full}
-            mse = [float(v) for v in width_sweep(net, check, [width, full], _mse_to(check))]
-            found.append(selected_row(spec, path, sel, width, at[width], mse, "mse"))
-    write_csv(pd.DataFrame(found), out)
-
-
-def _mse_to(x: torch.Tensor):
-    return lambda y: ((y.double() - x.double()) ** 2).mean()
+    x = load_split(data).to(dev).x_test
+    # No label: the target is the image.
+    chosen = [(b, None) for b in x[0::2].split(256)]
+    check = [(b, None) for b in x[1::2].split(256)]
+    load = partial(load_autoencoder, device=dev, shape=x.shape[1:])
+    write_csv(select_table(spec, models, load, chosen, check, "mse", "mse"), out)
 
 
 def budget(spec: Budget, *, sweeps: list[In], meta: list[In], out: Out, curves: Out, claims: Out):

@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import matplotlib
@@ -559,27 +560,15 @@ def select(spec: Select, *, models: list[In], features: In, out: Out):
     """The width ``select_width`` picks for each head at each tolerance (top-1 within that
     share of full width's, with ``spec.confidence``), chosen on the even test images and
     checked on the odd ones."""
-    from tridrop.select import select_width
-    from tridrop.tables import selected_row
+    from tridrop.tables import select_table
 
     dev = resolve_device(spec.device)
     rows_in = FeatureCache(features, dev)
     every = torch.arange(len(rows_in))
     x, y = rows_in[every], rows_in.labels.to(dev)
     chosen, check = [(x[0::2], y[0::2])], [(x[1::2], y[1::2])]
-    found = []
-    for path in models:
-        net = load_head(path, dev, rows_in.dim)
-        full = net[0].out_features
-        for tol in spec.tolerances:
-            kw = {"confidence": spec.confidence, "widths": spec.widths}
-            sel = select_width(net, chosen, "accuracy", tol, **kw)
-            log.info("%s, tolerance %g: %s", path, tol, sel.summary())
-            width = sel.width or full
-            at = {r["width"]: r["value"] for r in sel.table} | {full: sel.full}
-            checked = head_topk(net, check, [width, full], (1,))[:, 0].tolist()
-            found.append(selected_row(spec, path, sel, width, at[width], checked, "top1"))
-    write_csv(pd.DataFrame(found), out)
+    load = partial(load_head, device=dev, in_features=rows_in.dim)
+    write_csv(select_table(spec, models, load, chosen, check, "accuracy", "top1"), out)
 
 
 def gap(spec: Gap, *, sweeps: In, meta: list[In], out: Out):
