@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from failures import Failure
 from tridrop.cli import FAMILIES, build_parser, main
@@ -191,6 +192,10 @@ JOBS = {
     ("results", "claims"): ({}, None, {"claims": "csv"}, ["out", "metrics"]),
     ("results", "environment"): ({}, {"device": "tpu"}, {}, ["out"]),
     ("results", "readme"): ({}, {"presets": 3}, {"config": "yaml", "captions": "dir"}, []),
+    ("model", "select"): ({"trust": True, "widths": [2, 4]}, {"tolerance": -1},
+                          {"model": "module", "data": "tensors"}, ["out"]),
+    ("model", "export"): ({"trust": True, "width": 4, "onnx": False}, {"width": -1},
+                          {"model": "module", "data": "tensors"}, ["pt2"]),
     ("plot", "mask"): ({}, {"mask_width": 0}, {}, ["png"]),
     ("ae", "plot_sweep"): ({"experiment": "e"}, {"metric": 1}, {"sweeps": "csv"}, ["png"]),
     ("ae", "plot_reconstructions"): ({}, {"title": 1}, {"recon": "npz"}, ["png"]),
@@ -212,7 +217,11 @@ def made(tmp_path_factory) -> dict[str, Path]:
     """Valid inputs: a digits split, an autoencoder, a head and its feature caches."""
     t = tmp_path_factory.mktemp("made")
     f = {"split": t / "d.npz", "ae": t / "ae.pt", "features": t / "train", "val": t / "val",
-         "head": t / "head.pt"}  # fmt: skip
+         "head": t / "head.pt", "module": t / "module.pt", "tensors": t / "tensors.pt"}  # fmt: skip
+    from tridrop.dropout import TriangularDropout
+
+    torch.save(torch.nn.Sequential(torch.nn.Linear(3, 8), TriangularDropout(8)), f["module"])
+    torch.save({"x": torch.randn(10, 3), "y": torch.zeros(10, dtype=torch.long)}, f["tensors"])
     assert (
         main(["data", "prepare", "--spec", '{"dataset": "digits"}', "--out", str(f["split"])]) == 0
     )

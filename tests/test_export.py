@@ -1,5 +1,7 @@
 """A narrowed model exports to ONNX, and onnxruntime gives the same outputs."""
 
+import json
+
 import pytest
 import torch
 from torch import nn
@@ -98,3 +100,84 @@ def test_the_onnx_width_benchmark_prints_a_row_per_width():
     assert out.returncode == 0, out.stderr[-2000:]
     rows = [line for line in out.stdout.splitlines() if line.strip()[:1].isdigit()]
     assert [int(r.split("|")[0]) for r in rows] == [64, 32, 16, 8, 4]
+
+
+OWN = """
+import torch
+from torch import nn
+from tridrop.dropout import SharedWidth, TriangularDropout
+
+def make(mode="triangle"):
+    torch.manual_seed(0)
+    return SharedWidth(
+        nn.Linear(6, 16), nn.ReLU(), TriangularDropout(16, mode), nn.Linear(16, 16), nn.ReLU(),
+        TriangularDropout(16, mode), nn.Linear(16, 3),
+    )
+
+def plain():
+    return make("none")
+"""
+
+
+def test_the_command_line_selects_and_ships_a_users_own_model(tmp_path, monkeypatch, caplog):
+    """`tridrop model select` then `export` on a state dict and its build function: the same
+    choice as select_width in the process, and files that give the masked model's outputs."""
+    from tridrop.cli import main
+    from tridrop.export import load
+    from tridrop.select import select_width
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "own_net.py").write_text(OWN)
+    model, x = head(), torch.randn(400, 6)
+    y = model(x).argmax(1)  # full width's own answers: what narrower widths must keep
+    torch.save(model.state_dict(), tmp_path / "w.pt")
+    torch.save({"x": x, "y": y}, tmp_path / "val.pt")
+    spec = {"build": "own_net:make", "tolerance": 0.1, "widths": [2, 4, 6, 8, 12]}
+    io = ["--model", "w.pt", "--data", "val.pt"]
+    assert main(["model", "select", "--spec", json.dumps(spec), *io, "--out", "sel.json"]) == 0
+    chosen = json.loads((tmp_path / "sel.json").read_text())
+    expected = select_width(model, [(x[:256], y[:256]), (x[256:], y[256:])], "accuracy", 0.1,
+                            widths=[2, 4, 6, 8, 12])  # fmt: skip
+    assert chosen["width"] == expected.width is not None and chosen["table"] == expected.table
+    ship = ["--selection", "sel.json", "--pt2", "ship/m.pt2"]
+    assert main(["model", "export", "--spec", '{"build": "own_net:make"}', *io, *ship]) == 0
+    small, meta = load(tmp_path / "ship" / "m")
+    assert meta["width"] == expected.width and meta["selection"]["table"] == expected.table
+    set_width(model, expected.width)
+    torch.testing.assert_close(small(x), model(x))
+    session = ort.InferenceSession(str(tmp_path / "ship" / "m.onnx"))
+    (got,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    torch.testing.assert_close(torch.from_numpy(got), model(x), rtol=1e-5, atol=1e-5)
+    # A model not trained for truncation, a file without a way to read it: one line each.
+    torch.save(head("none").state_dict(), tmp_path / "plain.pt")
+    spec = '{"build": "own_net:plain", "width": 4}'
+    plain = ["--model", "plain.pt", "--data", "val.pt", "--pt2", "out/p.pt2"]
+    assert main(["model", "export", "--spec", spec, *plain]) == 1
+    assert main(["model", "select", "--spec", "{}", *io, "--out", "out/s.json"]) == 1
+    assert "plain.pt" not in caplog.text or "not trained for truncation" in caplog.text
+    assert "w.pt: tell how to read it: spec build" in caplog.text
+    assert not (tmp_path / "out").exists()
+
+
+def test_one_graph_with_the_width_as_an_input_equals_each_narrowed_model(tmp_path):
+    """width="input": the program and the ONNX graph take (x, width) and give narrow's output
+    at every width; a model the run-time slices cannot cut is refused, naming what they need."""
+    from tridrop.export import export, load
+    from tridrop.extract import NarrowError
+
+    model, x = head(), torch.randn(7, 6)
+    meta = export(model, "input", x[:1], tmp_path / "any", onnx=True)
+    assert meta["width"] == "input" and meta["widths"] == [1, 16]
+    program, _ = load(tmp_path / "any")
+    session = ort.InferenceSession(str(tmp_path / "any.onnx"), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["x", "width"]
+    for w in range(1, 17):
+        expected = narrow(model, w)(x)
+        torch.testing.assert_close(program(x, torch.tensor(w)), expected, rtol=0, atol=0)
+        (got,) = session.run(None, {"x": x.numpy(), "width": torch.tensor(w).numpy()})
+        torch.testing.assert_close(torch.from_numpy(got), expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(RuntimeError, match="u0 <= 16"):
+        program(x, torch.tensor(17))
+    conv = nn.Sequential(nn.Conv2d(1, 4, 3), TriangularDropout(4, dim=1), nn.Flatten())
+    with pytest.raises(NarrowError, match="a width input needs an nn.Sequential of Linear"):
+        export(conv, "input", torch.randn(2, 1, 5, 5), tmp_path / "conv")

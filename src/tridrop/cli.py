@@ -25,6 +25,7 @@ FAMILIES = {
     "data": ("tridrop.jobs.data", "datasets: download raw files, store a split"),
     "results": ("tridrop.jobs.results", "sweeps, claims, environment, README across families"),
     "plot": ("tridrop.jobs.plot", "the figure of the method itself (the triangular mask)"),
+    "model": ("tridrop.jobs.model", "your own model: select a width, export it"),
     **{f.cli: (f"{f.package}.jobs", f.doc) for f in REGISTRY.values()},
 }
 log = logging.getLogger("tridrop")
@@ -131,7 +132,7 @@ def _check_spec_text(text: str) -> None:
 
 
 # Files a job writes beside a path option's file: a model's metadata, a figure's PDF.
-SIBLINGS = {".pt": ".json", ".png": ".pdf"}
+SIBLINGS = {".pt": ".json", ".pt2": ".json", ".png": ".pdf"}
 
 
 def _check_aliases(paths: dict[str, object]) -> None:

@@ -6,10 +6,12 @@ trained for truncation.
 (``<stem>.onnx``), and writes ``<stem>.json`` beside them: the TD layers the source was
 trained with (mode, width; ``trained_widths`` when the caller knows them), the width it was
 cut to, the selection that chose it (table and confidence), the source's hash and the
-narrowed model's parameter count. A model whose TD layers never drew a width in training
-(modes ``none`` and ``dropout``: it was not trained for truncation) is refused with one line,
-on export and on :func:`load`, unless ``force``. Torch only (ONNX needs ``onnx`` and
-``onnxscript``).
+narrowed model's parameter count. With ``width="input"`` the file takes the width with each
+input and slices its weights at run time, so a narrower width computes less in onnxruntime
+too (a Sequential of Linear layers: :class:`~tridrop.extract.WidthInput`). A model whose TD
+layers never drew a width in training (modes ``none`` and ``dropout``: it was not trained for
+truncation) is refused with one line, on export and on :func:`load`, unless ``force``.
+Torch only (ONNX needs ``onnx`` and ``onnxscript``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import torch
 from torch import nn
 
 from tridrop.dropout import PREFIX_MODES
-from tridrop.extract import narrow
+from tridrop.extract import WidthInput, narrow
 from tridrop.files import write_json
 from tridrop.select import Selection
 from tridrop.width import td_layers
@@ -56,7 +58,7 @@ def describe(model: nn.Module, trained_widths: Sequence[int] | None = None) -> d
 
 def export(
     model: nn.Module,
-    width: int | float | Sequence[int | float],
+    width: int | float | Sequence[int | float] | str,
     example: torch.Tensor,
     stem: str | Path,
     *,
@@ -66,7 +68,11 @@ def export(
     force: bool = False,
 ) -> dict:
     """Narrow ``model`` to ``width``, save it (``stem.pt2``, and ``stem.onnx`` with ``onnx``)
-    and its metadata (``stem.json``, returned). ``example``: an input batch for tracing."""
+    and its metadata (``stem.json``, returned). ``example``: an input batch for tracing.
+
+    ``width="input"``: one program (and graph) taking the width with each input, ``(x,
+    width)``, that slices the weights at run time (:class:`~tridrop.extract.WidthInput`: a
+    Sequential of Linear layers); its metadata says the widths it accepts."""
     info = describe(model, trained_widths)
     if not info["trained_for_truncation"] and not force:
         modes = sorted({layer["mode"] for layer in info["td_layers"]}) or ["no TD layer"]
@@ -74,18 +80,33 @@ def export(
             f"the model was not trained for truncation (TD modes {modes}): its narrow widths "
             "were never trained; pass force=True to export it anyway"
         )
-    small = narrow(model.eval(), width).eval()
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
-    program = torch.export.export(small, (example,))
+    batch: tuple = ({0: torch.export.Dim.DYNAMIC},)  # any batch size, not just the example's
+    if len(example) == 1:  # tracing a batch of one would fix the size at 1
+        example = torch.cat([example, example])
+    if width == "input":
+        small = WidthInput(model.eval()).eval()
+        inputs: tuple = (example, torch.tensor(small.limit))
+        batch = (*batch, None)
+    else:
+        small, inputs = narrow(model.eval(), width).eval(), (example,)
+    program = torch.export.export(small, inputs, dynamic_shapes=batch)
     torch.export.save(program, str(stem.with_suffix(".pt2")))
     files = [stem.with_suffix(".pt2").name]
     if onnx:
-        torch.onnx.export(small, (example,), str(stem.with_suffix(".onnx")), dynamo=True)
-        files.append(stem.with_suffix(".onnx").name)
+        # One file while protobuf allows it (2 GiB); larger weights go to <stem>.onnx.data.
+        size = sum(p.numel() * p.element_size() for p in small.parameters())
+        large = size > 2**30
+        path = stem.with_suffix(".onnx")
+        torch.onnx.export(
+            small, inputs, str(path), dynamo=True, external_data=large, dynamic_shapes=batch
+        )
+        files += [path.name, path.name + ".data"] if large else [path.name]
     meta = {
         **info,
-        "width": list(width) if isinstance(width, Sequence) else width,
+        "width": list(width) if isinstance(width, list | tuple) else width,
+        **({"widths": [1, small.limit]} if width == "input" else {}),
         "params": sum(p.numel() for p in small.parameters()),
         "source_sha256": source_hash(model),
         "selection": dataclasses.asdict(selection) if selection is not None else None,

@@ -220,6 +220,60 @@ def _narrow_sequential(model: nn.Sequential, widths: list[int | float]) -> nn.Se
     return nn.Sequential(*(m for m in layers if not isinstance(m, TriangularDropout)))
 
 
+class WidthInput(nn.Module):
+    """A Sequential of Linear layers with TD layers, run at a width given with each input.
+
+    ``forward(x, width)``: ``width`` (a 0-d integer tensor, the units kept in every TD layer)
+    slices the weights of the Linear layers around each TD layer, as :func:`narrow` does, but
+    at run time: a narrower width multiplies smaller matrices, in torch, in ``torch.export``
+    programs and in ONNX graphs (Slice, then MatMul on the slices). Equal to
+    ``narrow(model, width)`` at every width.
+    """
+
+    def __init__(self, model: nn.Sequential) -> None:
+        super().__init__()
+        in_order = type(model).forward in (nn.Sequential.forward, SharedWidth.forward)
+        layers = [copy.deepcopy(m) for m in model] if in_order else []
+        tds = [i for i, m in enumerate(layers) if isinstance(m, TriangularDropout)]
+        if not tds or any(layers[i].dim not in (None, -1) for i in tds):
+            raise NarrowError(
+                "a width input needs an nn.Sequential of Linear layers with TD layers between "
+                "them; export one graph per width (narrow) for other models"
+            )
+        sides: dict[int, set[str]] = {}
+        try:
+            for i in tds:
+                before = _nearest_linear(layers, range(i - 1, -1, -1), zero=False)
+                after = _nearest_linear(layers, range(i + 1, len(layers)), zero=True)
+                sides.setdefault(before, set()).add("out")
+                sides.setdefault(after, set()).add("in")
+        except _NotSequential:
+            raise NarrowError(
+                "a width input needs a Linear before and after each TD layer, with only "
+                "element-wise maps between"
+            ) from None
+        self.limit = min(layers[i].width for i in tds)
+        kept = [i for i, m in enumerate(layers) if not isinstance(m, TriangularDropout)]
+        self.layers = nn.ModuleList(layers[i] for i in kept)
+        self.sides = [tuple(sorted(sides.get(i, ()))) for i in kept]
+
+    def forward(self, x: torch.Tensor, width: torch.Tensor) -> torch.Tensor:
+        w = width.item()
+        torch._check(w >= 1)
+        torch._check(w <= self.limit)
+        for m, sides in zip(self.layers, self.sides, strict=True):
+            if not sides:
+                x = m(x)
+                continue
+            weight, bias = m.weight, m.bias
+            if "out" in sides:
+                weight, bias = weight[:w], None if bias is None else bias[:w]
+            if "in" in sides:
+                weight = weight[:, :w]
+            x = F.linear(x, weight, bias)
+        return x
+
+
 def _nearest_linear(layers: list[nn.Module], search: range, zero: bool) -> int:
     """The nearest Linear, with only element-wise maps (with f(0) = 0 when ``zero``) between."""
     for j in search:

@@ -346,6 +346,37 @@ class Select(Spec):
 
 
 @dataclass(frozen=True)
+class OwnModel(Spec):
+    """How ``tridrop model`` reads a user's model file: a state dict for the module that
+    ``build`` ("package.module:function") returns, or with ``trust`` a whole pickled module."""
+
+    build: str = setting("", "import path of a function returning the model with its TD layers")
+    trust: bool = setting(False, "load a whole pickled module (runs code from the file)")
+    batch_size: int = setting(256, "examples per forward pass", ge=1)
+
+
+@dataclass(frozen=True)
+class SelectOwn(OwnModel):
+    """:func:`tridrop.select.select_width` on a user's model and validation tensors."""
+
+    metric: str = setting("accuracy", "accuracy or mse", choices=("accuracy", "mse"))
+    tolerance: float = setting(0.01, "what a chosen width may lose", ge=0)
+    relative: bool = setting(True, "tolerance as a share of full width's metric")
+    confidence: float = setting(0.95, "confidence of the choice", gt=0, lt=1)
+    widths: tuple[int, ...] = setting((), "candidate widths (empty: every width)", ge=1)
+    per_layer: bool = setting(False, "search each TD layer's width (default: tied widths)")
+
+
+@dataclass(frozen=True)
+class ExportOwn(OwnModel):
+    """:func:`tridrop.export.export` of a user's model at ``width`` (0: the selection's)."""
+
+    width: int = setting(0, "the width to cut to (0: the one --selection chose)", ge=0)
+    onnx: bool = setting(True, "also write an ONNX graph beside the torch.export program")
+    force: bool = setting(False, "export a model not trained for truncation anyway")
+
+
+@dataclass(frozen=True)
 class Rows(Spec):
     """The labels of the result rows a job writes about one trained model."""
 
