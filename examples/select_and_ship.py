@@ -3,7 +3,8 @@
 A small MLP classifier gets Triangular Dropout in place of its Dropout, trains on a synthetic
 task, then ``select_width`` picks the smallest width whose validation accuracy is within 1% of
 full width's with 95% confidence; ``export`` writes the cut model (torch.export and ONNX) with
-what it is beside it, and onnxruntime runs it (when installed).
+what it is beside it, and onnxruntime runs it (when installed), then one graph that takes the
+width as an input.
 """
 
 import tempfile
@@ -61,3 +62,11 @@ with tempfile.TemporaryDirectory() as tmp:
         session = ort.InferenceSession(str(stem.with_suffix(".onnx")))
         (got,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
         print(f"max |onnxruntime - masked| = {(torch.from_numpy(got) - model(x)).abs().max():.2e}")
+        # One graph for every width: the width is an input, the weights sliced by it.
+        export(model, "input", x, Path(tmp) / "any", onnx=True)
+        session = ort.InferenceSession(str(Path(tmp) / "any.onnx"))
+        for w in (width, 256):
+            feed = {"x": x.numpy(), "width": torch.tensor(w).numpy()}
+            set_width(model, w)
+            diff = (torch.from_numpy(session.run(None, feed)[0]) - model(x)).abs().max()
+            print(f"width-input graph at width {w}: max |onnxruntime - masked| = {diff:.2e}")
