@@ -32,6 +32,7 @@ from tridrop.families.policy.specs import (  # noqa: E402
     PolicyBaselines,
     PolicyClaims,
     PolicySweep,
+    PolicyTrajectory,
     PPOSpec,
     StudentModel,
     StudentTrain,
@@ -246,3 +247,37 @@ def test_continuous_actions_are_clipped_and_episodes_are_seeded():
     assert a == b and states.shape == (20, 3)
     clipped = info.clip(torch.tensor([[50.0], [-50.0]]))
     assert clipped.tolist() == [[2.0], [-2.0]]
+
+
+def test_trajectory_rows_and_figure(made, tmp_path):
+    out, png = tmp_path / "t.csv", tmp_path / "t.png"
+    spec = PolicyTrajectory(Rows("cp", "td"), CARTPOLE, (1, 8))
+    jobs.trajectory(spec, model=made["td"], expert=made["expert"], out=out)
+    rows = pd.read_csv(out)
+    assert set(zip(rows["model"], rows["width"], strict=True)) == {("expert", 0), ("td", 1),
+                                                                   ("td", 8)}  # fmt: skip
+    assert {f"obs{i}" for i in range(4)} <= set(rows.columns) and rows["step"].max() < 30
+    meta = json.loads(made["expert"].with_suffix(".json").read_text())
+    assert rows.loc[rows["model"] == "expert", "return"].iloc[0] == meta["expert_returns"][0]
+    from tridrop.families.policy.specs import PolicyFigure
+
+    jobs.plot_trajectory(PolicyFigure("cp"), trajectory=out, png=png)
+    assert png.stat().st_size > 1000 and png.with_suffix(".pdf").exists()
+    with pytest.raises(ValueError, match=r"spec.widths \[16\] exceed it"):
+        spec = PolicyTrajectory(Rows("cp", "td"), CARTPOLE, (16,))
+        jobs.trajectory(spec, model=made["td"], expert=made["expert"], out=tmp_path / "x.csv")
+
+
+def test_the_expert_resumes_from_its_checkpoint(tmp_path, caplog):
+    """A rerun of the same spec resumes at the checkpoint's last iteration (none retrained)."""
+    import logging
+
+    spec = ExpertJob(CARTPOLE, PPOSpec(timesteps=128, envs=2, rollout=32, ppo_epochs=1))
+    ckpt = tmp_path / "ckpt.pt"
+    jobs.expert(spec, model=tmp_path / "a.pt", checkpoint=ckpt)
+    with caplog.at_level(logging.INFO):
+        jobs.expert(spec, model=tmp_path / "b.pt", checkpoint=ckpt)
+    assert "resumed from" in caplog.text and "iteration 1/2" not in caplog.text
+    a = torch.load(tmp_path / "a.pt", weights_only=True)["state_dict"]
+    b = torch.load(tmp_path / "b.pt", weights_only=True)["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -44,5 +44,6 @@ def test_tiny_policy_preset_end_to_end(workflow_copy: Path):
     claims = pd.read_csv(res / "claims.csv")
     assert list(claims.columns) == COLUMNS and set(claims["verdict"]) <= set(VERDICTS)
     assert len(claims) == 3 and set(claims["experiment"]) == {"cartpole"}
-    assert (res / "figures/cartpole_return_vs_width.png").stat().st_size > 1000
+    for fig in ("return_vs_width", "trajectory"):
+        assert (res / f"figures/cartpole_{fig}.png").stat().st_size > 1000
     assert "Nothing to be done" in run(["snakemake", "-n"], workflow_copy).stdout

@@ -96,7 +96,7 @@ POLICY = Family(
     rules="workflow/rules/policy.smk",
     package="tridrop.families.policy",
     metrics=("return",),  # normalised: 0 a random policy, 1 the expert
-    stems=("return_vs_width", "complexity", "return_curve"),
+    stems=("return_vs_width", "complexity", "return_curve", "trajectory"),
     roles={
         "notd": "reference",
         "fixed": "per_width",

@@ -157,6 +157,51 @@ rule policy_plot_return:
         PIPE.command(POLICY.family, "plot_return", prefix="")
 
 
+# One evaluation episode of the claims' student (first seed) at a few widths and the expert.
+rule policy_trajectory:
+    input:
+        model=POLICY.trajectory_model,
+        expert=rules.policy_expert.output.model,
+        code=PIPE.code(POLICY.family, "trajectory"),
+    output:
+        out=out("tables/{experiment}_trajectory.csv"),
+    log:
+        logs("tables/{experiment}_trajectory.log"),
+    wildcard_constraints:
+        experiment=POLICY.pattern,
+    conda:
+        CONDA_ENV
+    threads: 1
+    params:
+        spec=POLICY.trajectory_spec,
+    shell:
+        PIPE.command(POLICY.family, "trajectory", prefix="OMP_NUM_THREADS=1 ")
+
+
+rule policy_plot_trajectory:
+    input:
+        trajectory=rules.policy_trajectory.output.out,
+        code=PIPE.code(POLICY.family, "plot_trajectory"),
+    output:
+        png=report(
+            out("figures/{experiment}_trajectory.png"),
+            caption="../report/trajectory.rst",
+            category="{experiment}",
+            subcategory="Width sweep",
+        ),
+        pdf=out("figures/{experiment}_trajectory.pdf"),
+    log:
+        logs("figures/{experiment}_trajectory.log"),
+    wildcard_constraints:
+        experiment=POLICY.pattern,
+    conda:
+        CONDA_ENV
+    params:
+        spec=POLICY.figure_spec,
+    shell:
+        PIPE.command(POLICY.family, "plot_trajectory", prefix="")
+
+
 # The family alone: `snakemake policies`.
 rule policies:
     input:

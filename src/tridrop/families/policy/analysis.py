@@ -8,12 +8,15 @@ Pendulum's returns are negative.
 A model's *smallest width reaching a level* is the first swept width whose mean normalised
 return (over seeds and episodes) reaches ``level`` times the **reference**: the full-width
 return of the student trained without TD (``notd``), one level for every model of an
-experiment. Intervals are percentile bootstraps: seeds are resampled, then episodes within each
-(seed, width); a width never reached is infinite.
+experiment. On the normalised scale that is ``level`` of the way from a random policy to the
+reference (meaningless if the reference is no better than random: a warning says so).
+Intervals are percentile bootstraps: seeds are resampled, then episodes within each (seed,
+width); a width never reached is infinite.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
@@ -22,6 +25,7 @@ import pandas as pd
 from tridrop import claims as shared
 from tridrop.families.policy.specs import PolicyClaims
 
+log = logging.getLogger(__name__)
 EPISODE_COLUMNS = ["experiment", "model", "seed", "width", "episode", "return", "normalised"]
 TABLE_COLUMNS = [
     "experiment",
@@ -101,6 +105,12 @@ class Widths:
         self.rng = np.random.default_rng(seed)
         _, ref = cube(rows, REFERENCE)
         self.reference = float(ref[:, -1].mean())
+        if self.reference <= 0:
+            log.warning(
+                "the no-TD student's full-width return (%.3g, normalised) is no better than a "
+                "random policy's: the levels measured against it say nothing",
+                self.reference,
+            )
         self.reference_reps = resampled_means(ref[:, -1:], boot, self.rng)[:, 0]
         self._cubes: dict[str, tuple[list[int], np.ndarray, np.ndarray]] = {}
 

@@ -46,6 +46,7 @@ from tridrop.families.policy.specs import (
     PolicyBaselines,
     PolicyFigure,
     PolicySweep,
+    PolicyTrajectory,
     StudentTrain,
 )
 from tridrop.figures import save
@@ -316,4 +317,51 @@ def plot_return(spec: PolicyFigure, *, curve: In, png: Out):
     save(plot(read_csv(curve, analysis.CURVE_COLUMNS), spec.experiment), png)
 
 
-VERBS = ("expert", "train", "sweep", "baselines", "table", "claims", "plot_return")
+def trajectory(spec: PolicyTrajectory, *, model: In, expert: In, out: Out):
+    """The first evaluation episode of the student cut to each width and of the expert: every
+    step's observation (columns ``obs0``, ``obs1``, ...), the trajectory figure's data."""
+    net, meta, info = load_student(model)
+    _check_env(model, info, spec.env.env)
+    agent, _, expert_info = load_expert(expert)
+    _check_env(expert, expert_info, spec.env.env)
+    hidden = meta["arch"]["model"]["hidden"]
+    too_wide = [w for w in spec.widths if w > hidden]
+    if too_wide:
+        raise ValueError(f"{model}: a student of {hidden} units; spec.widths {too_wide} exceed it")
+    seed = [spec.env.eval_seed]
+    policies = [("expert", 0, agent.act)]
+    policies += [(spec.rows.model, w, greedy(narrow(net, w), info.discrete)) for w in spec.widths]
+    frames = []
+    for name, w, policy in policies:
+        returns, _, path = run_episodes(policy, info, seed, spec.env.max_steps, trace=info.obs_dim)
+        obs = pd.DataFrame(path, columns=[f"obs{i}" for i in range(info.obs_dim)])
+        obs.insert(0, "step", range(len(obs)))
+        obs.insert(0, "return", returns[0])
+        obs.insert(0, "width", w)
+        obs.insert(0, "model", name)
+        obs.insert(0, "env", info.env)
+        obs.insert(0, "experiment", spec.rows.experiment)
+        frames.append(obs)
+        log.info("%s width %d: return %.2f in %d steps", name, w, returns[0], len(obs))
+    write_csv(pd.concat(frames, ignore_index=True), out)
+
+
+def plot_trajectory(spec: PolicyFigure, *, trajectory: In, png: Out):
+    """A physical quantity (e.g. CartPole's pole angle) over one episode at a few widths."""
+    matplotlib.use("Agg")
+    from tridrop.families.policy.figure import plot_trajectory as draw
+
+    save(draw(read_csv(trajectory, ["model", "width", "step", "env"]), spec.experiment), png)
+
+
+VERBS = (
+    "expert",
+    "train",
+    "sweep",
+    "baselines",
+    "table",
+    "claims",
+    "plot_return",
+    "trajectory",
+    "plot_trajectory",
+)

@@ -80,9 +80,11 @@ class PPOSpec(Spec):
 
 @dataclass(frozen=True)
 class ExpertJob(Spec):
+    """An expert's training. Policies run on the CPU: small networks, acting one environment
+    step at a time (the pipeline's device setting does not apply)."""
+
     env: EnvSpec
     ppo: PPOSpec
-    device: str = "cpu"
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,6 @@ class PolicySweep(Spec):
     widths: tuple[int, ...] = setting(
         (), "widths of the sweep (empty: 1, 2, 4, ..., hidden)", ge=1, unique=True
     )
-    device: str = "cpu"
 
     def check(self) -> None:
         within(self.width, "widths", self.widths)
@@ -150,7 +151,6 @@ class PolicyBaselines(Spec):
     rank_states: int = setting(
         2000, "expert states that score the no-TD student's units for sorting", ge=1
     )
-    device: str = "cpu"
 
 
 @dataclass(frozen=True)
@@ -205,6 +205,16 @@ class PolicyAnalysis(Spec):
 @dataclass(frozen=True)
 class PolicyFigure(Spec):
     experiment: str = ""
+
+
+@dataclass(frozen=True)
+class PolicyTrajectory(Spec):
+    """One evaluation episode (the first) of a student cut to each of ``widths``, and of the
+    expert: the observations at every step (the trajectory figure)."""
+
+    rows: Rows
+    env: EnvSpec
+    widths: tuple[int, ...] = setting(MISSING, "widths of the student shown", ge=1, min_items=1)
 
 
 DEFAULT_VARIANTS = {"td": {"mode": "triangle"}, "notd": {"mode": "none"}}
@@ -281,8 +291,8 @@ def env_spec(exp: Any) -> EnvSpec:
     return pick(EnvSpec, exp)
 
 
-def expert_spec(exp: Any, device: str = "cpu") -> ExpertJob:
-    return ExpertJob(env_spec(exp), pick(PPOSpec, exp), device)
+def expert_spec(exp: Any) -> ExpertJob:
+    return ExpertJob(env_spec(exp), pick(PPOSpec, exp))
 
 
 def train_spec(exp: Any, name: str, **fixed: Any) -> StudentTrain:
@@ -292,6 +302,14 @@ def train_spec(exp: Any, name: str, **fixed: Any) -> StudentTrain:
     train = pick(TrainSpec, exp, {k: v for k, v in settings.items() if k == "epochs"}, **fixed)
     model = pick(StudentModel, exp, settings)
     return StudentTrain(model, train, pick(Dagger, exp), env_spec(exp))
+
+
+def trajectory_widths(exp: Any) -> tuple[int, ...]:
+    """Four of the swept widths for the trajectory figure: the narrowest, two between (log
+    spaced) and full width."""
+    widths = sweep_widths(exp)
+    n = len(widths) - 1
+    return tuple(sorted({widths[0], widths[n // 3], widths[2 * n // 3], widths[-1]}))
 
 
 def analysis_spec(name: str, exp: Any) -> PolicyAnalysis:

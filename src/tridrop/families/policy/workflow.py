@@ -53,7 +53,7 @@ class Workflow(Wing):
     # ------------------------------------------------------------------ specs
 
     def expert_spec(self, w) -> str:
-        return dump(specs.expert_spec(self.exp(w), self.pipe.settings.device))
+        return dump(specs.expert_spec(self.exp(w)))
 
     def train_spec(self, w) -> str:
         s = self.pipe.settings
@@ -77,6 +77,18 @@ class Workflow(Wing):
     def analysis_spec(self, w) -> str:
         return dump(specs.analysis_spec(w.experiment, self.exp(w)))
 
+    def trajectory_model(self, w) -> str:
+        """The claims' variant at the first seed (the student the trajectory figure shows)."""
+        e = self.exp(w)
+        return self.rules.policy_train.output.model.format(
+            experiment=w.experiment, variant=e.claims.model, seed=e.seeds[0]
+        )
+
+    def trajectory_spec(self, w) -> str:
+        e = self.exp(w)
+        rows = Rows(w.experiment, e.claims.model, e.seeds[0])
+        return dump(specs.PolicyTrajectory(rows, specs.env_spec(e), specs.trajectory_widths(e)))
+
     def figure_spec(self, w) -> str:
         return dump(specs.PolicyFigure(w.experiment))
 
@@ -92,6 +104,7 @@ class Workflow(Wing):
             *expand(r.policy_table.output.out, experiment=names),
             *expand(r.policy_claims.output.out, experiment=names),
             *expand(r.policy_plot_return.output.png, experiment=names),
+            *expand(r.policy_plot_trajectory.output.png, experiment=names),
             # Every model and per-run file: one deleted after a run is rebuilt.
             *(m for x in names for m in self.runs(x, r.policy_train.output.model)),
             *(f for x in names for f in self.sweeps(x)),
