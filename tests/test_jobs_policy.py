@@ -17,6 +17,7 @@ from tridrop.claims import COLUMNS as CLAIM_COLUMNS
 from tridrop.claims import VERDICTS
 from tridrop.evaluation import COLUMNS
 from tridrop.extract import narrow
+from tridrop.files import load_model_file, save_model
 from tridrop.specs import Rows, SpecError, TrainSpec, load
 
 pytest.importorskip("gymnasium", reason="the policy family needs gymnasium (pipeline extra)")
@@ -281,3 +282,49 @@ def test_the_expert_resumes_from_its_checkpoint(tmp_path, caplog):
     a = torch.load(tmp_path / "a.pt", weights_only=True)["state_dict"]
     b = torch.load(tmp_path / "b.pt", weights_only=True)["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_continuous_student_learns_the_experts_actions_by_squared_error(tmp_path):
+    """Pendulum: a Gaussian expert, a student fit by MSE to its clipped deterministic action,
+    swept at two widths."""
+    env = EnvSpec("Pendulum-v1", max_steps=20, eval_episodes=2)
+    ppo = PPOSpec(timesteps=128, envs=2, rollout=32, ppo_epochs=1)
+    jobs.expert(ExpertJob(env, ppo), model=tmp_path / "e.pt")
+    spec = StudentTrain(
+        StudentModel(hidden=8),
+        TrainSpec(epochs=30, batch_size=16, device="cpu"),
+        Dagger(bc_states=40, dagger_rounds=1, dagger_states=20),
+        env,
+    )
+    jobs.train(spec, expert=tmp_path / "e.pt", model=tmp_path / "s.pt")
+    meta = json.loads((tmp_path / "s.json").read_text())
+    rounds = meta["history"]
+    assert [r["states"] for r in rounds] == [40, 60] and len(rounds[1]["widths"]) == 4
+    assert rounds[-1]["epochs"][-1]["loss"] < rounds[0]["epochs"][0]["loss"]
+    out, ep = tmp_path / "o.csv", tmp_path / "ep.csv"
+    sweep = PolicySweep(Rows("pend", "td"), 8, env, (2, 8))
+    args = {"model": tmp_path / "s.pt", "expert": tmp_path / "e.pt", "out": out, "episodes": ep}
+    # Four PPO iterations make no expert: no better than random, it cannot normalise.
+    state, expert_meta = load_model_file(tmp_path / "e.pt")
+    if expert_meta["expert_return"] <= expert_meta["random_return"]:
+        with pytest.raises(ValueError, match="not above a random policy's"):
+            jobs.sweep(sweep, **args)
+        expert_meta["random_return"] = expert_meta["expert_return"] - 100.0
+        agent = Agent(EnvInfo.of("Pendulum-v1"), 64)
+        agent.load_state_dict(state)
+        save_model(tmp_path / "e.pt", agent, expert_meta)
+    jobs.sweep(sweep, **args)
+    assert pd.read_csv(out)["width"].tolist() == [2, 8]
+
+
+def test_the_results_page_shows_the_complexity_table(tmp_path):
+    from tridrop.families.policy import pages
+
+    (tmp_path / "tables").mkdir()
+    table = analysis.complexity_table(synthetic(), "e", (0.9, 0.95), boot=20)
+    table.loc[table["model"] == "notd_cut", "high"] = math.inf
+    table.to_csv(tmp_path / "tables/e_complexity.csv", index=False)
+    text = "\n".join(pages.sections(tmp_path, lambda p: p.name))
+    assert "### e: task complexity ([csv](e_complexity.csv))" in text
+    assert "| Triangular Dropout | 4 [4, 4] | 8 [8, 8] |" in text
+    assert "| no TD, truncated (last units zeroed) | 16 [16, never] |" in text
