@@ -328,3 +328,28 @@ def test_the_results_page_shows_the_complexity_table(tmp_path):
     assert "### e: task complexity ([csv](e_complexity.csv))" in text
     assert "| Triangular Dropout | 4 [4, 4] | 8 [8, 8] |" in text
     assert "| no TD, truncated (last units zeroed) | 16 [16, never] |" in text
+
+
+def test_a_batch_narrower_than_the_students_is_noted_before_the_run():
+    from tridrop.families.policy.specs import notes
+
+    fine = load(EXPERIMENT, {"env": "CartPole-v1"})
+    assert notes("cp", fine) == []
+    narrow_batch = load(EXPERIMENT, {"env": "CartPole-v1", "batch_size": 64})
+    (note,) = notes("cp", narrow_batch)
+    assert "policies.cp.variants.td: the triangle mask never trains widths [1, 2]" in note
+
+
+@pytest.mark.parametrize("mode", ["random", "nested"])
+def test_tds_relatives_train_and_sweep(made, tmp_path, mode):
+    spec = StudentTrain(
+        StudentModel(hidden=8, mode=mode),
+        TrainSpec(epochs=1, batch_size=32, device="cpu"),
+        Dagger(bc_states=64, dagger_rounds=1, dagger_states=32),
+        CARTPOLE,
+    )
+    jobs.train(spec, expert=made["expert"], model=tmp_path / "s.pt")
+    out, ep = tmp_path / "o.csv", tmp_path / "e.csv"
+    sweep = PolicySweep(Rows("cp", mode), 8, CARTPOLE, (1, 8))
+    jobs.sweep(sweep, model=tmp_path / "s.pt", expert=made["expert"], out=out, episodes=ep)
+    assert pd.read_csv(out)["width"].tolist() == [1, 8]

@@ -312,6 +312,21 @@ def trajectory_widths(exp: Any) -> tuple[int, ...]:
     return tuple(sorted({widths[0], widths[n // 3], widths[2 * n // 3], widths[-1]}))
 
 
+def notes(name: str, exp: Any) -> list[str]:
+    """What a researcher should know before a run that is not an error: swept widths the
+    triangle mask never trains (batch_size < hidden trains only some widths)."""
+    from tridrop.dropout import triangle_widths
+
+    trained = triangle_widths(exp.hidden, exp.batch_size)
+    never = [w for w in sweep_widths(exp) if w not in trained]
+    return [
+        f"note: policies.{name}.variants.{v}: the triangle mask never trains widths {never} "
+        f"(batch_size {exp.batch_size} < hidden {exp.hidden}); batch_size >= hidden trains all"
+        for v in exp.variants
+        if never and pick(StudentModel, exp, _variant(exp, v)).mode == "triangle"
+    ]
+
+
 def analysis_spec(name: str, exp: Any) -> PolicyAnalysis:
     return PolicyAnalysis(name, exp.hidden, tuple(exp.levels), exp.boot, 0, exp.claims)
 
