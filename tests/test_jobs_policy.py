@@ -353,3 +353,60 @@ def test_tds_relatives_train_and_sweep(made, tmp_path, mode):
     sweep = PolicySweep(Rows("cp", mode), 8, CARTPOLE, (1, 8))
     jobs.sweep(sweep, model=tmp_path / "s.pt", expert=made["expert"], out=out, episodes=ep)
     assert pd.read_csv(out)["width"].tolist() == [1, 8]
+
+
+# ---------------------------------------------------------------- part B: PPO, TD in the actor
+
+
+def test_each_environment_acts_at_its_episodes_width():
+    from tridrop.families.policy.rl import EpisodeWidths
+
+    info = EnvInfo("CartPole-v1", 4, 2, True)
+    gen = torch.Generator().manual_seed(0)
+    tri = EpisodeWidths(student(info, StudentModel(hidden=8)), 4, gen)
+    assert tri.now.tolist() == [0.25, 0.5, 0.75, 1.0]
+    tri.restart([0, 2])
+    assert tri.now.tolist() == [0.25, 0.5, 0.75, 1.0]  # triangle: one width per environment
+    drawn = EpisodeWidths(student(info, StudentModel(hidden=8, mode="random")), 4, gen)
+    before = drawn.now.clone()
+    drawn.restart([1])
+    assert drawn.now[1] != before[1] and torch.equal(drawn.now[[0, 2, 3]], before[[0, 2, 3]])
+    assert EpisodeWidths(student(info, StudentModel(hidden=8, mode="none")), 4, gen).now is None
+
+
+def test_the_actor_at_a_fraction_is_the_narrowed_student():
+    """PPO's rollouts and updates give each sample its width fraction: the logits are those of
+    the student cut to that width, so every width learns on-policy."""
+    from tridrop.dropout import widths_from_fractions
+    from tridrop.families.policy.rl import forward_at
+
+    info = EnvInfo("CartPole-v1", 4, 2, True)
+    torch.manual_seed(2)
+    net = student(info, StudentModel(hidden=8, mode="random")).train()
+    obs, frac = torch.randn(5, 4), torch.tensor([0.1, 0.3, 0.5, 0.8, 1.0], dtype=torch.float64)
+    out = forward_at(net, obs, frac)
+    for i, w in enumerate(widths_from_fractions(frac, 8).tolist()):
+        assert torch.allclose(out[i], narrow(net, w)(obs[i : i + 1])[0], atol=1e-6)
+
+
+def test_rl_variants_train_the_student_by_ppo_and_sweep_like_any(made, tmp_path):
+    variants = {"notd": {"mode": "none"}, "ppo_td": {"mode": "random", "rl": True}}
+    exp = load(
+        EXPERIMENT, {"env": "CartPole-v1", "variants": variants, "claims": {"model": "notd"}}
+    )
+    from tridrop.families.policy.specs import train_spec
+
+    spec = train_spec(exp, "ppo_td", seed=3, device="cpu")
+    assert spec.rl and spec.ppo.expert_seed == 3 and not train_spec(exp, "notd").rl
+    ppo = PPOSpec(timesteps=128, envs=2, rollout=32, ppo_epochs=1, expert_seed=3)
+    spec = StudentTrain(StudentModel(hidden=8, mode="random"), TrainSpec(epochs=1), Dagger(),
+                        CARTPOLE, True, ppo)  # fmt: skip
+    jobs.train(spec, expert=made["expert"], model=tmp_path / "r.pt", checkpoint=tmp_path / "c")
+    meta = json.loads((tmp_path / "r.json").read_text())
+    assert meta["rl"] and meta["arch"]["kind"] == "policy_student" and len(meta["history"]) == 2
+    out, ep = tmp_path / "o.csv", tmp_path / "e.csv"
+    sweep = PolicySweep(Rows("cp", "ppo_td"), 8, CARTPOLE, (1, 8))
+    jobs.sweep(sweep, model=tmp_path / "r.pt", expert=made["expert"], out=out, episodes=ep)
+    assert pd.read_csv(out)["width"].tolist() == [1, 8]
+    with pytest.raises(SpecError, match="PPO's settings for rl"):
+        StudentTrain(StudentModel(), TrainSpec(), Dagger(), CARTPOLE, True)

@@ -47,3 +47,16 @@ def test_tiny_policy_preset_end_to_end(workflow_copy: Path):
     for fig in ("return_vs_width", "trajectory"):
         assert (res / f"figures/cartpole_{fig}.png").stat().st_size > 1000
     assert "Nothing to be done" in run(["snakemake", "-n"], workflow_copy).stdout
+
+    # Part B: a variant trained by PPO with TD in the actor is planned as one more student
+    # (its spec carries rl and PPO's settings, seeded by the run), swept and tabled as any.
+    cartpole = cfg["presets"]["tiny_policy"]["policies"]["cartpole"]
+    cartpole["variants"] = {"td": {"mode": "triangle"}, "notd": {"mode": "none"},
+                            "ppo_td": {"mode": "random", "rl": True}}  # fmt: skip
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    dry = run(["snakemake", "-n", "-p"], workflow_copy).stdout
+    assert "runs/cartpole/ppo_td/seed0/model.pt" in dry and '"rl":true' in dry
+    assert (
+        '"expert_seed":0' in dry and "work/tiny_policy/cartpole/ppo_td/seed0/checkpoint.pt" in dry
+    )
+    assert "tables/cartpole_complexity.csv" in dry  # the table reads its episodes too

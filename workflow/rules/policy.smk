@@ -45,6 +45,7 @@ rule policy_train:
     threads: 1
     params:
         spec=POLICY.train_spec,
+        checkpoint=work("{experiment}/{variant}/seed{seed}/checkpoint.pt"),
     shell:
         PIPE.command(POLICY.family, "train", prefix="OMP_NUM_THREADS=1 ")
 

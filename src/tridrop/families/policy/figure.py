@@ -18,7 +18,8 @@ def plot(curve: pd.DataFrame, experiment: str = "") -> plt.Figure:
     for model in ordered(set(curve["model"])):
         c = curve[curve["model"] == model].sort_values("width")
         colour = PALETTE.get(model)
-        label = LABELS.get(model, model)
+        # No TD is swept at full width only (its cuts are their own models).
+        label = "no TD, full width" if model == "notd" else LABELS.get(model, model)
         marker = "o" if len(c) == 1 else "."
         ax.plot(c["width"], c["mean"], marker=marker, color=colour, label=label)
         if len(c) > 1:

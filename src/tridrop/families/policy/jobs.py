@@ -147,14 +147,19 @@ def aggregate(
     return torch.cat([x, states]), torch.cat([y, _labels(agent, info, states)])
 
 
-def train(spec: StudentTrain, *, expert: In, model: Out):
+def train(spec: StudentTrain, *, expert: In, model: Out, checkpoint: Work | None = None):
     """Distil a student from the expert: behaviour cloning on the expert's own states, then
     ``dagger_rounds`` rounds of DAgger (the student acts, the expert labels, the sets are
-    aggregated and training continues), ``train.epochs`` epochs per round."""
+    aggregated and training continues), ``train.epochs`` epochs per round. With ``spec.rl``
+    the expert is not used: PPO trains the student network as its actor, TD in it (each
+    environment's episode at one width), resuming from ``checkpoint``."""
     agent, _, info = load_expert(expert)
     m, cfg, d, env = spec.model, spec.train, spec.dagger, spec.env
     if info.env != env.env:
         raise ValueError(f"{expert}: an expert for {info.env}, but the spec's env is {env.env}")
+    if spec.rl:
+        _train_rl(spec, info, model, checkpoint)
+        return
     torch.manual_seed(cfg.seed)
     net = student(info, m)
     base = BC_SEEDS * (cfg.seed + 1)
@@ -186,6 +191,23 @@ def train(spec: StudentTrain, *, expert: In, model: Out):
         "states": len(x),
     }
     save_run(model, net.eval(), meta, CPU, history)
+
+
+def _train_rl(spec: StudentTrain, info: EnvInfo, model, checkpoint) -> None:
+    """PPO with TD in the actor: the student network is the actor (a critic of its own); the
+    actor alone is saved, as a student model file (sweeps cut it as any student)."""
+    m, ppo_spec = spec.model, spec.ppo
+    torch.manual_seed(ppo_spec.expert_seed)
+    agent = Agent(info, ppo_spec.expert_hidden, actor=student(info, m))
+    log.info("PPO with TD in the actor %s on %s for %d steps", m, info.env, ppo_spec.timesteps)
+    history = ppo(agent, info, ppo_spec, spec.env.max_steps, checkpoint, tag=dump(spec))
+    meta = {
+        "arch": arch(STUDENT, info, model=asdict(m)),
+        "train": ppo_spec,
+        "rl": True,
+        "env_spec": asdict(spec.env),
+    }
+    save_run(model, agent.actor.eval(), meta, CPU, history)
 
 
 def _sweep_rows(nets, info, env, normal, experiment, model, seed):

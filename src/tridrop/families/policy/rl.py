@@ -1,5 +1,9 @@
 """Environments, the PPO expert and closed-loop rollouts (Gymnasium, imported here only).
 
+PPO with TD in the actor (issue 23, part B): the actor is a student network whose TD layers
+mask each sample at its environment's width for the episode (:class:`EpisodeWidths`), in the
+rollout and in the update alike, so every width is trained on-policy.
+
 A small PPO of our own, in the manner of CleanRL's single-file agents: vectorised environments
 (``SyncVectorEnv``, same-step autoreset so a finished episode's last observation is at hand),
 clipped surrogate, GAE, advantage normalisation per minibatch, linear learning-rate annealing;
@@ -22,6 +26,7 @@ import torch
 from torch import nn
 from torch.distributions import Categorical, Normal
 
+from tridrop.dropout import TriangularDropout, sample_fractions
 from tridrop.families.policy.specs import PPOSpec
 from tridrop.files import safe_load, save_torch
 
@@ -103,22 +108,33 @@ def _mlp(n_in: int, hidden: int, n_out: int, gain: float) -> nn.Sequential:
     )
 
 
-class Agent(nn.Module):
-    """The expert: an actor and a critic, two tanh MLPs of ``hidden`` units each."""
+def forward_at(net: nn.Module, x: torch.Tensor, fraction: torch.Tensor | None) -> torch.Tensor:
+    """``net(x)`` with each sample's width ``fraction`` given to its TD layers (in training
+    mode; ``None``: the network's own forward)."""
+    if fraction is None:
+        return net(x)
+    for m in net:
+        x = m(x, fraction) if isinstance(m, TriangularDropout) else m(x)
+    return x
 
-    def __init__(self, info: EnvInfo, hidden: int = 64) -> None:
+
+class Agent(nn.Module):
+    """An actor and a critic: two tanh MLPs of ``hidden`` units each (the expert), or a given
+    ``actor`` (a student network with TD layers: PPO with TD in the actor)."""
+
+    def __init__(self, info: EnvInfo, hidden: int = 64, actor: nn.Module | None = None) -> None:
         super().__init__()
         self.discrete = info.discrete
         self.critic = _mlp(info.obs_dim, hidden, 1, 1.0)
-        self.actor = _mlp(info.obs_dim, hidden, info.act_dim, 0.01)
+        self.actor = actor if actor is not None else _mlp(info.obs_dim, hidden, info.act_dim, 0.01)
         if not info.discrete:
             self.log_std = nn.Parameter(torch.zeros(info.act_dim))
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         return self.critic(obs).squeeze(-1)
 
-    def dist(self, obs: torch.Tensor):
-        out = self.actor(obs)
+    def dist(self, obs: torch.Tensor, fraction: torch.Tensor | None = None):
+        out = forward_at(self.actor, obs, fraction)
         if self.discrete:
             return Categorical(logits=out)
         return Normal(out, self.log_std.exp().expand_as(out))
@@ -136,6 +152,33 @@ class Agent(nn.Module):
         """The deterministic action: the likeliest one, or the Gaussian's mean (unclipped)."""
         out = self.actor(obs)
         return out.argmax(-1) if self.discrete else out
+
+
+class EpisodeWidths:
+    """Each environment's width fraction for its current episode, for an actor with TD layers:
+    triangle gives environment i of n the fraction (i+1)/n for good; the drawn modes draw a
+    new fraction at each episode's start; without TD (or mode none) there are none."""
+
+    def __init__(self, actor: nn.Module, n: int, generator: torch.Generator) -> None:
+        tds = [m for m in actor.modules() if isinstance(m, TriangularDropout)]
+        self.td = tds[0] if tds and tds[0].mode not in ("none", "dropout") else None
+        self.gen = generator
+        if self.td is None:
+            self.now = None
+        elif self.td.mode == "triangle":
+            self.now = torch.arange(1, n + 1, dtype=torch.float64) / n
+        else:
+            self.now = torch.cat([self._draw() for _ in range(n)])
+
+    def _draw(self) -> torch.Tensor:
+        td = self.td
+        return sample_fractions(1, td.mode, width=td.width, p=td.p, generator=self.gen)
+
+    def restart(self, envs) -> None:
+        """New fractions for the environments whose episode just ended (drawn modes)."""
+        if self.td is not None and self.td.mode != "triangle":
+            for i in envs:
+                self.now[i] = self._draw()[0]
 
 
 def ppo(
@@ -184,6 +227,8 @@ def ppo(
     envs.action_space.seed(seed)
     obs = torch.as_tensor(obs_np, dtype=torch.float32)
     act_shape = () if info.discrete else (info.act_dim,)
+    widths = EpisodeWidths(agent.actor, n, torch.Generator().manual_seed(seed))
+    agent.train()  # TD layers mask by the fractions given (the critic has none)
     running = np.zeros(n)  # the current episodes' (unscaled) returns
     finished: list[float] = [r for h in history[-1:] for r in h.get("last_returns", [])]
     for it in range(start, iterations):
@@ -194,9 +239,12 @@ def ppo(
         b_obs = torch.zeros(t, n, info.obs_dim)
         b_act = torch.zeros(t, n, *act_shape, dtype=torch.long if info.discrete else torch.float32)
         b_logp, b_rew, b_done, b_val = (torch.zeros(t, n) for _ in range(4))
+        b_frac = torch.ones(t, n, dtype=torch.float64)
         for step in range(t):
+            if widths.now is not None:
+                b_frac[step] = widths.now
             with torch.no_grad():
-                dist = agent.dist(obs)
+                dist = agent.dist(obs, widths.now)
                 action = dist.sample()
                 b_logp[step] = agent.log_prob(dist, action)
                 b_val[step] = agent.value(obs)
@@ -215,6 +263,7 @@ def ppo(
             for i in np.flatnonzero(done):
                 finished.append(float(running[i]))
                 running[i] = 0.0
+            widths.restart(np.flatnonzero(done))
             b_rew[step], b_done[step] = reward, torch.as_tensor(done, dtype=torch.float32)
             obs = torch.as_tensor(obs_np, dtype=torch.float32)
         with torch.no_grad():  # GAE; b_done[s]: the episode ended at step s
@@ -234,6 +283,7 @@ def ppo(
             "logp": b_logp.reshape(batch),
             "adv": advantages.reshape(batch),
             "ret": returns.reshape(batch),
+            "frac": b_frac.reshape(batch) if widths.now is not None else None,
         }
         stats = _update(agent, opt, flat, cfg, minibatch)
         recent = finished[-20:]
@@ -285,7 +335,8 @@ def _update(agent: Agent, opt, flat: dict, cfg: PPOSpec, minibatch: int) -> dict
     count = 0
     for _ in range(cfg.ppo_epochs):
         for idx in torch.randperm(n).split(minibatch):
-            dist = agent.dist(flat["obs"][idx])
+            frac = flat["frac"][idx] if flat["frac"] is not None else None
+            dist = agent.dist(flat["obs"][idx], frac)
             logp = agent.log_prob(dist, flat["act"][idx])
             ratio = (logp - flat["logp"][idx]).exp()
             adv = flat["adv"][idx]

@@ -113,14 +113,31 @@ class Dagger(Spec):
 
 
 @dataclass(frozen=True)
+class Learning(Spec):
+    """How a variant's network learns (a variant's setting only)."""
+
+    rl: bool = setting(
+        False,
+        "learn by PPO itself, TD in the actor (issue 23, part B: each environment's episode at "
+        "one width), instead of being distilled from the expert",
+    )
+
+
+@dataclass(frozen=True)
 class StudentTrain(Spec):
     """A student's training: its network, the optimisation of each round (``train.epochs``
-    passes over the aggregated set per round), the distillation and the environment."""
+    passes over the aggregated set per round), the distillation and the environment; with
+    ``rl``, PPO (``ppo``, seeded by ``train.seed``) trains the network as its actor instead."""
 
     model: StudentModel
     train: TrainSpec
     dagger: Dagger
     env: EnvSpec
+    rl: bool = False
+    ppo: PPOSpec | None = None
+
+    def check(self) -> None:
+        _check(not self.rl or self.ppo is not None, "ppo", None, "PPO's settings for rl")
 
 
 @dataclass(frozen=True)
@@ -218,8 +235,8 @@ class PolicyTrajectory(Spec):
 
 
 DEFAULT_VARIANTS = {"td": {"mode": "triangle"}, "notd": {"mode": "none"}}
-# Settings a variant may change: its TD layer and its epochs.
-VARIANT_KEYS = ("mode", "p", "epochs")
+# Settings a variant may change: its TD layer, its epochs, whether PPO trains it.
+VARIANT_KEYS = ("mode", "p", "epochs", "rl")
 _NOT_SETTINGS = ("mode", "p", "seed", "device", "deterministic")
 
 
@@ -301,7 +318,10 @@ def train_spec(exp: Any, name: str, **fixed: Any) -> StudentTrain:
     settings = _variant(exp, name)
     train = pick(TrainSpec, exp, {k: v for k, v in settings.items() if k == "epochs"}, **fixed)
     model = pick(StudentModel, exp, settings)
-    return StudentTrain(model, train, pick(Dagger, exp), env_spec(exp))
+    if not pick(Learning, settings).rl:
+        return StudentTrain(model, train, pick(Dagger, exp), env_spec(exp))
+    ppo = pick(PPOSpec, exp, expert_seed=train.seed)
+    return StudentTrain(model, train, pick(Dagger, exp), env_spec(exp), True, ppo)
 
 
 def trajectory_widths(exp: Any) -> tuple[int, ...]:
@@ -349,7 +369,7 @@ EXPERIMENT = PolicyExperiment
 VARIANT = section(
     "PolicyVariant",
     "The settings a variant may change.",
-    (StudentModel, TrainSpec),
+    (StudentModel, TrainSpec, Learning),
     exclude=("hidden", *TRAIN_FIXED),
     base=Spec,
 )
