@@ -282,6 +282,10 @@ def test_the_expert_resumes_from_its_checkpoint(tmp_path, caplog):
     a = torch.load(tmp_path / "a.pt", weights_only=True)["state_dict"]
     b = torch.load(tmp_path / "b.pt", weights_only=True)["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+    # A fresh run of the same spec is the same run (seeded weights, environments, actions).
+    jobs.expert(spec, model=tmp_path / "c.pt")
+    c = torch.load(tmp_path / "c.pt", weights_only=True)["state_dict"]
+    assert all(torch.equal(a[k], c[k]) for k in a)
 
 
 def test_a_continuous_student_learns_the_experts_actions_by_squared_error(tmp_path):
@@ -410,3 +414,16 @@ def test_rl_variants_train_the_student_by_ppo_and_sweep_like_any(made, tmp_path)
     assert pd.read_csv(out)["width"].tolist() == [1, 8]
     with pytest.raises(SpecError, match="PPO's settings for rl"):
         StudentTrain(StudentModel(), TrainSpec(), Dagger(), CARTPOLE, True)
+
+
+def test_a_student_is_the_same_when_trained_again(made, tmp_path):
+    spec = StudentTrain(
+        StudentModel(hidden=8, mode="triangle"),
+        TrainSpec(epochs=1, batch_size=32, device="cpu"),
+        Dagger(bc_states=64, dagger_rounds=1, dagger_states=32),
+        CARTPOLE,
+    )
+    jobs.train(spec, expert=made["expert"], model=tmp_path / "again.pt")
+    a = torch.load(made["td"], weights_only=True)["state_dict"]
+    b = torch.load(tmp_path / "again.pt", weights_only=True)["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
