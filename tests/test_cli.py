@@ -186,6 +186,25 @@ JOBS = {
                        {"confidence": 2}, {"models": "ae", "data": "split"}, ["out"]),
     ("ae", "gap"): ({"experiment": "e", "models": ["td"]}, {"models": "td"},
                     {"sweeps": "csv", "meta": "json"}, ["out"]),
+    ("policy", "expert"): ({"env": {"env": "CartPole-v1"}, "ppo": {"timesteps": 64, "envs": 1,
+                            "rollout": 32}}, {"ppo": {"timesteps": 0}}, {}, ["model"]),
+    ("policy", "train"): ({"model": {"hidden": 4}, "train": {"epochs": 1, "device": "cpu"},
+                           "dagger": {}, "env": {"env": "CartPole-v1"}},
+                          {"dagger": {"dagger_rounds": -1}}, {"expert": "head"}, ["model"]),
+    ("policy", "sweep"): ({"rows": ROWS, "width": 8, "env": {"env": "CartPole-v1"}},
+                          {"widths": [64]}, {"model": "head", "expert": "head"},
+                          ["out", "episodes"]),
+    ("policy", "baselines"): ({"rows": ROWS, "width": 8, "env": {"env": "CartPole-v1"}},
+                              {"rank_states": 0}, {"model": "head", "expert": "head"},
+                              ["out", "episodes"]),
+    ("policy", "table"): ({"experiment": "e", "width": 8}, {"boot": 1}, {"episodes": "csv"},
+                          ["out", "curve"]),
+    ("policy", "claims"): ({"experiment": "e", "width": 8, "claims": {}}, {"claims": {"level": 2}},
+                           {"episodes": "csv"}, ["out"]),
+    ("policy", "plot_return"): ({}, None, {"curve": "csv"}, ["png"]),
+    ("policy", "trajectory"): ({"rows": ROWS, "env": {"env": "CartPole-v1"}, "widths": [1, 4]},
+                               {"widths": [0]}, {"model": "head", "expert": "head"}, ["out"]),
+    ("policy", "plot_trajectory"): ({}, None, {"trajectory": "csv"}, ["png"]),
     ("results", "collect"): ({}, None, {"sweeps": "csv"}, ["out"]),
     ("results", "aggregate"): ({}, {"headline_widths": ["a"]}, {"sweeps": "csv"},
                                ["out", "summary", "metrics"]),
@@ -500,7 +519,11 @@ def test_every_rule_runs_a_verb_the_cli_offers():
 
     from conftest import ROOT
 
-    wings = {"AE": "tridrop.families.autoencoder.jobs", "HEAD": "tridrop.families.head.jobs"}
+    wings = {
+        "AE": "tridrop.families.autoencoder.jobs",
+        "HEAD": "tridrop.families.head.jobs",
+        "POLICY": "tridrop.families.policy.jobs",
+    }
     found = 0
     for smk in (ROOT / "workflow" / "rules").glob("*.smk"):
         for wing, verb in re.findall(

@@ -316,6 +316,12 @@ def _preset(root: Root, families: dict[str, Family], name: str, preset: Any) -> 
     return Settings(name, root.device, root.deterministic, families, experiments, figures)
 
 
+def has_data(exp: Any) -> bool:
+    """Whether an experiment reads a stored dataset (a family whose experiments make their own
+    data, e.g. by acting in an environment, has no ``dataset`` setting)."""
+    return getattr(exp, "dataset", None) is not None
+
+
 def _tail(err: SpecError) -> str:
     """The message after its key's ``spec`` prefix: ``.latent = ...`` or ``: unknown ...``."""
     rest, keyed = strip_spec(str(err))
@@ -350,6 +356,8 @@ def _shared(experiments: dict, families: dict[str, Family], key: str) -> list[st
                     f"{section}; experiment names must be unique"
                 )
             seen_names[name] = section
+            if not has_data(exp):
+                continue
             split = {k: getattr(exp, k) for k in SPLIT_KEYS}
             seen = first.setdefault(exp.dataset, (f"{section}.{name}", split))
             diff = [k for k in SPLIT_KEYS if split[k] != seen[1][k]]
@@ -368,6 +376,8 @@ def _sources(preset: str, families: dict[str, Family], experiments: dict) -> lis
     for fam, exps in experiments.items():
         for name, exp in exps.items():
             key = f"presets.{preset}.{families[fam].section}.{name}"
+            if not has_data(exp):
+                continue
             if exp.source in ("local", "auto") and not exp.path:
                 out.append(
                     f"config: {key}: `source: {exp.source}` needs `path:` (the dataset's folder)"

@@ -22,7 +22,7 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
-from tridrop.config import Settings
+from tridrop.config import Settings, has_data
 from tridrop.deps import _parse, sources
 from tridrop.registry import Family
 from tridrop.specs import Aggregate, Environment, SplitSpec, as_config, dump, pick, rows_name
@@ -125,7 +125,9 @@ class Pipeline:
         folder) and the ``--raw`` option."""
         from tridrop.data import raw_files, uses_local
 
-        exp = next(e for e in self.settings.all().values() if e.dataset == dataset)
+        exp = next(
+            e for e in self.settings.all().values() if getattr(e, "dataset", None) == dataset
+        )
         spec = dump(pick(SplitSpec, exp))
         if dataset == "digits":
             return Split(spec, [], "")
@@ -181,7 +183,7 @@ class Pipeline:
         local = [  # IDX files (a CelebA folder of images is not walked)
             f
             for e in self.settings.all().values()
-            if uses_local(e.dataset, e.source, e.path, e.subset)
+            if has_data(e) and uses_local(e.dataset, e.source, e.path, e.subset)
             for f in raw_files(e.dataset, e.path)
             if f.is_file()
         ]

@@ -88,7 +88,24 @@ HEAD = Family(
         "svd_ft": "per_width",
     },
 )
-FAMILIES: dict[str, Family] = {f.name: f for f in (AUTOENCODER, HEAD)}
+POLICY = Family(
+    name="policy",
+    section="policies",
+    cli="policy",
+    doc="variable-width policies distilled from PPO experts (Gymnasium)",
+    rules="workflow/rules/policy.smk",
+    package="tridrop.families.policy",
+    metrics=("return",),  # normalised: 0 a random policy, 1 the expert
+    stems=("return_vs_width", "complexity", "return_curve", "trajectory"),
+    roles={
+        "notd": "reference",
+        "fixed": "per_width",
+        # The no-TD student cut without training: last units zeroed, units sorted first.
+        "notd_cut": "control",
+        "notd_sorted": "control",
+    },
+)
+FAMILIES: dict[str, Family] = {f.name: f for f in (AUTOENCODER, HEAD, POLICY)}
 
 
 def load(paths: list[str] | tuple[str, ...] = ()) -> dict[str, Family]:

@@ -39,6 +39,7 @@ PALETTE = {
     "notd_pca": "#8C2D04",
     "notd_greedy": "#CC6677",
     "notd_sorted": "#F4A582",
+    "notd_cut": "#D55E00",  # no TD's own colour: its truncation, as a control
     "linear_probe": "#777777",
     # The cuts trained at the width: their cut's colour, dashed.
     "ranked_ft": "#AA3377",
@@ -67,6 +68,7 @@ LABELS = {
     "notd_pca": "no TD, cut along its code's principal axes",
     "notd_greedy": "no TD, units in greedy order",
     "notd_sorted": "no TD, units sorted by importance",
+    "notd_cut": "no TD, truncated (last units zeroed)",
     "linear_probe": "linear probe (no hidden layer)",
     "ranked_ft": "reference, ranked cut + fine-tuning at the width",
     "svd_ft": "reference, truncated SVD + fine-tuning",

@@ -1,0 +1,77 @@
+"""The policy figure: normalised return against width, every model with its interval."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from tridrop.figures import LABELS, PALETTE, log2_widths, ordered
+
+
+def plot(curve: pd.DataFrame, experiment: str = "") -> plt.Figure:
+    """Mean normalised return (0: random policy, 1: the expert) of each model at each width,
+    with its bootstrap interval over seeds and episodes; a model swept at one width (no TD at
+    full width) is a point."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for model in ordered(set(curve["model"])):
+        c = curve[curve["model"] == model].sort_values("width")
+        colour = PALETTE.get(model)
+        # No TD is swept at full width only (its cuts are their own models).
+        label = "no TD, full width" if model == "notd" else LABELS.get(model, model)
+        marker = "o" if len(c) == 1 else "."
+        ax.plot(c["width"], c["mean"], marker=marker, color=colour, label=label)
+        if len(c) > 1:
+            ax.fill_between(c["width"], c["low"], c["high"], color=colour, alpha=0.2)
+        else:
+            err = [c["mean"] - c["low"], c["high"] - c["mean"]]
+            ax.errorbar(c["width"], c["mean"], yerr=err, color=colour, fmt="none")
+    ax.axhline(1.0, color="black", lw=0.8, ls="--", label="expert")
+    ax.axhline(0.0, color="grey", lw=0.8, ls=":", label="random policy")
+    log2_widths(ax, sorted(set(curve["width"])))
+    ax.set_xlabel("hidden width (both layers)")
+    ax.set_ylabel("normalised return")
+    ax.set_title(f"{experiment}: closed-loop return by width" if experiment else "")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def _tip(o) -> float:
+    """Acrobot's tip height: -cos(t1) - cos(t1 + t2), from (cos t1, sin t1, cos t2, sin t2)."""
+    return -o["obs0"] - (o["obs0"] * o["obs2"] - o["obs1"] * o["obs3"])
+
+
+# Per environment: what the trajectory figure shows, computed from one step's observation.
+TRACES = {
+    "CartPole-v1": ("pole angle (rad)", lambda o: o["obs2"]),
+    "Acrobot-v1": ("tip height (goal: above 1)", _tip),
+    "Pendulum-v1": ("pole angle (rad, 0: upright)", lambda o: math.atan2(o["obs1"], o["obs0"])),
+    "MountainCar-v0": ("car position (goal: 0.5)", lambda o: o["obs0"]),
+    "MountainCarContinuous-v0": ("car position (goal: 0.45)", lambda o: o["obs0"]),
+}
+
+
+def plot_trajectory(rows: pd.DataFrame, experiment: str = "") -> plt.Figure:
+    """One evaluation episode of the expert and of a student cut to a few widths: the
+    environment's telling quantity (:data:`TRACES`) at every step."""
+    env = str(rows["env"].iloc[0])
+    label, value = TRACES.get(env, ("first observation", lambda o: o["obs0"]))
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    students = sorted(set(rows.loc[rows["model"] != "expert", "width"]))
+    cmap = plt.get_cmap("viridis")
+    for (model, width), run in rows.groupby(["model", "width"], sort=False):
+        y = [value(o) for _, o in run.sort_values("step").iterrows()]
+        if model == "expert":
+            kw = {"color": "black", "ls": "--", "label": "expert"}
+        else:
+            shade = students.index(width) / max(1, len(students) - 1)
+            kw = {"color": cmap(0.9 * shade), "label": f"{LABELS.get(model, model)}, width {width}"}
+        ax.plot(range(len(y)), y, lw=1.2, **kw)
+    ax.set_xlabel("step")
+    ax.set_ylabel(label)
+    ax.set_title(f"{experiment}: one episode by width" if experiment else "")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
