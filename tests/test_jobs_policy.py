@@ -393,6 +393,32 @@ def test_the_actor_at_a_fraction_is_the_narrowed_student():
         assert torch.allclose(out[i], narrow(net, w)(obs[i : i + 1])[0], atol=1e-6)
 
 
+def test_ppo_takes_the_new_log_probabilities_at_the_widths_the_rollout_stored():
+    """With no step taken (learning rate 0) PPO's ratio is exactly 1 when the update evaluates
+    each sample at the width it was rolled out at; with the widths swapped between samples
+    (old and new log-probabilities from different networks) the ratio leaves the clip range."""
+    from tridrop.families.policy.rl import _update
+
+    info = EnvInfo("CartPole-v1", 4, 2, True)
+    torch.manual_seed(0)
+    agent = Agent(info, actor=student(info, StudentModel(hidden=16, mode="random")))
+    with torch.no_grad():  # sharper logits: widths that differ give clearly other actions
+        for p in agent.actor.parameters():
+            p.mul_(4)
+    obs, frac = torch.randn(64, 4), torch.rand(64, dtype=torch.float64).clamp(min=0.05)
+    with torch.no_grad():
+        dist = agent.dist(obs, frac)
+        act = dist.sample()
+        logp = agent.log_prob(dist, act)
+    flat = {"obs": obs, "act": act, "logp": logp, "adv": torch.randn(64), "ret": torch.randn(64)}
+    still = torch.optim.SGD(agent.parameters(), lr=0.0)
+    cfg = PPOSpec(ppo_epochs=1)
+    same = _update(agent, still, flat | {"frac": frac}, cfg, 16)
+    assert same["clip_fraction"] == 0 and abs(same["policy_loss"]) < 1e-6
+    swapped = _update(agent, still, flat | {"frac": frac.flip(0)}, cfg, 16)
+    assert swapped["clip_fraction"] > 0.1
+
+
 def test_rl_variants_train_the_student_by_ppo_and_sweep_like_any(made, tmp_path):
     variants = {"notd": {"mode": "none"}, "ppo_td": {"mode": "random", "rl": True}}
     exp = load(
