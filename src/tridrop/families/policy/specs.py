@@ -114,7 +114,8 @@ class Dagger(Spec):
 
 @dataclass(frozen=True)
 class Learning(Spec):
-    """How a variant's network learns (a variant's setting only)."""
+    """How a student learns: an experiment's setting (part B's experiments: every variant,
+    the fixed-width and no-TD agents too) that a variant may change."""
 
     rl: bool = setting(
         False,
@@ -256,7 +257,7 @@ class _Checked(Experiment):
 PolicyExperiment = section(
     "PolicyExperiment",
     "One environment: its expert, the students distilled from it, their sweeps and claims.",
-    (EnvSpec, PPOSpec, StudentModel, Dagger, TrainSpec, PolicySweep, PolicyBaselines),
+    (EnvSpec, PPOSpec, StudentModel, Dagger, Learning, TrainSpec, PolicySweep, PolicyBaselines),
     (
         "epochs",
         int,
@@ -318,7 +319,7 @@ def train_spec(exp: Any, name: str, **fixed: Any) -> StudentTrain:
     settings = _variant(exp, name)
     train = pick(TrainSpec, exp, {k: v for k, v in settings.items() if k == "epochs"}, **fixed)
     model = pick(StudentModel, exp, settings)
-    if not pick(Learning, settings).rl:
+    if not pick(Learning, exp, settings).rl:
         return StudentTrain(model, train, pick(Dagger, exp), env_spec(exp))
     ppo = pick(PPOSpec, exp, expert_seed=train.seed)
     return StudentTrain(model, train, pick(Dagger, exp), env_spec(exp), True, ppo)
