@@ -231,6 +231,16 @@ def within(width: int, key: str, widths: tuple[int, ...]) -> None:
     _check(not too_wide, key, too_wide, f"widths in 1..width ({width})")
 
 
+def check_hidden_widths(exp: Any) -> None:
+    """An experiment's swept and fixed widths fit its hidden layers, and its claims' model is
+    one of its variants (the checks of a family whose TD layers are ``hidden`` wide)."""
+    for key in ("widths", "fixed_widths"):
+        too_wide = [w for w in getattr(exp, key) if w > exp.hidden]
+        _check(not too_wide, key, too_wide, f"widths up to the hidden layers ({exp.hidden})")
+    ok = exp.claims.model in exp.variants
+    _check(ok, "claims.model", exp.claims.model, f"a variant, one of {sorted(exp.variants)}")
+
+
 def _device(value: str) -> None:
     _check(DEVICE.fullmatch(value) is not None, "device", value, "auto, cpu, cuda or cuda:N")
 

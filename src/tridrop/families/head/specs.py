@@ -23,6 +23,7 @@ from tridrop.specs import (
     TrainSpec,
     _check,
     _device,
+    check_hidden_widths,
     pick,
     rekey,
     section,
@@ -268,11 +269,7 @@ class _Checked(Experiment):
     """A head experiment checks its widths, its reference and its data together."""
 
     def check(self) -> None:
-        for key in ("widths", "fixed_widths"):
-            too_wide = [w for w in getattr(self, key) if w > self.hidden]
-            _check(not too_wide, key, too_wide, f"widths up to the hidden layers ({self.hidden})")
-        ok = self.claims.model in self.variants
-        _check(ok, "claims.model", self.claims.model, f"a variant, one of {sorted(self.variants)}")
+        check_hidden_widths(self)
         imagenet = self.dataset == "imagenet"
         _check(
             not imagenet or self.imagenet is not None,

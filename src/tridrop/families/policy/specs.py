@@ -22,6 +22,7 @@ from tridrop.specs import (
     TDSpec,
     TrainSpec,
     _check,
+    check_hidden_widths,
     pick,
     rekey,
     section,
@@ -245,11 +246,7 @@ class _Checked(Experiment):
     """A policy experiment checks its widths and its claims' model together."""
 
     def check(self) -> None:
-        for key in ("widths", "fixed_widths"):
-            too_wide = [w for w in getattr(self, key) if w > self.hidden]
-            _check(not too_wide, key, too_wide, f"widths up to the hidden layers ({self.hidden})")
-        ok = self.claims.model in self.variants
-        _check(ok, "claims.model", self.claims.model, f"a variant, one of {sorted(self.variants)}")
+        check_hidden_widths(self)
         # The reference level of the table and the no-TD cuts come from the notd student.
         _check("notd" in self.variants, "variants", sorted(self.variants), "a notd variant")
 
