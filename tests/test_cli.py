@@ -199,6 +199,8 @@ JOBS = {
                               ["out", "episodes"]),
     ("policy", "table"): ({"experiment": "e", "width": 8}, {"boot": 1}, {"episodes": "csv"},
                           ["out", "curve"]),
+    ("policy", "select"): ({"experiment": "e", "model": "td", "widths": [1, 4]},
+                           {"confidence": 2}, {"episodes": "csv"}, ["out"]),
     ("policy", "claims"): ({"experiment": "e", "width": 8, "claims": {}}, {"claims": {"level": 2}},
                            {"episodes": "csv"}, ["out"]),
     ("policy", "plot_return"): ({}, None, {"curve": "csv"}, ["png"]),

@@ -18,7 +18,7 @@ from tridrop.claims import VERDICTS
 from tridrop.evaluation import COLUMNS
 from tridrop.extract import narrow
 from tridrop.files import load_model_file, save_model
-from tridrop.specs import Rows, SpecError, TrainSpec, load
+from tridrop.specs import Rows, Select, SpecError, TrainSpec, load
 
 pytest.importorskip("gymnasium", reason="the policy family needs gymnasium (pipeline extra)")
 
@@ -199,6 +199,33 @@ def test_the_complexity_table_finds_the_known_smallest_widths():
     assert (table["reference"] == 1.0).all()
     noisy = analysis.complexity_table(synthetic(0.05), "e", (0.9,), boot=200)
     assert (noisy["low"] <= noisy["width"]).all() and (noisy["width"] <= noisy["high"]).all()
+
+
+def test_select_picks_the_known_width_from_the_episodes(tmp_path):
+    """Widths 16 and up play as full width, 8 loses 3% on every episode, narrower ones lose
+    half: within 1% select picks 16, within 5% 8, and checks on the episodes it did not see."""
+    rows = []
+    for seed in (0, 1):
+        for episode in range(20):
+            noise = 0.001 * ((episode * 7 + seed) % 5)
+            for width in (1, 2, 4, 8, 16, 32):
+                value = 0.99 - noise - (0.03 if width == 8 else 0.5 if width < 8 else 0.0)
+                rows.append(("e", "td", seed, width, episode, 100 * value, value))
+    rows.append(("e", "notd", 0, 32, 0, 0.0, 0.0))  # another model's rows are left out
+    path = tmp_path / "episodes.csv"
+    pd.DataFrame(rows, columns=analysis.EPISODE_COLUMNS).to_csv(path, index=False)
+    spec = load(Select, {"experiment": "e", "model": "td", "widths": [1, 2, 4, 8, 16]})
+    jobs.select(spec, episodes=[path], out=tmp_path / "select.csv")
+    got = pd.read_csv(tmp_path / "select.csv")
+    assert len(got) == 4 and set(got["seed"]) == {0, 1} and (got["examples"] == 10).all()
+    assert got.groupby("tolerance")["width"].unique().map(list).to_dict() == {0.01: [16], 0.05: [8]}
+    assert got["narrower"].all() and (got["metric"] == "return").all()
+    at8 = got[got["width"] == 8]
+    assert (abs(at8["value_check"] / at8["full_check"] - 0.96 / 0.99) < 0.002).all()
+    with pytest.raises(ValueError, match="no per-episode returns of 'ppo'"):
+        jobs.select(load(Select, {"experiment": "e", "model": "ppo", "widths": [1]}),
+                    episodes=[path], out=tmp_path / "none.csv")  # fmt: skip
+    assert not (tmp_path / "none.csv").exists()
 
 
 def test_claims_rows_and_verdicts_on_the_synthetic_case():

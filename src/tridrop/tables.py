@@ -71,19 +71,20 @@ def select_table(spec, models, load, chosen, check, metric: str, name: str) -> p
             width = sel.width or full
             at = {r["width"]: r["value"] for r in sel.table} | {full: sel.full}
             checked = [evaluate(net, check, w, metric) for w in (width, full)]
-            rows.append(_selected_row(spec, path, sel, width, at[width], checked, name))
+            seed = re.search(r"seed(\d+)", str(path))
+            seed = int(seed.group(1)) if seed else 0
+            rows.append(selected_row(spec, seed, sel, width, at[width], checked, name))
     return pd.DataFrame(rows)
 
 
-def _selected_row(spec, path, sel, width: int, value: float, check: list[float], metric: str):
-    """One row of a select table: the width chosen for the run at ``path`` at one tolerance
-    (``value``: its metric on the images it was chosen on; ``check``: at that width and at
+def selected_row(spec, seed: int, sel, width: int, value: float, check: list[float], metric: str):
+    """One row of a select table: the width chosen for run ``seed`` at one tolerance
+    (``value``: its metric on the examples it was chosen on; ``check``: at that width and at
     full width on the others)."""
-    seed = re.search(r"seed(\d+)", str(path))
     return {
         "experiment": spec.experiment,
         "model": spec.model,
-        "seed": int(seed.group(1)) if seed else 0,
+        "seed": seed,
         "metric": metric,
         "tolerance": sel.tolerance,
         "confidence": sel.confidence,
@@ -97,9 +98,11 @@ def _selected_row(spec, path, sel, width: int, value: float, check: list[float],
     }
 
 
-def select_line(rows: pd.DataFrame) -> str:
-    """The width ``tridrop.select`` picks at each tolerance, and how it holds on unseen images."""
-    metric = {"top1": "top-1", "mse": "MSE"}.get(rows["metric"].iloc[0], rows["metric"].iloc[0])
+def select_line(rows: pd.DataFrame, examples: str = "test images") -> str:
+    """The width ``tridrop.select`` picks at each tolerance, and how it holds on unseen
+    ``examples``."""
+    names = {"top1": "top-1", "mse": "MSE", "return": "normalised return"}
+    metric = names.get(rows["metric"].iloc[0], rows["metric"].iloc[0])
     parts = []
     for tol, g in rows.groupby("tolerance"):
         within = f"within {100 * tol:g}% of full width's {metric}"
@@ -111,12 +114,12 @@ def select_line(rows: pd.DataFrame) -> str:
         ratio = (g["value_check"] / g["full_check"]).mean()
         parts.append(
             f"{within}: {widths} over {len(g)} seeds ({int(g['narrower'].sum())} below full), "
-            f"its {metric} {ratio:.3f}x full width's on the other images"
+            f"its {metric} {ratio:.3f}x full width's on the other {examples.split()[-1]}"
         )
     confidence = float(rows["confidence"].iloc[0])
     return (
         f"Choosing a width (`tridrop.select`, {100 * confidence:g}% confidence, chosen on "
-        f"{int(rows['examples'].iloc[0]):,} test images, checked on the rest): "
+        f"{int(rows['examples'].iloc[0]):,} {examples}, checked on the rest): "
         + "; ".join(parts)
         + "."
     )

@@ -116,6 +116,26 @@ rule policy_table:
         PIPE.command(POLICY.family, "table", prefix="")
 
 
+# The width tridrop.select picks for the claims' students at 1% and 5% of full width's
+# normalised return (95% confidence), chosen on the even evaluation episodes, checked on the odd.
+rule policy_select:
+    input:
+        episodes=POLICY.select_episodes,
+        code=PIPE.code(POLICY.family, "select"),
+    output:
+        out=out("tables/{experiment}_select.csv"),
+    log:
+        logs("tables/{experiment}_select.log"),
+    wildcard_constraints:
+        experiment=POLICY.pattern,
+    conda:
+        CONDA_ENV
+    params:
+        spec=POLICY.select_spec,
+    shell:
+        PIPE.command(POLICY.family, "select")
+
+
 rule policy_claims:
     input:
         episodes=POLICY.episodes,

@@ -52,7 +52,7 @@ from tridrop.families.policy.specs import (
 from tridrop.figures import save
 from tridrop.files import read_csv, write_csv
 from tridrop.job import In, Out, Work
-from tridrop.specs import dump
+from tridrop.specs import Select, dump
 from tridrop.train import classification_loss, fit, save_run
 from tridrop.width import nested_widths, set_width
 
@@ -331,6 +331,42 @@ def claims(spec: PolicyAnalysis, *, episodes: list[In], out: Out):
     write_csv(found, out)
 
 
+def select(spec: Select, *, episodes: list[In], out: Out):
+    """The width ``tridrop.select`` picks for each run of ``spec.model`` at each tolerance:
+    normalised return within that share of full width's with ``spec.confidence`` (a bootstrap
+    over episodes, paired: every width plays the same start states), chosen on the even
+    evaluation episodes and checked on the odd ones."""
+    from tridrop.select import Selection, choose
+    from tridrop.tables import selected_row
+
+    rows = _episodes(episodes)
+    rows = rows[(rows["experiment"] == spec.experiment) & (rows["model"] == spec.model)]
+    if rows.empty:
+        raise ValueError(f"no per-episode returns of {spec.model!r} in {spec.experiment!r}")
+    found = []
+    for seed, run in rows.groupby("seed"):
+        table = run.pivot_table(index="episode", columns="width", values="normalised")
+        full = int(table.columns.max())
+        part = {k: table.iloc[k::2] for k in (0, 1)}  # chosen on 0, checked on 1
+        if min(len(part[0]), len(part[1])) == 0:
+            raise ValueError(f"{spec.experiment} seed {seed}: select needs 2 episodes or more")
+        at = {w: torch.tensor(part[0][w].to_numpy(), dtype=torch.float64) for w in table.columns}
+        widths = sorted((w for w in spec.widths if w in at and w < full), reverse=True)
+        for tol in spec.tolerances:
+            kw = {"confidence": spec.confidence, "method": "bootstrap"}
+            pick, tested = choose(at[full], [(w, at[w]) for w in widths], tol, **kw)
+            ref = float(at[full].mean())
+            n = len(at[full])
+            sel = Selection(pick, "return", ref, tol, True, spec.confidence, "bootstrap", n, tested)
+            width = pick or full
+            check = [float(part[1][width].mean()), float(part[1][full].mean())]
+            row = selected_row(
+                spec, int(seed), sel, width, float(at[width].mean()), check, "return"
+            )
+            found.append(row)
+    write_csv(pd.DataFrame(found), out)
+
+
 def plot_return(spec: PolicyFigure, *, curve: In, png: Out):
     """Normalised return against width (log2 axis), every model with its interval."""
     matplotlib.use("Agg")
@@ -377,6 +413,7 @@ def plot_trajectory(spec: PolicyFigure, *, trajectory: In, png: Out):
 
 
 VERBS = (
+    "select",
     "expert",
     "train",
     "sweep",

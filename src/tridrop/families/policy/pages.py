@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from tridrop.figures import LABELS
+from tridrop.tables import select_line
 
 
 def _width(value: float) -> str:
@@ -46,6 +47,9 @@ def sections(results: Path, link: Callable[[Path], str]) -> list[str]:
             complexity_markdown(table),
             "",
         ]
+        chosen = path.with_name(f"{name}_select.csv")
+        if chosen.is_file():
+            out += [select_line(pd.read_csv(chosen), "evaluation episodes"), ""]
     return out
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from tridrop.families.policy import specs
 from tridrop.pipeline import Wing, expand
 from tridrop.registry import POLICY
-from tridrop.specs import Rows, dump, rows_name
+from tridrop.specs import Rows, Select, dump, rows_name
 
 
 class Workflow(Wing):
@@ -89,6 +89,17 @@ class Workflow(Wing):
         rows = Rows(w.experiment, e.claims.model, e.seeds[0])
         return dump(specs.PolicyTrajectory(rows, specs.env_spec(e), specs.trajectory_widths(e)))
 
+    def select_episodes(self, w) -> list[str]:
+        """The per-episode returns of the claims' variant, every seed (what select reads)."""
+        e = self.exp(w)
+        path = self.rules.policy_sweep.output.episodes
+        return expand(path, experiment=w.experiment, variant=e.claims.model, seed=e.seeds)
+
+    def select_spec(self, w) -> str:
+        e = self.exp(w)
+        widths = tuple(x for x in specs.sweep_widths(e) if x < e.hidden)
+        return dump(Select(w.experiment, rows_name(e.claims.model), widths))
+
     def figure_spec(self, w) -> str:
         return dump(specs.PolicyFigure(w.experiment))
 
@@ -103,6 +114,7 @@ class Workflow(Wing):
             *expand(r.policy_expert.output.model, experiment=names),
             *expand(r.policy_table.output.out, experiment=names),
             *expand(r.policy_claims.output.out, experiment=names),
+            *expand(r.policy_select.output.out, experiment=names),
             *expand(r.policy_plot_return.output.png, experiment=names),
             *expand(r.policy_plot_trajectory.output.png, experiment=names),
             # Every model and per-run file: one deleted after a run is rebuilt.
