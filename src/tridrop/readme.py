@@ -35,7 +35,7 @@ RESULTS_PAGES = {
     "demo": RESULTS_PAGE,
     "fashion": Path("docs/results-fashion.md"),
     "mnist": Path("docs/results-mnist.md"),
-    "policy": Path("docs/results-policy.md"),
+    "control": Path("docs/results-control.md"),
     # The fashion preset's studies (issue 21), a preset and a page each.
     **{p: Path(f"docs/results-{p.replace('_', '-')}.md") for p in STUDIES},
 }
@@ -43,7 +43,7 @@ COMMANDS = {
     "demo": "make run",
     "fashion": "make run PRESET=fashion",
     "mnist": "make run PRESET=mnist",
-    "policy": "make run PRESET=policy",
+    "control": "make run PRESET=control",
     **{p: f"make run PRESET={p}" for p in STUDIES},
 }
 # The generated pages and the preset each shows: the README's headline is the real-data preset.
@@ -52,7 +52,7 @@ PAGES = {
     RESULTS_PAGES["fashion"]: "fashion",
     RESULTS_PAGES["demo"]: "demo",
     RESULTS_PAGES["mnist"]: "mnist",
-    RESULTS_PAGES["policy"]: "policy",
+    RESULTS_PAGES["control"]: "control",
     **{RESULTS_PAGES[p]: p for p in STUDIES},
 }
 # The headline's figures, by the end of their stem, every experiment's, in this order.
