@@ -175,14 +175,17 @@ def narrow(
     widths = list(width) if isinstance(width, Sequence) else [width] * len(tds)
     if len(widths) != len(tds):
         raise NarrowError(f"got {len(widths)} widths for {len(tds)} TriangularDropout layers")
-    # Only a Sequential's own forward runs its layers in order (a subclass may not).
-    in_order = type(model).forward in (nn.Sequential.forward, SharedWidth.forward)
-    if in_order and len(widths) == sum(isinstance(m, TriangularDropout) for m in model):
+    if _in_order(model) and len(widths) == sum(isinstance(m, TriangularDropout) for m in model):
         try:
             return _narrow_sequential(model, widths)
         except _NotSequential:
             pass  # e.g. Conv2d-BatchNorm2d-ReLU-TD: the graph cuts those, or names the node
     return narrow_graph(model, widths)
+
+
+def _in_order(model: nn.Module) -> bool:
+    """Only a Sequential's own forward runs its layers in order (a subclass may not)."""
+    return type(model).forward in (nn.Sequential.forward, SharedWidth.forward)
 
 
 def narrow_linear(layer: nn.Linear, width: int, dim: str) -> nn.Linear:
@@ -213,8 +216,7 @@ def _narrow_sequential(model: nn.Sequential, widths: list[int | float]) -> nn.Se
         kept = layers[i].kept_units(w)
         if layers[i].dim not in (None, -1):
             raise _NotSequential  # a Linear's units lie on the last dim; the graph says why
-        before = _nearest_linear(layers, range(i - 1, -1, -1), zero=False)
-        after = _nearest_linear(layers, range(i + 1, len(layers)), zero=True)
+        before, after = _around(layers, i)
         layers[before] = narrow_linear(layers[before], kept, "out")
         layers[after] = narrow_linear(layers[after], kept, "in")
     return nn.Sequential(*(m for m in layers if not isinstance(m, TriangularDropout)))
@@ -232,8 +234,7 @@ class WidthInput(nn.Module):
 
     def __init__(self, model: nn.Sequential) -> None:
         super().__init__()
-        in_order = type(model).forward in (nn.Sequential.forward, SharedWidth.forward)
-        layers = [copy.deepcopy(m) for m in model] if in_order else []
+        layers = [copy.deepcopy(m) for m in model] if _in_order(model) else []
         tds = [i for i, m in enumerate(layers) if isinstance(m, TriangularDropout)]
         if not tds or any(layers[i].dim not in (None, -1) for i in tds):
             raise NarrowError(
@@ -243,8 +244,7 @@ class WidthInput(nn.Module):
         sides: dict[int, set[str]] = {}
         try:
             for i in tds:
-                before = _nearest_linear(layers, range(i - 1, -1, -1), zero=False)
-                after = _nearest_linear(layers, range(i + 1, len(layers)), zero=True)
+                before, after = _around(layers, i)
                 sides.setdefault(before, set()).add("out")
                 sides.setdefault(after, set()).add("in")
         except _NotSequential:
@@ -272,6 +272,13 @@ class WidthInput(nn.Module):
                 weight = weight[:, :w]
             x = F.linear(x, weight, bias)
         return x
+
+
+def _around(layers: list[nn.Module], i: int) -> tuple[int, int]:
+    """The Linear layers cut around TD layer ``i``: the nearest before it keeps its first w
+    outputs, the nearest after it (through maps with f(0) = 0) its first w inputs."""
+    before = _nearest_linear(layers, range(i - 1, -1, -1), zero=False)
+    return before, _nearest_linear(layers, range(i + 1, len(layers)), zero=True)
 
 
 def _nearest_linear(layers: list[nn.Module], search: range, zero: bool) -> int:
