@@ -64,7 +64,7 @@ BAD = [
     bad(with_("device", "tpu"), "`device: tpu`",
         "device = 'tpu' is not allowed; expected one of ['auto', 'cpu', 'cuda']"),
     bad(with_("preset", "papr"), "`preset: papr` (unknown preset)",
-        "preset = 'papr' is not defined; choose one of ['control', 'control_ppo', 'demo'"),
+        "preset = 'papr' is not defined; choose one of ['control', 'control_mujoco', 'control_ppo'"),
     bad(with_("preset", 3), "`preset: 3`", "preset = 3 is not allowed; expected a string"),
     bad(with_("colour", "blue"), "unknown top-level key `colour`",
         "(top level): unknown key(s) ['colour']; allowed: ['deterministic', 'device', 'families', 'preset', 'presets']"),

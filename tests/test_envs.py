@@ -23,6 +23,7 @@ VARIANTS = ("cpu", "gpu")
 CONDA_NAME = {
     "torch": {"cpu": "pytorch-cpu", "gpu": "pytorch-gpu"},
     "snakemake": {"cpu": "snakemake-minimal", "gpu": "snakemake-minimal"},
+    "mujoco": {"cpu": "mujoco-python", "gpu": "mujoco-python"},
 }
 # In the environments for their own sake: the interpreter, and what installs tridrop itself.
 CONDA_ONLY = {"python", "pip", "setuptools"}

@@ -30,6 +30,7 @@ from tridrop.families.policy.specs import (  # noqa: E402
     Dagger,
     EnvSpec,
     ExpertJob,
+    PolicyAggregate,
     PolicyBaselines,
     PolicyClaims,
     PolicySweep,
@@ -201,6 +202,44 @@ def test_the_complexity_table_finds_the_known_smallest_widths():
     assert (noisy["low"] <= noisy["width"]).all() and (noisy["width"] <= noisy["high"]).all()
 
 
+def test_the_iqm_is_the_mean_of_the_middle_half():
+    assert analysis.iqm(np.arange(8.0)) == pytest.approx(3.5)  # mean of 2, 3, 4, 5
+    assert analysis.iqm([0.0, 1.0, 1.0, 100.0]) == pytest.approx(1.0)  # outliers cut
+    assert analysis.iqm(np.array([[1.0, 2, 3, 4], [0, 0, 0, 4]])).tolist() == [2.5, 0.0]
+
+
+def test_the_iqm_over_environments_stratifies_the_bootstrap(tmp_path):
+    """Two environments of different size: env a's 3 seeds score 0.2 at width 1 and 1.0 at 2;
+    env b's 5 seeds score 0.8 at both. Every replicate keeps 3 runs of a and 5 of b (a plain
+    bootstrap over the 8 runs would not), so the IQM, the middle 4 runs of 8, is the same in
+    every replicate: (0.2 + 3 x 0.8) / 4 at width 1. A model swept only in env a is
+    aggregated there."""
+    rows = []
+    for exp, seeds, at in (("a", 3, {1: 0.2, 2: 1.0}), ("b", 5, {1: 0.8, 2: 0.8})):
+        for s in range(seeds):
+            for w, v in at.items():
+                rows += [(exp, "td", s, w, k, 0.0, v) for k in range(4)]
+                if exp == "a":
+                    rows += [(exp, "fixed", s, w, k, 0.0, v / 2) for k in range(4)]
+    episodes = pd.DataFrame(rows, columns=analysis.EPISODE_COLUMNS)
+    found = analysis.aggregate(episodes, boot=200).set_index(["model", "width"])
+    assert list(found.reset_index().columns) == analysis.IQM_COLUMNS
+    td1 = found.loc[("td", 1)]
+    assert (td1["iqm"], td1["low"], td1["high"]) == pytest.approx((0.65, 0.65, 0.65))
+    assert td1["mean"] == pytest.approx((3 * 0.2 + 5 * 0.8) / 8) and td1["runs"] == 8
+    assert found.loc[("td", 2), "iqm"] == pytest.approx(0.85)  # 0.8, 0.8, 0.8, 1.0
+    assert found.loc[("fixed", 2), "environments"] == 1 and found.loc[("fixed", 2), "iqm"] == 0.5
+    path = tmp_path / "episodes.csv"
+    noisy = episodes.assign(normalised=episodes["normalised"] + 0.1 * np.sin(np.arange(len(rows))))
+    noisy.to_csv(path, index=False)
+    jobs.iqm(load(PolicyAggregate, {"boot": 100}), episodes=[path], out=tmp_path / "iqm.csv")
+    got = pd.read_csv(tmp_path / "iqm.csv")
+    assert ((got["low"] <= got["iqm"]) & (got["iqm"] <= got["high"])).all()
+    assert (got["low"] < got["high"]).all()
+    jobs.plot_iqm(load(PolicyAggregate, {}), table=tmp_path / "iqm.csv", png=tmp_path / "i.png")
+    assert (tmp_path / "i.png").stat().st_size > 10_000
+
+
 def test_select_picks_the_known_width_from_the_episodes(tmp_path):
     """Widths 16 and up play as full width, 8 loses 3% on every episode, narrower ones lose
     half: within 1% select picks 16, within 5% 8, and checks on the episodes it did not see."""
@@ -348,6 +387,30 @@ def test_a_continuous_student_learns_the_experts_actions_by_squared_error(tmp_pa
     assert pd.read_csv(out)["width"].tolist() == [2, 8]
 
 
+def test_a_mujoco_environment_runs_the_family_and_every_environment_has_its_trace(tmp_path):
+    """InvertedPendulum (MuJoCo, headless): expert, student and trajectory as for classic
+    control, the figure showing the pole's angle; every allowed id has a traced quantity."""
+    from tridrop.families.policy.figure import TRACES
+    from tridrop.families.policy.specs import ENVS, PolicyFigure
+
+    assert set(TRACES) == set(ENVS)
+    env = EnvSpec("InvertedPendulum-v5", max_steps=20, eval_episodes=2)
+    info = EnvInfo.of(env.env)
+    assert (info.obs_dim, info.act_dim, info.discrete, info.high) == (4, 1, False, (3.0,))
+    jobs.expert(ExpertJob(env, PPOSpec(timesteps=64, envs=2, rollout=32, ppo_epochs=1)),
+                model=tmp_path / "e.pt")  # fmt: skip
+    spec = StudentTrain(StudentModel(hidden=4), TrainSpec(epochs=1, batch_size=16, device="cpu"),
+                        Dagger(bc_states=20, dagger_rounds=1, dagger_states=10), env)  # fmt: skip
+    jobs.train(spec, expert=tmp_path / "e.pt", model=tmp_path / "s.pt")
+    out, png = tmp_path / "t.csv", tmp_path / "t.png"
+    jobs.trajectory(PolicyTrajectory(Rows("ip", "td"), env, (1, 4)), model=tmp_path / "s.pt",
+                    expert=tmp_path / "e.pt", out=out)  # fmt: skip
+    rows = pd.read_csv(out)
+    assert set(rows["env"]) == {"InvertedPendulum-v5"} and rows["step"].max() < 20
+    jobs.plot_trajectory(PolicyFigure("ip"), trajectory=out, png=png)
+    assert png.stat().st_size > 1000
+
+
 def test_the_results_page_shows_the_complexity_table(tmp_path):
     from tridrop.families.policy import pages
 
@@ -359,6 +422,13 @@ def test_the_results_page_shows_the_complexity_table(tmp_path):
     assert "### e: task complexity ([csv](e_complexity.csv))" in text
     assert "| Triangular Dropout | 4 [4, 4] | 8 [8, 8] |" in text
     assert "| no TD, truncated (last units zeroed) | 16 [16, never] |" in text
+    iqm = analysis.aggregate(synthetic(), boot=20)
+    iqm.to_csv(tmp_path / "tables/iqm_return_curve.csv", index=False)
+    text = "\n".join(pages.sections(tmp_path, lambda p: p.name))
+    assert text.index("### Every environment: IQM") < text.index("### e: task complexity")
+    assert (
+        "| Triangular Dropout | 0.10 [0.10, 0.10] | 0.50 [0.50, 0.50] | 0.92 [0.92, 0.92] |" in text
+    )
 
 
 def test_a_batch_narrower_than_the_students_is_noted_before_the_run():

@@ -29,14 +29,22 @@ END = "<!-- results:end -->"
 HEADLINE_START = "<!-- headline:start (written by `make readme`; do not edit by hand) -->"
 HEADLINE_END = "<!-- headline:end -->"
 RESULTS_PAGE = Path("docs/results.md")
-STUDIES = ("fashion_gap", "fashion_seeds", "fashion_budget", "fashion_lr", "fashion_hard")
+# Studies: a preset and a page each (the fashion preset's, issue 21; the policies', issue 23).
+STUDIES = (
+    "fashion_gap",
+    "fashion_seeds",
+    "fashion_budget",
+    "fashion_lr",
+    "fashion_hard",
+    "control_ppo",
+    "control_mujoco",
+)
 # Each preset shown: its full results page and the command that produced its results.
 RESULTS_PAGES = {
     "demo": RESULTS_PAGE,
     "fashion": Path("docs/results-fashion.md"),
     "mnist": Path("docs/results-mnist.md"),
     "control": Path("docs/results-control.md"),
-    # The fashion preset's studies (issue 21), a preset and a page each.
     **{p: Path(f"docs/results-{p.replace('_', '-')}.md") for p in STUDIES},
 }
 COMMANDS = {

@@ -178,6 +178,46 @@ rule policy_plot_return:
         PIPE.command(POLICY.family, "plot_return", prefix="")
 
 
+# Every environment together, as RL papers report (rliable): the IQM of the runs' normalised
+# returns per model and width, with stratified bootstrap intervals.
+rule policy_iqm:
+    input:
+        episodes=POLICY.all_episodes,
+        code=PIPE.code(POLICY.family, "iqm"),
+    output:
+        out=out("tables/iqm_return_curve.csv"),
+    log:
+        logs("tables/iqm_return_curve.log"),
+    conda:
+        CONDA_ENV
+    params:
+        spec=POLICY.aggregate_spec,
+    shell:
+        PIPE.command(POLICY.family, "iqm", prefix="")
+
+
+rule policy_plot_iqm:
+    input:
+        table=rules.policy_iqm.output.out,
+        code=PIPE.code(POLICY.family, "plot_iqm"),
+    output:
+        png=report(
+            out("figures/iqm_return_vs_width.png"),
+            caption="../report/iqm_return_vs_width.rst",
+            category="every environment",
+            subcategory="Width sweep",
+        ),
+        pdf=out("figures/iqm_return_vs_width.pdf"),
+    log:
+        logs("figures/iqm_return_vs_width.log"),
+    conda:
+        CONDA_ENV
+    params:
+        spec=POLICY.aggregate_spec,
+    shell:
+        PIPE.command(POLICY.family, "plot_iqm", prefix="")
+
+
 # One evaluation episode of the claims' student (first seed) at a few widths and the expert.
 rule policy_trajectory:
     input:

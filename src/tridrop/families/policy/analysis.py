@@ -39,6 +39,7 @@ TABLE_COLUMNS = [
     "episodes",
 ]
 CURVE_COLUMNS = ["experiment", "model", "width", "mean", "low", "high", "seeds", "episodes"]
+IQM_COLUMNS = ["model", "width", "iqm", "low", "high", "mean", "environments", "runs"]
 REFERENCE = "notd"
 QUANTILES = ((1 - shared.LEVEL) / 2, (1 + shared.LEVEL) / 2)
 
@@ -79,13 +80,19 @@ def cube(rows: pd.DataFrame, model: str) -> tuple[list[int], np.ndarray]:
     return widths, arr
 
 
-def resampled_means(arr: np.ndarray, boot: int, rng: np.random.Generator) -> np.ndarray:
-    """``boot`` bootstrap means per width (boot x widths): seeds, then episodes, resampled."""
+def resampled_runs(arr: np.ndarray, boot: int, rng: np.random.Generator) -> np.ndarray:
+    """``boot`` resamples of the runs (boot x seeds x widths): seeds drawn with replacement,
+    then episodes within each drawn seed and width, averaged per run."""
     s, w, e = arr.shape
     seeds = rng.integers(0, s, (boot, s))
     episodes = rng.integers(0, e, (boot, s, w, e))
     picked = arr[seeds[:, :, None, None], np.arange(w)[None, None, :, None], episodes]
-    return picked.mean(axis=(1, 3))
+    return picked.mean(axis=3)
+
+
+def resampled_means(arr: np.ndarray, boot: int, rng: np.random.Generator) -> np.ndarray:
+    """``boot`` bootstrap means per width (boot x widths): seeds, then episodes, resampled."""
+    return resampled_runs(arr, boot, rng).mean(axis=1)
 
 
 def interval(reps: np.ndarray) -> tuple[float, float]:
@@ -178,6 +185,42 @@ def curves(rows: pd.DataFrame, experiment: str, boot: int, seed: int = 0) -> pd.
             low, high = interval(reps[:, i])
             out.append([experiment, model, w, float(arr[:, i].mean()), low, high, *arr.shape[::2]])
     return pd.DataFrame(out, columns=CURVE_COLUMNS)
+
+
+def iqm(scores) -> np.ndarray:
+    """Interquartile mean over the last axis: the mean of the scores left when the lowest and
+    the highest quarter (rounded down) are cut, as rliable computes it (``trim_mean`` at 0.25);
+    robust to one seed that failed and to one that did very well."""
+    from scipy.stats import trim_mean
+
+    return trim_mean(np.asarray(scores, dtype=float), 0.25, axis=-1)
+
+
+def aggregate(rows: pd.DataFrame, boot: int, seed: int = 0) -> pd.DataFrame:
+    """Per model and width, the IQM of the normalised return over every environment's runs
+    (a run: one seed's mean over its evaluation episodes), with a stratified bootstrap
+    interval (rliable's): within each environment seeds are resampled, then episodes within
+    each, so every replicate keeps each environment's share of the runs.
+
+    A model is aggregated over the environments that have it, at the widths all of them swept.
+    """
+    rng = np.random.default_rng(seed)
+    out = []
+    for model in sorted(set(rows["model"])):
+        have = rows[rows["model"] == model]
+        cubes = [cube(g, model) for _, g in have.groupby("experiment", sort=True)]
+        widths = sorted(set.intersection(*(set(w) for w, _ in cubes)))
+        if not widths:
+            log.warning("model %s: no width swept in every environment; not aggregated", model)
+            continue
+        arrays = [arr[:, [w.index(x) for x in widths]] for w, arr in cubes]
+        runs = np.concatenate([a.mean(axis=2) for a in arrays])  # runs x widths
+        reps = np.concatenate([resampled_runs(a, boot, rng) for a in arrays], axis=1)
+        centre, spread, mean = iqm(runs.T), iqm(reps.transpose(0, 2, 1)), runs.mean(axis=0)
+        for i, w in enumerate(widths):
+            low, high = interval(spread[:, i])
+            out.append([model, w, centre[i], low, high, mean[i], len(cubes), len(runs)])
+    return pd.DataFrame(out, columns=IQM_COLUMNS)
 
 
 def _row(text, value, reps, threshold, op, seeds, control="", control_value=math.nan) -> dict:

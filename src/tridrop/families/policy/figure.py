@@ -10,7 +10,9 @@ import pandas as pd
 from tridrop.figures import LABELS, PALETTE, log2_widths, ordered
 
 
-def plot(curve: pd.DataFrame, experiment: str = "") -> plt.Figure:
+def plot(
+    curve: pd.DataFrame, experiment: str = "", ylabel: str = "normalised return"
+) -> plt.Figure:
     """Mean normalised return (0: random policy, 1: the expert) of each model at each width,
     with its bootstrap interval over seeds and episodes; a model swept at one width (no TD at
     full width) is a point."""
@@ -31,7 +33,7 @@ def plot(curve: pd.DataFrame, experiment: str = "") -> plt.Figure:
     ax.axhline(0.0, color="grey", lw=0.8, ls=":", label="random policy")
     log2_widths(ax, sorted(set(curve["width"])))
     ax.set_xlabel("hidden width (both layers)")
-    ax.set_ylabel("normalised return")
+    ax.set_ylabel(ylabel, fontsize=8 if len(ylabel) > 30 else None)
     ax.set_title(f"{experiment}: closed-loop return by width" if experiment else "")
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
@@ -43,6 +45,12 @@ def _tip(o) -> float:
     return -o["obs0"] - (o["obs0"] * o["obs2"] - o["obs1"] * o["obs3"])
 
 
+def _double_tip(o) -> float:
+    """InvertedDoublePendulum's tip height, 0.6 (cos t1 + cos(t1 + t2)) from the observation
+    (x, sin t1, sin t2, cos t1, cos t2, ...): the hinge is at height 0, each pole 0.6 m."""
+    return 0.6 * (o["obs3"] + o["obs3"] * o["obs4"] - o["obs1"] * o["obs2"])
+
+
 # Per environment: what the trajectory figure shows, computed from one step's observation.
 TRACES = {
     "CartPole-v1": ("pole angle (rad)", lambda o: o["obs2"]),
@@ -50,6 +58,10 @@ TRACES = {
     "Pendulum-v1": ("pole angle (rad, 0: upright)", lambda o: math.atan2(o["obs1"], o["obs0"])),
     "MountainCar-v0": ("car position (goal: 0.5)", lambda o: o["obs0"]),
     "MountainCarContinuous-v0": ("car position (goal: 0.45)", lambda o: o["obs0"]),
+    # MuJoCo (v5 observations): the pole's angle; the double pendulum's tip height.
+    "InvertedPendulum-v5": ("pole angle (rad; the episode ends past 0.2)", lambda o: o["obs1"]),
+    "InvertedDoublePendulum-v5": ("tip height (m; the episode ends at 1)", _double_tip),
+    "Hopper-v5": ("torso height (m; the episode ends below 0.7)", lambda o: o["obs0"]),
 }
 
 

@@ -42,6 +42,7 @@ from tridrop.families.policy.rl import (
 )
 from tridrop.families.policy.specs import (
     ExpertJob,
+    PolicyAggregate,
     PolicyAnalysis,
     PolicyBaselines,
     PolicyFigure,
@@ -331,6 +332,14 @@ def claims(spec: PolicyAnalysis, *, episodes: list[In], out: Out):
     write_csv(found, out)
 
 
+def iqm(spec: PolicyAggregate, *, episodes: list[In], out: Out):
+    """Every environment together: the IQM of the normalised return per model and width over
+    all runs, with stratified bootstrap intervals (rliable's aggregate)."""
+    found = analysis.aggregate(_episodes(episodes), spec.boot, spec.boot_seed)
+    log.info("IQM of the normalised return over every environment:\n%s", found.to_string())
+    write_csv(found, out)
+
+
 def select(spec: Select, *, episodes: list[In], out: Out):
     """The width ``tridrop.select`` picks for each run of ``spec.model`` at each tolerance:
     normalised return within that share of full width's with ``spec.confidence`` (a bootstrap
@@ -373,6 +382,17 @@ def plot_return(spec: PolicyFigure, *, curve: In, png: Out):
     from tridrop.families.policy.figure import plot
 
     save(plot(read_csv(curve, analysis.CURVE_COLUMNS), spec.experiment), png)
+
+
+def plot_iqm(spec: PolicyAggregate, *, table: In, png: Out):
+    """The IQM of normalised return over every environment against width, with intervals."""
+    matplotlib.use("Agg")
+    from tridrop.families.policy.figure import plot
+
+    found = read_csv(table, analysis.IQM_COLUMNS)
+    curve = found.drop(columns="mean").rename(columns={"iqm": "mean"})
+    title = f"IQM over {found['environments'].max()} environments, {found['runs'].max()} runs"
+    save(plot(curve, title, "IQM of normalised return"), png)
 
 
 def trajectory(spec: PolicyTrajectory, *, model: In, expert: In, out: Out):
@@ -420,7 +440,9 @@ VERBS = (
     "baselines",
     "table",
     "claims",
+    "iqm",
     "plot_return",
+    "plot_iqm",
     "trajectory",
     "plot_trajectory",
 )

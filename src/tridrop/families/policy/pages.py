@@ -32,9 +32,40 @@ def complexity_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def iqm_markdown(table: pd.DataFrame) -> str:
+    """The IQM over every environment per model (rows) and width (columns), with intervals."""
+    widths = sorted(set(table["width"]))
+    lines = ["| model | " + " | ".join(f"w={w}" for w in widths) + " |"]
+    lines.append("|---|" + "---|" * len(widths))
+    for model, rows in table.groupby("model", sort=False):
+        by = rows.set_index("width")
+        cells = [
+            f"{by.at[w, 'iqm']:.2f} [{by.at[w, 'low']:.2f}, {by.at[w, 'high']:.2f}]"
+            if w in by.index
+            else ""
+            for w in widths
+        ]
+        lines.append(f"| {LABELS.get(model, model)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def sections(results: Path, link: Callable[[Path], str]) -> list[str]:
-    """Each environment's task-complexity table (the full results page)."""
+    """The IQM over every environment, then each environment's task-complexity table (the
+    full results page)."""
     out = []
+    path = results / "tables" / "iqm_return_curve.csv"
+    if path.is_file():
+        table = pd.read_csv(path)
+        out += [
+            f"### Every environment: IQM of normalised return ([csv]({link(path)}))",
+            "",
+            f"Interquartile mean over {table['environments'].max()} environments' runs (one "
+            "seed of one environment, averaged over its episodes; 0: random policy, 1: the "
+            "expert), 95% stratified bootstrap intervals.",
+            "",
+            iqm_markdown(table),
+            "",
+        ]
     for path in sorted((results / "tables").glob("*_complexity.csv")):
         table = pd.read_csv(path)
         name = path.name.removesuffix("_complexity.csv")

@@ -31,16 +31,25 @@ from tridrop.specs import (
     within,
 )
 
-# Gymnasium's classic-control environments (no extra engine): discrete (categorical policy)
-# and continuous actions (Gaussian policy). MuJoCo ids join this list with Part B.
-ENVS = ("CartPole-v1", "Acrobot-v1", "MountainCar-v0", "Pendulum-v1", "MountainCarContinuous-v0")
+# Gymnasium's classic-control environments, discrete (categorical policy) and continuous
+# actions (Gaussian policy), and MuJoCo's (the `mujoco` wheel, headless; continuous actions).
+ENVS = (
+    "CartPole-v1",
+    "Acrobot-v1",
+    "MountainCar-v0",
+    "Pendulum-v1",
+    "MountainCarContinuous-v0",
+    "InvertedPendulum-v5",
+    "InvertedDoublePendulum-v5",
+    "Hopper-v5",
+)
 
 
 @dataclass(frozen=True)
 class EnvSpec(Spec):
     """An environment and how policies are scored on it."""
 
-    env: str = setting(MISSING, "Gymnasium environment id (classic control)", choices=ENVS)
+    env: str = setting(MISSING, "Gymnasium environment id (classic control, MuJoCo)", choices=ENVS)
     max_steps: int | None = setting(
         None, "cap on an episode's steps (null: the environment's own limit)", ge=1
     )
@@ -219,6 +228,15 @@ class PolicyAnalysis(Spec):
     boot: int = setting(1000, "bootstrap resamples (seeds, then episodes)", ge=10)
     boot_seed: int = setting(0, "seed of the bootstrap", ge=0)
     claims: PolicyClaims = field(default_factory=PolicyClaims)
+
+
+@dataclass(frozen=True)
+class PolicyAggregate(Spec):
+    """Every environment of a preset together: per model and width, the interquartile mean of
+    the runs' normalised returns with a stratified bootstrap interval (rliable's method)."""
+
+    boot: int = setting(1000, "bootstrap resamples (seeds per environment, then episodes)", ge=10)
+    boot_seed: int = setting(0, "seed of the bootstrap", ge=0)
 
 
 @dataclass(frozen=True)

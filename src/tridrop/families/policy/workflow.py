@@ -40,6 +40,10 @@ class Workflow(Wing):
             *self.per_seed(experiment, r.policy_baselines.output.episodes),
         ]
 
+    def all_episodes(self, w=None) -> list[str]:
+        """Every experiment's per-episode files (the IQM over environments)."""
+        return [f for x in self.experiments for f in self.episode_files(x)]
+
     def per_seed(self, experiment: str, path: str) -> list[str]:
         return expand(path, experiment=experiment, seed=self.experiments[experiment].seeds)
 
@@ -100,6 +104,11 @@ class Workflow(Wing):
         widths = tuple(x for x in specs.sweep_widths(e) if x < e.hidden)
         return dump(Select(w.experiment, rows_name(e.claims.model), widths))
 
+    def aggregate_spec(self, w=None) -> str:
+        """The bootstrap of the IQM: the most resamples any experiment asks for."""
+        boot = max(e.boot for e in self.experiments.values())
+        return dump(specs.PolicyAggregate(boot))
+
     def figure_spec(self, w) -> str:
         return dump(specs.PolicyFigure(w.experiment))
 
@@ -117,6 +126,7 @@ class Workflow(Wing):
             *expand(r.policy_select.output.out, experiment=names),
             *expand(r.policy_plot_return.output.png, experiment=names),
             *expand(r.policy_plot_trajectory.output.png, experiment=names),
+            *([r.policy_plot_iqm.output.png] if names else []),
             # Every model and per-run file: one deleted after a run is rebuilt.
             *(m for x in names for m in self.runs(x, r.policy_train.output.model)),
             *(f for x in names for f in self.sweeps(x)),
