@@ -35,7 +35,7 @@ def plot(
     ax.set_xlabel("hidden width (both layers)")
     ax.set_ylabel(ylabel, fontsize=8 if len(ylabel) > 30 else None)
     ax.set_title(f"{experiment}: closed-loop return by width" if experiment else "")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig
 
