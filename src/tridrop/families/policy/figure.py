@@ -16,7 +16,7 @@ def plot(
     """Mean normalised return (0: random policy, 1: the expert) of each model at each width,
     with its bootstrap interval over seeds and episodes; a model swept at one width (no TD at
     full width) is a point."""
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(8, 4))
     for model in ordered(set(curve["model"])):
         c = curve[curve["model"] == model].sort_values("width")
         colour = PALETTE.get(model)
@@ -35,7 +35,8 @@ def plot(
     ax.set_xlabel("hidden width (both layers)")
     ax.set_ylabel(ylabel, fontsize=8 if len(ylabel) > 30 else None)
     ax.set_title(f"{experiment}: closed-loop return by width" if experiment else "")
-    ax.legend(fontsize=7, loc="best")
+    # Beside the axes: inside, it hid some curve in every layout tried.
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig
 
