@@ -278,6 +278,12 @@ def test_claims_rows_and_verdicts_on_the_synthetic_case():
     assert full.value == pytest.approx(1.0) and full.verdict == "held"
     strict = analysis.policy_claims(synthetic(), "e", 16, PolicyClaims(fixed_ratio=1.5), 50)
     assert strict.iloc[0]["verdict"] == "failed"
+    # Neither TD nor the fixed students reach the level: no ratio, which counts against the
+    # claim (an infinite interval, failed), not a missing interval.
+    rows = synthetic()
+    rows.loc[rows["model"].isin(["td", "fixed"]), "normalised"] = 0.5
+    never = analysis.policy_claims(rows, "e", 16, cfg, boot=50).iloc[0]
+    assert (never["low"], never["high"], never["verdict"]) == (math.inf, math.inf, "failed")
 
 
 def test_normalisation_and_bad_input_are_refused_clearly(tmp_path, made):

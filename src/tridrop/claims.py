@@ -165,7 +165,9 @@ def markdown(claims: pd.DataFrame) -> str:
         "|---|---|---|---|---|---|",
     ]
     for r in claims.itertuples():
-        ci = f" [{_number(r.low)}, {_number(r.high)}]" if not math.isnan(r.low) else " (1 seed)"
+        ci = f" [{_number(r.low)}, {_number(r.high)}]"
+        if math.isnan(r.low):
+            ci = " (1 seed)" if r.seeds == 1 else " (no interval)"
         named = str(r.control) not in ("", "nan")
         control = f"{r.control}: {_number(r.control_value)}" if named else ""
         verdict = r.verdict if r.verdict == "held" else f"**{r.verdict}**"

@@ -256,12 +256,15 @@ def policy_claims(
         control = "notd_sorted" if "notd_sorted" in models else ""
         cv = found.smallest(control, cfg.level)[0] / fixed if control else math.nan
         with np.errstate(invalid="ignore"):
+            # A resample where neither reaches the level has no ratio: it counts against the
+            # claim (as infinite), never dropped.
+            ratio_reps = np.nan_to_num(td_reps / fixed_reps, nan=math.inf)
             out.append(
                 _row(
                     f"{m}'s smallest width reaching {pct} of the full-width return is within "
                     f"{cfg.fixed_ratio:g}x of the students trained at one width",
                     td / fixed,
-                    td_reps / fixed_reps,
+                    ratio_reps,
                     cfg.fixed_ratio,
                     "<=",
                     seeds,
