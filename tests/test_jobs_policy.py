@@ -284,6 +284,9 @@ def test_claims_rows_and_verdicts_on_the_synthetic_case():
     rows.loc[rows["model"].isin(["td", "fixed"]), "normalised"] = 0.5
     never = analysis.policy_claims(rows, "e", 16, cfg, boot=50).iloc[0]
     assert (never["low"], never["high"], never["verdict"]) == (math.inf, math.inf, "failed")
+    rows.loc[(rows["model"] == "fixed") & (rows["width"] == 4), "normalised"] = 0.95
+    some = analysis.policy_claims(rows, "e", 16, cfg, boot=50).iloc[0]
+    assert (some["value"], some["high"]) == (math.inf, math.inf)  # inf / 4, not the float max
 
 
 def test_normalisation_and_bad_input_are_refused_clearly(tmp_path, made):

@@ -258,7 +258,8 @@ def policy_claims(
         with np.errstate(invalid="ignore"):
             # A resample where neither reaches the level has no ratio: it counts against the
             # claim (as infinite), never dropped.
-            ratio_reps = np.nan_to_num(td_reps / fixed_reps, nan=math.inf)
+            ratio_reps = td_reps / fixed_reps
+            ratio_reps[np.isnan(ratio_reps)] = math.inf
             out.append(
                 _row(
                     f"{m}'s smallest width reaching {pct} of the full-width return is within "
