@@ -69,7 +69,7 @@ def test_headline_has_the_claims_and_key_figures():
     figures = re.findall(r"!\[[^]]*\]\(([^)]+)\)", text)
     assert figures == [
         f"results/demo/figures/digits_{key}.png"
-        for key in ("reconstructions", "mse_vs_width", "importance", "dependence")
+        for key in ("reconstructions", "mse_vs_width", "importance")
     ] + [
         "results/demo/figures/digits_head_accuracy_vs_params.png",
         "results/demo/figures/digits_gap.png",
@@ -128,3 +128,17 @@ def test_the_rule_graph_in_pipeline_md_is_the_workflows():
     page = (ROOT / "docs/pipeline.md").read_text()
     block = page.split(START, 1)[1].split(END, 1)[0].strip()
     assert block == mermaid(dot), "docs/pipeline.md's rule graph is stale: run `make readme`"
+
+
+def test_a_model_swept_at_full_width_only_is_not_called_truncated():
+    import pandas as pd
+
+    from tridrop.readme import width_table
+
+    rows = [("e", m, w, "return", 1.0, 0.0) for m, ws in (("td", (1, 2, 4)), ("notd", (4,)))
+            for w in ws]  # fmt: skip
+    summary = pd.DataFrame(rows, columns=["experiment", "model", "width", "metric", "mean", "std"])
+    text = width_table(summary, "e", "return")
+    assert "| no TD, full width |  |  | 1 ± 0 |" in text and "truncated" not in text
+    text = width_table(summary.replace({"notd": "td", "td": "notd"}), "e", "return")
+    assert "| no TD, truncated | 1 ± 0 | 1 ± 0 | 1 ± 0 |" in text

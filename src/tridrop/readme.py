@@ -63,12 +63,12 @@ PAGES = {
     RESULTS_PAGES["control"]: "control",
     **{RESULTS_PAGES[p]: p for p in STUDIES},
 }
-# The headline's figures, by the end of their stem, every experiment's, in this order.
+# The headline's figures, by the end of their stem, every experiment's, in this order (the
+# dependence matrices restate the importance order: they stay on the full page).
 KEY_FIGURES = (
     "reconstructions",
     "mse_vs_width",
     "importance",
-    "dependence",
     "accuracy_vs_params",
     "gap",
 )
@@ -116,7 +116,10 @@ def width_table(summary: pd.DataFrame, experiment: str, metric: str) -> str:
             f"{by.at[w, 'mean']:.4g} ± {by.at[w, 'std']:.2g}" if w in by.index else ""
             for w in widths
         ]
-        lines.append(f"| {LABELS.get(model, model)} | " + " | ".join(cells) + " |")
+        label = LABELS.get(model, model)
+        if model == "notd" and list(by.index) == [full]:  # not cut: only its full width
+            label = "no TD, full width"
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
