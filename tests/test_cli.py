@@ -206,6 +206,7 @@ JOBS = {
     ("policy", "plot_return"): ({}, None, {"curve": "csv"}, ["png"]),
     ("policy", "iqm"): ({}, {"boot": 1}, {"episodes": "csv"}, ["out"]),
     ("policy", "plot_iqm"): ({}, {"boot_seed": -1}, {"table": "csv"}, ["png"]),
+    ("policy", "plot_complexity"): ({"width": 8}, {"width": 0}, {"tables": "csv"}, ["png"]),
     ("policy", "trajectory"): ({"rows": ROWS, "env": {"env": "CartPole-v1"}, "widths": [1, 4]},
                                {"widths": [0]}, {"model": "head", "expert": "head"}, ["out"]),
     ("policy", "plot_trajectory"): ({}, None, {"trajectory": "csv"}, ["png"]),

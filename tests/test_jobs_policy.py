@@ -33,6 +33,7 @@ from tridrop.families.policy.specs import (  # noqa: E402
     PolicyAggregate,
     PolicyBaselines,
     PolicyClaims,
+    PolicyComplexity,
     PolicySweep,
     PolicyTrajectory,
     PPOSpec,
@@ -238,6 +239,29 @@ def test_the_iqm_over_environments_stratifies_the_bootstrap(tmp_path):
     assert (got["low"] < got["high"]).all()
     jobs.plot_iqm(load(PolicyAggregate, {}), table=tmp_path / "iqm.csv", png=tmp_path / "i.png")
     assert (tmp_path / "i.png").stat().st_size > 10_000
+
+
+def test_the_complexity_figure_places_each_width_and_never(tmp_path):
+    from tridrop.families.policy.figure import plot_complexity
+
+    table = analysis.complexity_table(synthetic(), "e", (0.9, 0.95), boot=20)
+    never = table["model"] == "notd_cut"
+    table.loc[never, ["width", "high"]] = math.inf  # the cut never reaches the level
+    paths = [tmp_path / "e.csv", tmp_path / "f.csv"]
+    table.to_csv(paths[0], index=False)
+    table.assign(experiment="f").to_csv(paths[1], index=False)
+    fig = plot_complexity(pd.concat([pd.read_csv(p) for p in paths]), 16)
+    assert len(fig.axes) == 2 and [t.get_text() for t in fig.axes[0].get_yticklabels()] == [
+        "e",
+        "f",
+    ]
+    assert fig.axes[0].get_xticklabels()[-1].get_text() == "never"
+    drawn = {c.get_label(): list(c.lines[0].get_xdata()) for c in fig.axes[0].containers}
+    assert drawn["Triangular Dropout"] == [4, 4] and drawn["trained at this width"] == [2, 2]
+    assert drawn["no TD, truncated (last units zeroed)"] == [64, 64]  # never: 4 x full width
+    spec = load(PolicyComplexity, {"width": 16})
+    jobs.plot_complexity(spec, tables=paths, png=tmp_path / "c.png")
+    assert (tmp_path / "c.png").stat().st_size > 10_000
 
 
 def test_select_picks_the_known_width_from_the_episodes(tmp_path):

@@ -218,6 +218,29 @@ rule policy_plot_iqm:
         PIPE.command(POLICY.family, "plot_iqm", prefix="")
 
 
+# Every environment's task-complexity table as one figure.
+rule policy_plot_complexity:
+    input:
+        tables=POLICY.complexity_tables,
+        code=PIPE.code(POLICY.family, "plot_complexity"),
+    output:
+        png=report(
+            out("figures/task_complexity.png"),
+            caption="../report/task_complexity.rst",
+            category="every environment",
+            subcategory="Tables",
+        ),
+        pdf=out("figures/task_complexity.pdf"),
+    log:
+        logs("figures/task_complexity.log"),
+    conda:
+        CONDA_ENV
+    params:
+        spec=POLICY.complexity_spec,
+    shell:
+        PIPE.command(POLICY.family, "plot_complexity", prefix="")
+
+
 # One evaluation episode of the claims' student (first seed) at a few widths and the expert.
 rule policy_trajectory:
     input:

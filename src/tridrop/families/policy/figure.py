@@ -41,6 +41,48 @@ def plot(
     return fig
 
 
+def plot_complexity(table: pd.DataFrame, full: int) -> plt.Figure:
+    """The task-complexity table as a figure: per environment (rows) and model (markers), the
+    smallest width reaching each level (panels) with its bootstrap interval; a width never
+    reached sits at "never", right of full width."""
+    levels = sorted(set(table["level"]))
+    envs = list(dict.fromkeys(table["experiment"]))
+    models = ordered(set(table["model"]))
+    never = 4 * full  # two log2 steps right of full width: its label clear of full width's
+    height = 0.25 * len(envs) * len(models) + 1.5
+    fig, axes = plt.subplots(
+        1, len(levels), figsize=(4 * len(levels) + 2, height), sharey=True, squeeze=False
+    )
+    step = 0.7 / max(1, len(models))
+    for ax, level in zip(axes[0], levels, strict=True):
+        for k, model in enumerate(models):
+            rows = table[(table["model"] == model) & (table["level"] == level)]
+            y = [envs.index(e) + (k - (len(models) - 1) / 2) * step for e in rows["experiment"]]
+            x, lo, hi = (rows[c].clip(upper=never).to_numpy() for c in ("width", "low", "high"))
+            ax.errorbar(
+                x,
+                y,
+                xerr=[x - lo, hi - x],
+                fmt="o",
+                ms=4,
+                capsize=2,
+                color=PALETTE.get(model),
+                label=LABELS.get(model, model),
+            )
+        ax.axvline(full, color="grey", lw=0.8, ls=":")
+        log2_widths(ax, [1, never])
+        ticks = [t for t in ax.get_xticks() if t <= full] + [never]
+        ax.set_xticks(ticks, [str(int(t)) for t in ticks[:-1]] + ["never"])
+        ax.set_xlim(0.8, never * 1.25)
+        ax.set_xlabel(f"width reaching {level:.0%} of full width's return")
+    axes[0][0].set_yticks(range(len(envs)), envs)
+    axes[0][0].invert_yaxis()  # shared: the first environment on top, TD first in each
+    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.suptitle("task complexity: the width each model needs (95% bootstrap intervals)")
+    fig.tight_layout()
+    return fig
+
+
 def _tip(o) -> float:
     """Acrobot's tip height: -cos(t1) - cos(t1 + t2), from (cos t1, sin t1, cos t2, sin t2)."""
     return -o["obs0"] - (o["obs0"] * o["obs2"] - o["obs1"] * o["obs3"])

@@ -45,6 +45,7 @@ from tridrop.families.policy.specs import (
     PolicyAggregate,
     PolicyAnalysis,
     PolicyBaselines,
+    PolicyComplexity,
     PolicyFigure,
     PolicySweep,
     PolicyTrajectory,
@@ -384,6 +385,15 @@ def plot_return(spec: PolicyFigure, *, curve: In, png: Out):
     save(plot(read_csv(curve, analysis.CURVE_COLUMNS), spec.experiment), png)
 
 
+def plot_complexity(spec: PolicyComplexity, *, tables: list[In], png: Out):
+    """Every environment's task-complexity table as one figure (widths on a log2 axis)."""
+    matplotlib.use("Agg")
+    from tridrop.families.policy.figure import plot_complexity as draw
+
+    table = pd.concat([read_csv(t, analysis.TABLE_COLUMNS) for t in tables], ignore_index=True)
+    save(draw(table, spec.width), png)
+
+
 def plot_iqm(spec: PolicyAggregate, *, table: In, png: Out):
     """The IQM of normalised return over every environment against width, with intervals."""
     matplotlib.use("Agg")
@@ -443,6 +453,7 @@ VERBS = (
     "iqm",
     "plot_return",
     "plot_iqm",
+    "plot_complexity",
     "trajectory",
     "plot_trajectory",
 )

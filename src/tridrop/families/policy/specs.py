@@ -240,6 +240,13 @@ class PolicyAggregate(Spec):
 
 
 @dataclass(frozen=True)
+class PolicyComplexity(Spec):
+    """Every environment's task-complexity table as one figure."""
+
+    width: int = setting(MISSING, 'the widest full width ("never" is drawn right of it)', ge=1)
+
+
+@dataclass(frozen=True)
 class PolicyFigure(Spec):
     experiment: str = ""
 

@@ -109,6 +109,12 @@ class Workflow(Wing):
         boot = max(e.boot for e in self.experiments.values())
         return dump(specs.PolicyAggregate(boot))
 
+    def complexity_tables(self, w=None) -> list[str]:
+        return expand(self.rules.policy_table.output.out, experiment=list(self.experiments))
+
+    def complexity_spec(self, w=None) -> str:
+        return dump(specs.PolicyComplexity(max(e.hidden for e in self.experiments.values())))
+
     def figure_spec(self, w) -> str:
         return dump(specs.PolicyFigure(w.experiment))
 
@@ -126,7 +132,7 @@ class Workflow(Wing):
             *expand(r.policy_select.output.out, experiment=names),
             *expand(r.policy_plot_return.output.png, experiment=names),
             *expand(r.policy_plot_trajectory.output.png, experiment=names),
-            *([r.policy_plot_iqm.output.png] if names else []),
+            *([r.policy_plot_iqm.output.png, r.policy_plot_complexity.output.png] if names else []),
             # Every model and per-run file: one deleted after a run is rebuilt.
             *(m for x in names for m in self.runs(x, r.policy_train.output.model)),
             *(f for x in names for f in self.sweeps(x)),
