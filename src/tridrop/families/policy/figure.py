@@ -72,7 +72,7 @@ def plot_complexity(table: pd.DataFrame, full: int) -> plt.Figure:
         ax.axvline(full, color="grey", lw=0.8, ls=":")
         log2_widths(ax, [1, never])
         ticks = [t for t in ax.get_xticks() if t <= full] + [never]
-        ax.set_xticks(ticks, [str(int(t)) for t in ticks[:-1]] + ["never"])
+        ax.set_xticks(ticks, [str(int(t)) for t in ticks[:-1]] + ["never"], fontsize=8)
         ax.set_xlim(0.8, never * 1.25)
         ax.set_xlabel(f"width reaching {level:.0%} of full width's return")
     axes[0][0].set_yticks(range(len(envs)), envs)
