@@ -108,13 +108,30 @@ def test_profile_resources(device: str):
             assert gpu == 1, rule
 
 
+def executor_dag(root: Path) -> Path:
+    """The demo's autoencoder at one seed, TD and no TD only: every kind of job (data, train,
+    sweep, analysis, figures, aggregate, claims) in 23 jobs. Each Slurm job costs the
+    executor's status checks (10 s more at each check that finds none finished), so the 54 jobs
+    of both families took 11 min; which rules the profile fits is test_profile_resources'."""
+    one_seed(root)
+    path = root / "config" / "config.yaml"
+    cfg = yaml.safe_load(path.read_text())
+    demo = cfg["presets"]["demo"]
+    demo.pop("heads")
+    ae = next(iter(demo["autoencoders"].values()))
+    ae["variants"] = {k: ae["variants"][k] for k in ("td", "notd")}
+    ae["pca"] = False
+    path.write_text(yaml.safe_dump(cfg))
+    return root
+
+
 @pytest.mark.slow
 def test_slurm_run_equals_local_run(tmp_path: Path, capsys):
     reason = slurm_unavailable()
     if reason:
         pytest.skip(reason)
-    local = one_seed(copy_workflow(tmp_path / "local"))
-    cluster = one_seed(copy_workflow(tmp_path / "slurm"))
+    local = executor_dag(copy_workflow(tmp_path / "local"))
+    cluster = executor_dag(copy_workflow(tmp_path / "slurm"))
 
     # The profile as committed: its status command (squeue) works without job accounting.
     cmd = [
