@@ -29,8 +29,12 @@ END = "<!-- results:end -->"
 HEADLINE_START = "<!-- headline:start (written by `make readme`; do not edit by hand) -->"
 HEADLINE_END = "<!-- headline:end -->"
 RESULTS_PAGE = Path("docs/results.md")
-# Studies: a preset and a page each (the fashion preset's, issue 21; the policies', issue 23).
-STUDIES = (
+# Presets shown beside the default, each on docs/results-<preset>.md: the real-data presets,
+# then the studies (the fashion preset's, issue 21; the policies', issue 23).
+SHOWN = (
+    "fashion",
+    "mnist",
+    "control",
     "fashion_gap",
     "fashion_seeds",
     "fashion_budget",
@@ -42,27 +46,11 @@ STUDIES = (
 # Each preset shown: its full results page and the command that produced its results.
 RESULTS_PAGES = {
     "demo": RESULTS_PAGE,
-    "fashion": Path("docs/results-fashion.md"),
-    "mnist": Path("docs/results-mnist.md"),
-    "control": Path("docs/results-control.md"),
-    **{p: Path(f"docs/results-{p.replace('_', '-')}.md") for p in STUDIES},
+    **{p: Path(f"docs/results-{p.replace('_', '-')}.md") for p in SHOWN},
 }
-COMMANDS = {
-    "demo": "make run",
-    "fashion": "make run PRESET=fashion",
-    "mnist": "make run PRESET=mnist",
-    "control": "make run PRESET=control",
-    **{p: f"make run PRESET={p}" for p in STUDIES},
-}
+COMMANDS = {"demo": "make run", **{p: f"make run PRESET={p}" for p in SHOWN}}
 # The generated pages and the preset each shows: the README's headline is the real-data preset.
-PAGES = {
-    Path("README.md"): "fashion",
-    RESULTS_PAGES["fashion"]: "fashion",
-    RESULTS_PAGES["demo"]: "demo",
-    RESULTS_PAGES["mnist"]: "mnist",
-    RESULTS_PAGES["control"]: "control",
-    **{RESULTS_PAGES[p]: p for p in STUDIES},
-}
+PAGES = {Path("README.md"): "fashion", **{page: p for p, page in RESULTS_PAGES.items()}}
 # The headline's figures, by the end of their stem, every experiment's, in this order (the
 # dependence matrices restate the importance order: they stay on the full page).
 KEY_FIGURES = (

@@ -33,7 +33,7 @@ def plot(
     ax.axhline(0.0, color="grey", lw=0.8, ls=":", label="random policy")
     log2_widths(ax, sorted(set(curve["width"])))
     ax.set_xlabel("hidden width (both layers)")
-    ax.set_ylabel(ylabel, fontsize=8 if len(ylabel) > 30 else None)
+    ax.set_ylabel(ylabel)
     ax.set_title(f"{experiment}: closed-loop return by width" if experiment else "")
     # Beside the axes: inside, it hid some curve in every layout tried.
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))

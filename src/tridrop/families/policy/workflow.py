@@ -110,6 +110,7 @@ class Workflow(Wing):
         return dump(specs.PolicyAggregate(boot))
 
     def complexity_tables(self, w=None) -> list[str]:
+        """Every experiment's task-complexity table."""
         return expand(self.rules.policy_table.output.out, experiment=list(self.experiments))
 
     def complexity_spec(self, w=None) -> str:
@@ -127,7 +128,7 @@ class Workflow(Wing):
         r, names = self.rules, list(self.experiments)
         return [
             *expand(r.policy_expert.output.model, experiment=names),
-            *expand(r.policy_table.output.out, experiment=names),
+            *self.complexity_tables(),
             *expand(r.policy_claims.output.out, experiment=names),
             *expand(r.policy_select.output.out, experiment=names),
             *expand(r.policy_plot_return.output.png, experiment=names),
